@@ -1,0 +1,30 @@
+# Two commands set up everything on a fresh machine:
+#   make demo   install, run every course group on generated demo data (local Ray), print the tables
+#   make test   install, run the test suite
+# EXTRA=gpu installs the CUDA build of TensorFlow instead of tensorflow-cpu (GPU nodes).
+PYTHON ?= python3
+VENV ?= .venv
+EXTRA ?= cpu
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(EXTRA)
+DEMO_ARGS ?=
+
+.PHONY: venv demo test clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -e '.[$(EXTRA),test]'
+	touch $@
+
+demo: venv
+	$(PY) sweeps/all_groups.py --local --fresh $(DEMO_ARGS)
+	$(PY) -m analysis runs/smoke-demo
+
+test: venv
+	$(PY) -m pytest
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,81 @@
+"""Render the tables: print them, and write Markdown, CSV and PNG heatmaps under <sweep>/reports/."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import tables
+from analysis.load import load_manifest, load_trials
+from trainables.report import write_text_atomic
+
+
+def markdown(frame: pd.DataFrame, index: bool = True) -> str:
+    """A GitHub Markdown table without optional dependencies."""
+    if frame.empty:
+        return "_(nothing planned)_\n"
+    frame = frame.reset_index() if index else frame
+    header = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def heatmap(numeric: pd.DataFrame, title: str, path: Path) -> Path | None:
+    """Test accuracy as a heatmap; blank cells are failed or missing."""
+    if numeric.empty:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [" / ".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in numeric.index]
+    fig, ax = plt.subplots(figsize=(2 + 1.4 * numeric.shape[1], 1 + 0.38 * numeric.shape[0]))
+    image = ax.imshow(numeric.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(numeric.shape[1]), [str(c) for c in numeric.columns])
+    ax.set_yticks(range(numeric.shape[0]), labels)
+    for (r, c), value in pd.DataFrame(numeric.to_numpy(dtype=float)).stack(future_stack=True).items():
+        ax.text(c, r, "—" if pd.isna(value) else f"{value:.2f}", ha="center", va="center",
+                color="white" if pd.isna(value) or value < 0.6 else "black", fontsize=8)
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, label="test accuracy")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def build_report(sweep_dir: Path) -> str:
+    """Compute every table for one sweep, write them under reports/, and return the Markdown report."""
+    manifest, trials = load_manifest(sweep_dir), load_trials(sweep_dir)
+    cells = tables.cell_results(manifest, trials)
+    out = sweep_dir / "reports"
+    p1_num, p1_shown = tables.part1_table(cells)
+    p2_num, p2_shown = tables.part2_table(cells)
+    groups1, groups2 = tables.groups_table(manifest, cells, 1), tables.groups_table(manifest, cells, 2)
+    counts = trials["status"].value_counts().sort_index().to_dict() if len(trials) else {}
+    note = " — generated demo data, numbers mean nothing" if manifest.get("demo_data") else ""
+    sections = [
+        f"# Sweep {manifest['sweep_id']} (budget {manifest['budget']}, weights {manifest['weights']}){note}\n",
+        f"{len(cells)} cells, {int((cells['outcome'] == 'ok').sum()) if len(cells) else 0} with results; trials: "
+        + (", ".join(f"{n} {s}" for s, n in counts.items()) or "none") + ".\n"
+        "Each number is the test accuracy of the cell's trial with the best validation accuracy.\n",
+        "## Part 1: best test accuracy, dataset × model × method\n", markdown(p1_shown),
+        "## Part 2: best test accuracy, dataset × cell\n", markdown(p2_shown),
+        "## Part 1 groups (course order)\n", markdown(groups1, index=False),
+        "## Part 2 groups (course order)\n", markdown(groups2, index=False),
+    ]
+    failed = cells[cells["outcome"] != "ok"] if len(cells) else cells
+    if len(failed):
+        sections += ["## Failed or missing cells\n",
+                     markdown(failed[["part", "dataset", "model", "method", "outcome", "error"]], index=False)]
+    text = "\n".join(sections)
+    write_text_atomic(text, out / "report.md")
+    for name, frame in (("cells", cells), ("part1", p1_num), ("part2", p2_num), ("groups_part1", groups1),
+                        ("groups_part2", groups2)):
+        write_text_atomic(frame.to_csv(index=name in ("part1", "part2")), out / f"{name}.csv")
+    heatmap(p1_num, "Part 1: test accuracy", out / "part1.png")
+    heatmap(p2_num, "Part 2: test accuracy", out / "part2.png")
+    return text

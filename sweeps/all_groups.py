@@ -1,0 +1,38 @@
+"""Run every course group (or a subset) as one Ray Tune sweep: `python sweeps/all_groups.py [--local] ...`.
+
+Each group expands into its cells (Part 1: dataset x model x 3 methods; Part 2: 2 datasets x cell type); shared
+cells run once. Results land in <storage>/<sweep-id>/ as Parquet; `python -m analysis` turns them into tables.
+"""
+from __future__ import annotations
+
+import argparse
+
+from sweeps.cli import add_common_options, build_options, main_guard
+from sweeps.groups import expand, parse_groups
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="all_groups.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--part", type=int, choices=(1, 2), default=None, help="only Part 1 or Part 2")
+    parser.add_argument("--groups", default=None, help="e.g. 3,7,12 (within --part) or P1G3,P2G14; default all")
+    add_common_options(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sweeps.runner import run_sweep
+
+    args = parse_args(argv)
+    parts = (args.part,) if args.part else (1, 2)
+    cells = expand(parse_groups(args.groups, parts))
+    summary = run_sweep(build_options(args, cells))
+    print(summary.render())
+    return 0 if not summary.failed else 1
+
+
+def entry() -> None:
+    main_guard(main)
+
+
+if __name__ == "__main__":
+    entry()

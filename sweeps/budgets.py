@@ -1,0 +1,102 @@
+"""Named budgets (sweeps/budgets/<name>.yaml) and the search spaces they carry.
+
+A budget is data: per-method `num_samples`, `max_epochs` and a search `space`, plus data caps and trial resources.
+Space values use a tiny syntax mapped onto Ray Tune domains — `{choice: [...]}`, `{loguniform: [lo, hi]}`,
+`{uniform: [lo, hi]}`, `{randint: [lo, hi]}` — and a plain value is a fixed hyperparameter.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from ray import tune
+
+BUDGET_DIR = Path(__file__).parent / "budgets"
+_DOMAINS = {"choice": lambda v: tune.choice(v), "loguniform": lambda v: tune.loguniform(*v),
+            "uniform": lambda v: tune.uniform(*v), "randint": lambda v: tune.randint(*v)}
+
+
+class BudgetError(ValueError):
+    """A budget file is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class MethodBudget:
+    num_samples: int
+    max_epochs: int | None
+    space: dict[str, Any]  # name -> tune Domain or a fixed value
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str
+    description: str
+    val_fraction: float
+    images: dict[str, Any]
+    text: dict[str, Any]
+    resources: dict[str, Any]
+    methods: dict[str, MethodBudget] = field(repr=False)
+
+    def method(self, name: str) -> MethodBudget:
+        if name not in self.methods:
+            raise BudgetError(f"budget {self.name!r} has no entry for method {name!r} (methods.{name} in its YAML)")
+        return self.methods[name]
+
+
+def list_budgets() -> list[str]:
+    return sorted(p.stem for p in BUDGET_DIR.glob("*.yaml"))
+
+
+def _domain(where: str, value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    if len(value) != 1 or next(iter(value)) not in _DOMAINS:
+        raise BudgetError(f"{where}: expected a value or one of {{{', '.join(_DOMAINS)}: ...}}, got {value!r}")
+    kind, args = next(iter(value.items()))
+    try:
+        return _DOMAINS[kind](args)
+    except (TypeError, ValueError) as exc:
+        raise BudgetError(f"{where}: bad {kind} arguments {args!r} ({exc})") from None
+
+
+def load_budget(name_or_path: str) -> Budget:
+    """Load a budget by name (sweeps/budgets/<name>.yaml) or by path to a YAML file."""
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = BUDGET_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise BudgetError(f"--budget: no budget {name_or_path!r}; valid: {', '.join(list_budgets())} or a .yaml path")
+    try:
+        raw = yaml.safe_load(path.read_text())
+        methods = {
+            m: MethodBudget(int(spec["num_samples"]), spec.get("max_epochs"),
+                            {k: _domain(f"{path.name}: methods.{m}.space.{k}", v) for k, v in spec["space"].items()})
+            for m, spec in raw["methods"].items()
+        }
+        return Budget(path.stem, raw.get("description", ""), float(raw["val_fraction"]), raw["images"],
+                      raw["text"], raw["resources"], methods)
+    except (yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+        raise BudgetError(f"{path}: malformed budget ({type(exc).__name__}: {exc})") from None
+
+
+def derive_seed(*parts: object) -> int:
+    """A stable 31-bit seed from any parts (stable across processes, unlike hash())."""
+    digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def sample_configs(space: dict[str, Any], num_samples: int, seed: int) -> list[dict[str, Any]]:
+    """Draw `num_samples` configurations reproducibly: the same seed gives the same configurations."""
+    rng = np.random.RandomState(seed)
+    configs = []
+    for _ in range(num_samples):
+        config = {}
+        for key in sorted(space):  # sorted: the draw order must not depend on YAML key order
+            value = space[key]
+            config[key] = value.sample(random_state=rng) if hasattr(value, "sample") else value
+        configs.append({k: v.item() if isinstance(v, np.generic) else v for k, v in config.items()})
+    return configs

@@ -1,0 +1,71 @@
+"""Command-line options shared by the sweep entry points, and turning them into SweepOptions."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+from sweeps.budgets import BudgetError, list_budgets, load_budget
+from sweeps.groups import GroupError
+from trainables.common import DataError
+from trainables.registry import UnknownNameError
+
+USER_ERRORS = (BudgetError, GroupError, UnknownNameError, DataError, ValueError)
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--local", action="store_true", help="run Ray on this machine (its GPU if any, else CPU)")
+    where.add_argument("--address", default=None,
+                       help="Ray cluster address (default: $RAY_ADDRESS, else 'auto'; ignored with --local)")
+    parser.add_argument("--budget", default="smoke", help=f"named budget ({', '.join(list_budgets())}) or a YAML path")
+    parser.add_argument("--data-root", type=Path, default=None,
+                        help="folder with one subfolder per dataset; default: generated demo data")
+    parser.add_argument("--weights", choices=("imagenet", "random"), default=None,
+                        help="backbone weights (default: imagenet on real data, random on demo data)")
+    parser.add_argument("--storage", type=Path, default=Path("runs"), help="where sweeps are stored (default runs/)")
+    parser.add_argument("--sweep-id", default=None, help="results subfolder (default: <budget>-<data>)")
+    parser.add_argument("--seed", type=int, default=0, help="sweep seed: configurations, splits, initialisation")
+    state = parser.add_mutually_exclusive_group()
+    state.add_argument("--resume", action="store_true", help="keep finished trials, run the rest")
+    state.add_argument("--fresh", action="store_true", help="delete this sweep's earlier results first")
+    parser.add_argument("--cpus-per-trial", type=int, default=None)
+    parser.add_argument("--gpus-per-trial", type=float, default=None)
+    parser.add_argument("--max-failures", type=int, default=1, help="retries of a failing trial (from checkpoint)")
+
+
+def build_options(args: argparse.Namespace, cells) -> "SweepOptions":
+    from sweeps.runner import SweepOptions
+    from trainables.demo import generate_demo
+
+    budget = load_budget(args.budget)
+    demo = args.data_root is None
+    data_root = generate_demo(args.storage / "demo-data", seed=0) if demo else args.data_root
+    if not demo and not data_root.is_dir():
+        raise DataError(f"--data-root {data_root}: not a folder")
+    weights = args.weights or ("random" if demo else "imagenet")
+    if demo:
+        print(f"demo data ({data_root}): generated, tiny, {weights} weights; the numbers show the pipeline works, "
+              f"nothing more. Pass --data-root for real data.")
+    address = None if args.local else (args.address or os.environ.get("RAY_ADDRESS") or "auto")
+    sweep_id = args.sweep_id or f"{budget.name}-{'demo' if demo else data_root.resolve().name}"
+    return SweepOptions(cells=cells, budget=budget, data_root=data_root.resolve(), demo=demo, weights=weights,
+                        storage=args.storage.resolve(), sweep_id=sweep_id, seed=args.seed, resume=args.resume,
+                        fresh=args.fresh, address=address, cpus_per_trial=args.cpus_per_trial,
+                        gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures)
+
+
+def main_guard(main: Callable[[], int]) -> None:
+    """Run `main`; a user error prints one line (`error: ...`) and exits 2 instead of a traceback."""
+    from sweeps.runner import ConfigError
+
+    try:
+        sys.exit(main())
+    except (ConfigError, *USER_ERRORS) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted; finished trials are kept: rerun with --resume", file=sys.stderr)
+        sys.exit(130)

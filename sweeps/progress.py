@@ -1,0 +1,66 @@
+"""Concise per-trial progress for the driver, and the driver's half of the row bookkeeping.
+
+Trials write their own rows. The driver only closes gaps a trial cannot close itself: a trial stopped early by the
+scheduler is marked `stopped`, and a trial that died without writing a row (killed process, out of memory) gets an
+`error` row from Tune's error record.
+"""
+from __future__ import annotations
+
+import time
+
+from ray import tune
+
+from trainables import report
+from trainables.trial import spec_row
+
+
+def _fmt(value) -> str:
+    return "  -  " if value is None or value != value else f"{value:.3f}"
+
+
+class SweepProgress(tune.Callback):
+    def __init__(self, total: int, results_dir: str):
+        self.total = total
+        self.results_dir = results_dir
+        self.done = 0
+        self.t0 = time.time()
+
+    def _line(self, trial, status: str) -> None:
+        spec = trial.config["trial"]
+        row = report.read_row(self.results_dir, spec["trial_id"]) or {}
+        self.done += 1
+        cell = spec["cell"]
+        what = f"p{cell['part']} {cell['dataset']:<11} {cell['model']:<12} {cell['method']:<12}"
+        detail = row.get("error") if status == "error" else (
+            f"val {_fmt(row.get('val_acc'))} test {_fmt(row.get('test_acc'))} ({row.get('epochs') or 0:.0f} ep)")
+        print(f"[{self.done:>4}/{self.total}] {status:<7} {what} #{spec['sample']:<2} {detail}  "
+              f"{time.time() - self.t0:6.0f}s", flush=True)
+
+    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        spec = trial.config["trial"]
+        row = report.read_row(self.results_dir, spec["trial_id"])
+        if row is not None and row["status"] == "running":  # the scheduler stopped it before the last epoch
+            row["status"] = "stopped"
+            report.write_parquet_atomic(report.make_row(row), report.row_path(self.results_dir,
+                                                                                        spec["trial_id"]))
+        self._line(trial, "stopped" if row is not None and row["status"] == "stopped" else "ok")
+
+    def on_trial_error(self, iteration, trials, trial, **info) -> None:
+        spec = trial.config["trial"]
+        row = report.read_row(self.results_dir, spec["trial_id"])
+        if row is None or row["status"] != "error":  # died before it could write its own error row
+            base = row if row is not None else spec_row(spec)
+            row = dict(base, status="error", error=_last_error_line(trial))
+            report.write_parquet_atomic(report.make_row(row),
+                                        report.row_path(self.results_dir, spec["trial_id"]))
+        self._line(trial, "error")
+
+
+def _last_error_line(trial) -> str:
+    """The last non-empty line of Tune's error record for a trial (the exception itself)."""
+    try:
+        text = trial.get_error()
+        lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+        return lines[-1][:500] if lines else "trial failed without an error message"
+    except Exception as exc:  # the record itself may be missing when the worker died hard
+        return f"trial process died ({type(exc).__name__})"

@@ -1,0 +1,259 @@
+"""Plan and run a sweep: cells -> sampled trial configurations -> one Ray Tune run -> Parquet rows.
+
+Everything that can be wrong with the input (groups, budget, data folders, resources) is checked before any trial
+starts. The results folder holds `sweep.json` (the plan), `trials/` (one row per trial) and `history/`; the rows
+are the ledger: `--resume` skips every trial whose row says ok or stopped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sweeps.budgets import Budget, derive_seed, sample_configs
+from sweeps.groups import Cell, Group
+from trainables import report
+from trainables.common import DataError, fingerprint
+from trainables.registry import BACKBONES, CELLS, DATASETS, METHODS
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FINISHED = ("ok", "stopped")
+
+
+class ConfigError(ValueError):
+    """The sweep cannot start; the message is one line saying what to fix."""
+
+
+@dataclass
+class SweepOptions:
+    cells: dict[Cell, list[Group]]
+    budget: Budget
+    data_root: Path
+    demo: bool
+    weights: str
+    storage: Path
+    sweep_id: str
+    seed: int = 0
+    resume: bool = False
+    fresh: bool = False
+    address: str | None = None  # None: local Ray on this machine
+    cpus_per_trial: int | None = None
+    gpus_per_trial: float | None = None
+    max_failures: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sweep_dir(self) -> Path:
+        return self.storage / self.sweep_id
+
+
+def git_sha() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def check_cells(cells: dict[Cell, list[Group]]) -> None:
+    """Every name in every cell is registered (UnknownNameError lists the valid ones)."""
+    for cell in cells:
+        DATASETS.get(cell.dataset)
+        METHODS.get(cell.method)
+        (BACKBONES if cell.part == 1 else CELLS).get(cell.model)
+
+
+def check_data(cells: dict[Cell, list[Group]], data_root: Path) -> dict[str, str]:
+    """Preflight every dataset the cells need; returns dataset -> fingerprint."""
+    from trainables.images.data import check_image_folder
+    from trainables.text.data import check_text_dataset
+
+    fingerprints = {}
+    for name in sorted({cell.dataset for cell in cells}):
+        folder = data_root / name
+        kind = DATASETS.get(name).kind
+        if not folder.is_dir():
+            layout = "<name>/{train,test}/<class>/<image>" if kind == "images" else "<name>/{train,test}.csv"
+            raise ConfigError(f"--data-root {data_root}: no dataset folder {name!r} (expected {folder}, layout {layout})")
+        try:
+            (check_image_folder if kind == "images" else check_text_dataset)(folder)
+        except DataError as exc:
+            raise ConfigError(str(exc)) from None
+        fingerprints[name] = fingerprint(folder, content=kind == "text")
+    return fingerprints
+
+
+def plan_trials(options: SweepOptions, fingerprints: dict[str, str], resources: dict[str, float]) -> list[dict]:
+    """Every trial of the sweep as a self-contained spec, sampled reproducibly per cell."""
+    budget, sha = options.budget, git_sha()
+    by_sample: list[list[dict]] = []
+    for cell in options.cells:
+        method = METHODS.get(cell.method)
+        mb = budget.method(cell.method)
+        cell_seed = derive_seed(options.seed, cell.key)
+        for i, params in enumerate(sample_configs(mb.space, mb.num_samples, cell_seed)):
+            digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:6]
+            spec = {
+                "trial_id": f"{cell.key}-{i:02d}-{digest}", "cell_key": cell.key, "sample": i,
+                "cell": {"part": cell.part, "dataset": cell.dataset, "model": cell.model, "method": cell.method},
+                "framework": method.framework, "epoch_based": method.epoch_based, "params": params,
+                "seed": derive_seed(cell_seed, i), "data_seed": options.seed, "sweep_id": options.sweep_id,
+                "results_dir": str(options.sweep_dir), "cache_dir": str(options.storage / "cache"),
+                "data_dir": str(options.data_root / cell.dataset), "data_fingerprint": fingerprints[cell.dataset],
+                "weights": options.weights, "git_sha": sha, "max_epochs": mb.max_epochs or 1,
+                "budget": {"name": budget.name, "val_fraction": budget.val_fraction, "images": budget.images,
+                           "text": budget.text},
+                **resources,
+            }
+            while len(by_sample) <= i:
+                by_sample.append([])
+            by_sample[i].append(spec)
+    # Sample 0 of every cell first: a cell's later samples then find its cached features ready.
+    return [spec for layer in by_sample for spec in layer]
+
+
+def prepare_sweep_dir(options: SweepOptions, trials: list[dict]) -> list[dict]:
+    """Create or reuse the results folder; returns the trials still to run."""
+    sweep_dir = options.sweep_dir
+    existing = list((sweep_dir / "trials").glob("*.parquet")) if sweep_dir.exists() else []
+    if options.fresh and sweep_dir.exists():
+        shutil.rmtree(sweep_dir)
+    elif existing and not options.resume:
+        raise ConfigError(f"{sweep_dir}: already holds {len(existing)} trial rows; pass --resume to continue it, "
+                          f"--fresh to start over, or --sweep-id NAME for a new sweep")
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    manifest = {"sweep_id": options.sweep_id, "budget": options.budget.name, "seed": options.seed,
+                "weights": options.weights, "demo_data": options.demo,
+                "groups": sorted({g.name for gs in options.cells.values() for g in gs}),
+                "cells": [{"key": c.key, "part": c.part, "dataset": c.dataset, "model": c.model, "method": c.method,
+                           "groups": [g.name for g in gs]} for c, gs in options.cells.items()],
+                "trials": [t["trial_id"] for t in trials]}
+    report.write_text_atomic(json.dumps(manifest, indent=1), sweep_dir / "sweep.json")
+    finished = {t["trial_id"] for t in trials
+                if (row := report.read_row(sweep_dir, t["trial_id"])) and row["status"] in FINISHED}
+    return [t for t in trials if t["trial_id"] not in finished]
+
+
+def connect(options: SweepOptions) -> dict[str, float]:
+    """Start or join Ray and decide per-trial resources; refuse requests no node can ever satisfy."""
+    import ray
+
+    # Tune's rich console output ignores verbose=0; the legacy reporter honours it (we print our own lines).
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    env = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+                  runtime_env={"env_vars": env}, configure_logging=True)
+    if options.address is None:
+        ray.init(**kwargs)
+    else:
+        try:
+            ray.init(address=options.address, **kwargs)
+        except (ConnectionError, RuntimeError) as exc:
+            raise ConfigError(f"--address {options.address}: cannot reach a Ray cluster ({str(exc).splitlines()[0]}); "
+                              f"start one with `ray up cluster.yaml` or use --local") from None
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    max_cpus = max(n.get("CPU", 0) for n in nodes)
+    max_gpus = max(n.get("GPU", 0) for n in nodes)
+    cpus = int(options.cpus_per_trial or options.budget.resources.get("cpus_per_trial", 1))
+    if cpus > max_cpus:
+        print(f"note: budget asks {cpus} CPUs per trial; the largest node has {max_cpus:g}: using {max_cpus:g}")
+        cpus = int(max_cpus)
+    gpus = options.gpus_per_trial
+    if gpus and gpus > max_gpus:
+        raise ConfigError(f"--gpus-per-trial {gpus:g}: no node has that many GPUs (largest: {max_gpus:g}); trials "
+                          f"would wait forever. Use --gpus-per-trial 0 or a cluster with GPUs")
+    if gpus is None:
+        gpus = float(options.budget.resources.get("gpus_per_trial", 0)) if max_gpus else 0.0
+    return {"cpus": cpus, "gpus": gpus}
+
+
+def trial_resources(config: dict) -> Any:
+    from ray.tune import PlacementGroupFactory
+
+    spec = config["trial"]
+    bundle = {"CPU": spec["cpus"]} | ({"GPU": spec["gpus"]} if spec["gpus"] else {})
+    return PlacementGroupFactory([bundle])
+
+
+def run_tune(options: SweepOptions, trials: list[dict]) -> None:
+    from ray import tune
+
+    from sweeps.progress import SweepProgress
+    from sweeps.scheduling import PerCellASHA
+    from trainables.trial import run_trial
+
+    tuner = tune.Tuner(
+        tune.with_resources(run_trial, trial_resources),
+        param_space={"trial": tune.grid_search(trials)},
+        tune_config=tune.TuneConfig(scheduler=PerCellASHA(), reuse_actors=False,
+                                    trial_name_creator=lambda t: t.config["trial"]["trial_id"],
+                                    trial_dirname_creator=lambda t: t.config["trial"]["trial_id"]),
+        run_config=tune.RunConfig(
+            name="tune", storage_path=str(options.sweep_dir.resolve()), verbose=0,
+            callbacks=[SweepProgress(len(trials), str(options.sweep_dir))],
+            failure_config=tune.FailureConfig(max_failures=options.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
+    )
+    tuner.fit()
+
+
+@dataclass
+class Summary:
+    cells: int
+    cells_done: int
+    failed: dict[str, str]  # cell key -> first error
+    statuses: dict[str, int]
+    wall_s: float
+    sweep_dir: Path
+
+    def render(self) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items()))
+        lines = [f"sweep finished in {self.wall_s:.0f}s: {self.cells_done}/{self.cells} cells done, "
+                 f"{len(self.failed)} failed; trials: {counts or 'none'}"]
+        lines += [f"  failed {key}: {error}" for key, error in sorted(self.failed.items())]
+        lines.append(f"results: {self.sweep_dir}  (tables: python -m analysis {self.sweep_dir})")
+        return "\n".join(lines)
+
+
+def summarize(options: SweepOptions, trials: list[dict], t0: float) -> Summary:
+    rows = {t["trial_id"]: report.read_row(options.sweep_dir, t["trial_id"]) for t in trials}
+    statuses: dict[str, int] = {}
+    by_cell: dict[str, list[dict]] = {}
+    for spec in trials:
+        row = rows[spec["trial_id"]] or {"status": "missing", "error": "no row written"}
+        statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+        by_cell.setdefault(spec["cell_key"], []).append(row)
+    done = [k for k, rs in by_cell.items() if any(r["status"] in FINISHED for r in rs)]
+    failed = {k: next((r["error"] for r in rs if r.get("error")), "no finished trial")
+              for k, rs in by_cell.items() if k not in done}
+    return Summary(len(by_cell), len(done), failed, statuses, time.time() - t0, options.sweep_dir)
+
+
+def run_sweep(options: SweepOptions) -> Summary:
+    """Check everything, then run every unfinished trial; returns the summary (raises ConfigError early)."""
+    t0 = time.time()
+    check_cells(options.cells)
+    fingerprints = check_data(options.cells, options.data_root)
+    resources = connect(options)
+    try:
+        trials = plan_trials(options, fingerprints, resources)
+        todo = prepare_sweep_dir(options, trials)
+        print(f"sweep {options.sweep_id}: {len(options.cells)} cells, {len(trials)} trials "
+              f"({len(trials) - len(todo)} already finished), budget {options.budget.name}, weights {options.weights}, "
+              f"{resources['cpus']} CPU + {resources['gpus']:g} GPU per trial", flush=True)
+        if todo:
+            run_tune(options, todo)
+        return summarize(options, trials, t0)
+    finally:
+        import ray
+
+        ray.shutdown()

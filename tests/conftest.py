@@ -1,0 +1,48 @@
+"""Shared fixtures: generated demo data, the tiny test budget, the real data beside the project, sweep runners."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sweeps.budgets import load_budget
+from sweeps.runner import SweepOptions, run_sweep
+from trainables.demo import generate_demo
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "tests" / "budgets" / "tiny.yaml"
+SHARED_DATA = Path(os.environ.get("GROUPSWEEP_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory) -> Path:
+    return generate_demo(tmp_path_factory.mktemp("demo"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_budget():
+    return load_budget(str(TINY))
+
+
+@pytest.fixture
+def make_options(tiny_budget, tmp_path):
+    """SweepOptions for a local sweep over explicit cells, results under tmp_path."""
+
+    def make(cells, data_root: Path, **kw) -> SweepOptions:
+        base = dict(cells=cells, budget=tiny_budget, data_root=data_root, demo=True, weights="random",
+                    storage=tmp_path / "runs", sweep_id="test", address=None)
+        return SweepOptions(**(base | kw))
+
+    return make
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run `python sweeps/all_groups.py ARGS` as a user would."""
+    return subprocess.run([sys.executable, str(ROOT / "sweeps" / "all_groups.py"), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+__all__ = ["run_cli", "run_sweep", "SHARED_DATA", "TINY"]

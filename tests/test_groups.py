@@ -1,0 +1,56 @@
+"""The course tables as data, and their expansion into cells."""
+import pytest
+
+from sweeps.groups import (PART1_GROUPS, PART2_GROUPS, Cell, Group, GroupError, all_groups, expand, group_cells,
+                           parse_groups)
+
+
+def test_forty_groups_in_course_order():
+    groups = all_groups()
+    assert len(groups) == 40
+    assert [g.name for g in groups[:2]] == ["P1G1", "P1G2"] and groups[20].name == "P2G1"
+
+
+def test_part1_table_matches_handout():
+    models = ["alexnet", "inception_v3", "resnet18", "vgg16"]
+    datasets = ["animals", "places", "faces", "household", "caltech101"]
+    expected = {4 * d + m + 1: (datasets[d], models[m]) for d in range(5) for m in range(4)}
+    assert PART1_GROUPS == expected
+
+
+def test_part2_table_matches_handout():
+    pairs = [("sentiment", "spam"), ("sentiment", "questions"), ("sentiment", "newsgroups"), ("spam", "questions"),
+             ("spam", "newsgroups"), ("questions", "newsgroups")]
+    expected = {i + 1: (pairs[i % 6], "lstm" if (i // 6) % 2 == 0 else "gru") for i in range(20)}
+    assert PART2_GROUPS == expected
+
+
+def test_each_group_expands_to_its_cells():
+    for group in all_groups((1,)):
+        cells = group_cells(group)
+        assert [c.method for c in cells] == ["features_svm", "finetune", "finetune_aug"]
+        assert len({(c.dataset, c.model) for c in cells}) == 1
+    for group in all_groups((2,)):
+        cells = group_cells(group)
+        assert len(cells) == 2 and cells[0].dataset != cells[1].dataset
+        assert cells[0].model == cells[1].model
+
+
+def test_shared_cells_run_once_and_keep_all_groups():
+    cells = expand(all_groups())
+    assert sum(c.part == 1 for c in cells) == 60  # 20 distinct (dataset, model) pairs x 3 methods
+    assert sum(c.part == 2 for c in cells) == 8  # 4 datasets x {lstm, gru}
+    shared = cells[Cell(2, "sentiment", "lstm", "recurrent")]
+    assert [g.name for g in shared] == ["P2G1", "P2G2", "P2G3", "P2G13", "P2G14", "P2G15"]
+
+
+def test_parse_groups_numbers_and_names():
+    assert parse_groups("3,7", (1,)) == [Group(1, 3), Group(1, 7)]
+    assert parse_groups("P2G14,P1G1") == [Group(2, 14), Group(1, 1)]
+    assert parse_groups("5") == [Group(1, 5), Group(2, 5)]
+
+
+@pytest.mark.parametrize("spec", ["21", "P3G1", "P1G0", "abc"])
+def test_unknown_group_is_a_clear_error(spec):
+    with pytest.raises(GroupError, match="--groups: unknown group"):
+        parse_groups(spec)

@@ -1,0 +1,67 @@
+"""Registries, budgets and the result-row helper."""
+import pandas as pd
+import pytest
+
+from sweeps.budgets import BudgetError, load_budget, sample_configs
+from trainables import report
+from trainables.registry import (BACKBONES, CELLS, DATASETS, METHODS, Registry, UnknownNameError, list_backbones,
+                                 list_cells, list_datasets, list_methods)
+
+
+def test_registries_hold_the_course_names():
+    assert list_datasets(1) == ["animals", "faces", "places", "household", "caltech101"]
+    assert list_datasets(2) == ["sentiment", "spam", "questions", "newsgroups"]
+    assert list_backbones() == ["alexnet", "vgg16", "resnet18", "inception_v3", "densenet121", "mobilenet_v2"]
+    assert list_methods(1) == ["features_svm", "finetune", "finetune_aug"]
+    assert list_cells() == ["rnn", "lstm", "gru"]
+    assert DATASETS.get("questions").n_classes == 50 and BACKBONES.get("inception_v3").input_size == 299
+
+
+@pytest.mark.parametrize("registry", [DATASETS, BACKBONES, METHODS, CELLS])
+def test_unknown_name_lists_valid_ones(registry):
+    with pytest.raises(UnknownNameError) as err:
+        registry.get("nope")
+    assert "valid:" in str(err.value) and registry.names()[0] in str(err.value)
+
+
+def test_duplicate_name_is_an_error():
+    reg = Registry("thing")
+    reg.register("a", 1)
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register("a", 2)
+
+
+def test_sampling_is_reproducible_and_within_space():
+    space = load_budget("smoke").method("finetune").space
+    a, b = sample_configs(space, 5, seed=7), sample_configs(space, 5, seed=7)
+    assert a == b and a != sample_configs(space, 5, seed=8)
+    assert all(0.001 <= c["lr"] <= 0.05 and c["mode"] in {"head", "head_lr", "last3", "all"} for c in a)
+
+
+def test_bad_budget_errors(tmp_path):
+    with pytest.raises(BudgetError, match="no budget 'nope'"):
+        load_budget("nope")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("val_fraction: 0.2\nimages: {}\ntext: {}\nresources: {}\n"
+                   "methods: {finetune: {num_samples: 1, space: {lr: {gaussian: [0, 1]}}}}\n")
+    with pytest.raises(BudgetError, match=r"methods.finetune.space.lr: expected a value or one of"):
+        load_budget(str(bad))
+
+
+def test_row_has_fixed_schema_order_and_flattened_metrics(tmp_path):
+    values = {"sweep_id": "s", "part": 1, "trial_id": "t1", "status": "ok", "param_lr": 0.1, "param_mode": "head",
+              **report.flatten_metrics({"train": {"loss": 0.5}, "test": {"acc": 0.9}})}
+    row = report.make_row(values)
+    cols = list(row.columns)
+    assert cols[:9] == report.IDENTITY
+    assert cols[9:11] == ["param_lr", "param_mode"]
+    assert cols[11:] == report.METRICS + report.COST + report.PROVENANCE + report.OUTCOME
+    path = report.write_parquet_atomic(row, tmp_path / "trials" / "t1.parquet")
+    back = pd.read_parquet(path)
+    assert back.loc[0, "test_acc"] == 0.9 and back.loc[0, "train_loss"] == 0.5
+    assert [p.name for p in path.parent.iterdir()] == ["t1.parquet"]  # no temp file left behind
+
+
+def test_row_rejects_unknown_status():
+    with pytest.raises(ValueError, match="status"):
+        report.make_row({"status": "great"})

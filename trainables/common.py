@@ -1,0 +1,74 @@
+"""Helpers shared by every method family: data errors, stratified splits and caps, fingerprints, seeding."""
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+
+
+class DataError(ValueError):
+    """Bad input data. The message is one line naming the file or field and what was expected."""
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices into (keep, held_out) with about `fraction` of every class held out.
+
+    Classes with a single item stay entirely in `keep` (they cannot be both trained and validated on).
+    """
+    rng = np.random.RandomState(seed)
+    keep, held = [], []
+    for label in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == label))
+        n_held = int(round(fraction * len(idx))) if len(idx) > 1 else 0
+        n_held = min(max(n_held, 1 if len(idx) > 1 else 0), len(idx) - 1)
+        held.extend(idx[:n_held])
+        keep.extend(idx[n_held:])
+    return np.sort(np.array(keep, dtype=int)), np.sort(np.array(held, dtype=int))
+
+
+def cap_per_class(labels: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
+    """Indices of at most `cap` items per class (all items when cap is None), drawn reproducibly."""
+    if cap is None:
+        return np.arange(len(labels))
+    rng = np.random.RandomState(seed)
+    chosen = [rng.permutation(np.flatnonzero(labels == label))[:cap] for label in np.unique(labels)]
+    return np.sort(np.concatenate(chosen)) if chosen else np.arange(0)
+
+
+def cap_total(labels: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
+    """Indices of at most `cap` items overall, keeping class proportions (at least one per class)."""
+    if cap is None or cap >= len(labels):
+        return np.arange(len(labels))
+    n_classes = len(np.unique(labels))
+    keep, _ = stratified_split(labels, 1.0 - cap / len(labels), seed)
+    return keep if len(keep) >= n_classes else cap_per_class(labels, 1, seed)
+
+
+def fingerprint(root: str | os.PathLike, content: bool) -> str:
+    """A short digest of a dataset folder: relative paths and sizes, plus file contents when `content`."""
+    root = Path(root)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        digest.update(f"{rel}\0{path.stat().st_size}\0".encode())
+        if content:
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, prefix: str) -> dict[str, float]:
+    """Accuracy and macro F1 of one split, keyed `<prefix>_acc` / `<prefix>_macro_f1`."""
+    from sklearn.metrics import f1_score
+
+    if len(y_true) == 0:
+        return {f"{prefix}_acc": float("nan"), f"{prefix}_macro_f1": float("nan")}
+    return {f"{prefix}_acc": float(np.mean(y_true == y_pred)),
+            f"{prefix}_macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0))}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)

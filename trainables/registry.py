@@ -1,0 +1,152 @@
+"""Registries keyed by the course's own names: DATASETS, BACKBONES, METHODS, CELLS.
+
+Entries are plain facts (no torch or TensorFlow imports here) so the sweep driver can validate a whole matrix
+before any trial starts. Builders elsewhere turn the facts into models; there are no per-name branches.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, Iterator, TypeVar
+
+T = TypeVar("T")
+
+
+class UnknownNameError(KeyError):
+    """A name that is not registered; the message lists the valid ones."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class Registry(Generic[T]):
+    """A name -> entry table with a duplicate-name error and a helpful unknown-name error."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, T] = {}
+
+    def register(self, name: str, entry: T) -> T:
+        if name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._entries[name] = entry
+        return entry
+
+    def get(self, name: str) -> T:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; valid: {', '.join(self.names())}") from None
+
+    def names(self) -> list[str]:
+        return list(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._entries.values())
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    part: int
+    kind: str  # "images" (ImageFolder tree) or "text" (train.csv / test.csv)
+    source: str
+    n_classes: int
+    n_train: int
+    n_test: int
+    vocab: int | None = None  # the course's vocabulary size (text only)
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """Facts about one torchvision classifier; `trainables.images.backbones.build` does the rest."""
+
+    name: str
+    input_size: int
+    feature_dim: int  # penultimate feature width = in_features of the head
+    head: str  # dotted path of the final Linear to drop / replace
+    aux_head: str | None = None  # Inception's auxiliary classifier, trained alongside the main head
+    aux_flag: str | None = None  # the model attribute that switches the auxiliary branch on
+    aux_min_size: int | None = None  # below this input size the auxiliary branch cannot run; it is dropped
+    min_size: int = 32  # smallest input the architecture accepts (smoke budgets shrink images)
+    weights: str = "IMAGENET1K_V1"  # torchvision weights enum member used for --weights imagenet
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    part: int
+    trainable: str  # "module:function" with the signature run(dataset, config) -> None
+    framework: str  # recorded in every row: "torch" or "tensorflow"
+    epoch_based: bool  # reports every epoch (ASHA can stop it early)
+    augment: bool = False
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    name: str
+    keras_layer: str
+    torch_module: str
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset")
+BACKBONES: Registry[BackboneSpec] = Registry("backbone")
+METHODS: Registry[MethodSpec] = Registry("method")
+CELLS: Registry[CellSpec] = Registry("cell")
+
+for _d in (
+    DatasetSpec("animals", 1, "images", "iNat2017 mammals", 9, 1384, 466),
+    DatasetSpec("faces", 1, "images", "Labeled Faces in the Wild", 31, 1021, 439),
+    DatasetSpec("places", 1, "images", "Places", 9, 1437, 367),
+    DatasetSpec("household", 1, "images", "iMaterialist 2018", 9, 1383, 375),
+    DatasetSpec("caltech101", 1, "images", "Caltech101 subset", 30, 1500, 450),
+    DatasetSpec("sentiment", 2, "text", "movie review sentence polarity", 2, 7996, 2666, 18298),
+    DatasetSpec("spam", 2, "text", "Enron spam", 2, 3879, 1293, 28049),
+    DatasetSpec("questions", 2, "text", "TREC question classification (fine)", 50, 4464, 1488, 7694),
+    DatasetSpec("newsgroups", 2, "text", "20 Newsgroups", 20, 14121, 4707, 160792),
+):
+    DATASETS.register(_d.name, _d)
+
+for _b in (
+    BackboneSpec("alexnet", 224, 4096, head="classifier.6", min_size=63),
+    BackboneSpec("vgg16", 224, 4096, head="classifier.6"),
+    BackboneSpec("resnet18", 224, 512, head="fc"),
+    BackboneSpec("inception_v3", 299, 2048, head="fc", aux_head="AuxLogits.fc", aux_flag="aux_logits",
+                 aux_min_size=299, min_size=75),
+    BackboneSpec("densenet121", 224, 1024, head="classifier"),
+    BackboneSpec("mobilenet_v2", 224, 1280, head="classifier.1"),
+):
+    BACKBONES.register(_b.name, _b)
+
+for _m in (
+    MethodSpec("features_svm", 1, "trainables.images.feature_svm:run", "torch", epoch_based=False),
+    MethodSpec("finetune", 1, "trainables.images.finetune:run", "torch", epoch_based=True),
+    MethodSpec("finetune_aug", 1, "trainables.images.finetune:run", "torch", epoch_based=True, augment=True),
+    MethodSpec("recurrent", 2, "trainables.text.rnn:run", "tensorflow", epoch_based=True),
+):
+    METHODS.register(_m.name, _m)
+
+for _c in (
+    CellSpec("rnn", "SimpleRNN", "RNN"),
+    CellSpec("lstm", "LSTM", "LSTM"),
+    CellSpec("gru", "GRU", "GRU"),
+):
+    CELLS.register(_c.name, _c)
+
+
+def list_datasets(part: int | None = None) -> list[str]:
+    return [d.name for d in DATASETS if part is None or d.part == part]
+
+
+def list_backbones() -> list[str]:
+    return BACKBONES.names()
+
+
+def list_methods(part: int | None = None) -> list[str]:
+    return [m.name for m in METHODS if part is None or m.part == part]
+
+
+def list_cells() -> list[str]:
+    return CELLS.names()

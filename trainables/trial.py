@@ -1,0 +1,193 @@
+"""The single Ray Tune entry point and the per-trial context every method family reports through.
+
+`run_trial(config)` is what Tune runs, one process per trial. It looks up the method's family in METHODS and calls
+its `run(dataset_dir, trial)`. The `Trial` object carries the trial's identity, hyperparameters and budget, and owns
+all bookkeeping: phase timers, per-epoch history, checkpoints, the Parquet row, and the error row on failure.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pandas as pd
+
+from trainables import report
+from trainables.common import seed_everything
+from trainables.registry import METHODS
+
+_VERSIONED = ("ray", "torch", "torchvision", "tensorflow", "tensorflow-cpu", "keras", "scikit-learn", "numpy",
+              "pandas", "pyarrow", "pillow")
+
+
+def library_versions() -> str:
+    """JSON of the versions of every installed library a trial may use (no imports needed)."""
+    versions = {"python": platform.python_version()}
+    for dist in _VERSIONED:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[dist] = metadata.version(dist)
+    return json.dumps(versions, sort_keys=True)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
+
+
+@dataclass
+class Trial:
+    """Everything one trial knows about itself; built from the `trial` entry of the Tune config."""
+
+    spec: dict[str, Any]
+    started: float = field(default_factory=time.time)
+    started_utc: str = field(default_factory=utc_now)
+    device: str = "cpu"
+    values: dict[str, Any] = field(default_factory=dict)  # metrics and cost so far
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def trial_id(self) -> str:
+        return self.spec["trial_id"]
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.spec["params"]
+
+    @property
+    def seed(self) -> int:
+        return int(self.spec["seed"])
+
+    @property
+    def budget(self) -> dict[str, Any]:
+        return self.spec["budget"]
+
+    @property
+    def cell(self) -> dict[str, Any]:
+        return self.spec["cell"]
+
+    @property
+    def results_dir(self) -> str:
+        return self.spec["results_dir"]
+
+    @property
+    def cpus(self) -> int:
+        return max(1, int(self.spec.get("cpus", 1)))
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time a phase (extract, fit); repeated phases add up."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            key = f"{name}_s"
+            self.values[key] = self.values.get(key, 0.0) + time.perf_counter() - t0
+
+    # -- rows -------------------------------------------------------------------------------------------------
+    def write_row(self, status: str, error: str | None = None) -> None:
+        values = dict(self.values, status=status, error=error, device=self.device, started_utc=self.started_utc,
+                      finished_utc=utc_now(), wall_s=time.time() - self.started, versions=library_versions(),
+                      node_id=_node_id())
+        report.write_parquet_atomic(report.make_row({**spec_row(self.spec), **values}),
+                                    report.row_path(self.results_dir, self.trial_id))
+
+    def _write_history(self) -> None:
+        frame = pd.DataFrame(self.history).assign(trial_id=self.trial_id)
+        report.write_parquet_atomic(frame, report.history_path(self.results_dir, self.trial_id))
+
+    # -- reporting --------------------------------------------------------------------------------------------
+    def report_epoch(self, epoch: int, metrics: dict[str, Any], final: bool,
+                     save: Callable[[Path], None] | None = None) -> None:
+        """Record one finished epoch: history, row (status ok when `final`), then Tune report + checkpoint.
+
+        The row is written before `tune.report` because a scheduler may stop the trial at that report.
+        """
+        from ray import tune
+
+        self.values.update(metrics, epochs=epoch)
+        self.history.append({"epoch": epoch, **metrics})
+        self._write_history()
+        self.write_row("ok" if final else "running")
+        tune_metrics = {k: v for k, v in self.values.items() if isinstance(v, (int, float))}
+        if save is None:
+            tune.report(tune_metrics)
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            save(Path(tmp))
+            (Path(tmp) / "trial_state.json").write_text(json.dumps({"history": self.history, "epoch": epoch}))
+            tune.report(tune_metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+
+    def finish(self, metrics: dict[str, Any]) -> None:
+        """Record a trial that reports once (no epochs)."""
+        self.report_epoch(1, metrics, final=True)
+
+    @contextlib.contextmanager
+    def resume(self) -> Iterator[Path | None]:
+        """The folder of the last checkpoint when Tune restarts this trial, else None; restores the history."""
+        from ray import tune
+
+        checkpoint = tune.get_checkpoint()
+        if checkpoint is None:
+            yield None
+            return
+        with checkpoint.as_directory() as folder:
+            state = json.loads((Path(folder) / "trial_state.json").read_text())
+            self.history = state["history"]
+            self.values.update({k: v for k, v in self.history[-1].items() if k != "epoch"}, epochs=state["epoch"])
+            yield Path(folder)
+
+    def fail(self, exc: BaseException) -> None:
+        self.write_row("error", one_line(exc))
+
+
+def spec_row(spec: dict[str, Any]) -> dict[str, Any]:
+    """The part of a trial's row known before it runs: identity, param_* and data/code provenance."""
+    cell = spec["cell"]
+    part1 = cell["part"] == 1
+    row = {"sweep_id": spec["sweep_id"], "part": cell["part"], "dataset": cell["dataset"],
+           "model": cell["model"] if part1 else None, "cell": None if part1 else cell["model"],
+           "method": cell["method"], "framework": spec["framework"], "trial_id": spec["trial_id"],
+           "seed": spec["seed"], "git_sha": spec.get("git_sha"), "data_fingerprint": spec.get("data_fingerprint")}
+    return row | {f"param_{k}": v for k, v in spec["params"].items()}
+
+
+def _node_id() -> str | None:
+    with contextlib.suppress(Exception):
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+    return None
+
+
+def load_method(name: str) -> Callable[[Path, Trial], None]:
+    module_name, _, func = METHODS.get(name).trainable.partition(":")
+    return getattr(importlib.import_module(module_name), func)
+
+
+def run_trial(config: dict[str, Any]) -> None:
+    """Ray Tune function trainable: run one trial of any method, leaving a row whatever happens."""
+    trial = Trial(config["trial"])
+    seed_everything(trial.seed)
+    try:
+        run = load_method(trial.cell["method"])
+        run(Path(trial.spec["data_dir"]), trial)
+    except Exception as exc:  # every failure must leave an error row; Tune then sees it too
+        with contextlib.suppress(Exception):
+            trial.fail(exc)
+        raise
+    finally:
+        sys.stdout.flush()
