@@ -243,8 +243,8 @@ def run_sweep(options: SweepOptions) -> Summary:
     t0 = time.time()
     check_cells(options.cells)
     fingerprints = check_data(options.cells, options.data_root)
-    resources = connect(options)
     try:
+        resources = connect(options)
         trials = plan_trials(options, fingerprints, resources)
         todo = prepare_sweep_dir(options, trials)
         print(f"sweep {options.sweep_id}: {len(options.cells)} cells, {len(trials)} trials "

@@ -37,9 +37,11 @@ def test_text_cell_on_real_spam(make_options, tiny_budget):
     assert row["status"] == "ok" and row["test_acc"] > 0.7  # majority class (ham) is 0.71: it must learn
 
 
-def test_features_svm_on_real_caltech_classes(make_options, caltech_subset):
+def test_features_svm_on_real_caltech_classes(make_options, caltech_subset, tiny_budget):
+    budget = dataclasses.replace(tiny_budget, images={"image_size": 64, "max_train_per_class": 20,
+                                                      "max_test_per_class": 10})
     cells = {Cell(1, "caltech101", "resnet18", "features_svm"): []}
-    summary = run_sweep(make_options(cells, caltech_subset, demo=False))
+    summary = run_sweep(make_options(cells, caltech_subset, budget=budget, demo=False))
     assert summary.failed == {}
     from analysis.load import load_trials
 

@@ -59,14 +59,18 @@ def fingerprint(root: str | os.PathLike, content: bool) -> str:
     return digest.hexdigest()[:16]
 
 
-def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, prefix: str) -> dict[str, float]:
-    """Accuracy and macro F1 of one split, keyed `<prefix>_acc` / `<prefix>_macro_f1`."""
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(np.mean(y_true == y_pred)) if len(y_true) else float("nan")
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Accuracy and macro F1 of one split (unprefixed; `report.flatten_metrics` adds the split)."""
     from sklearn.metrics import f1_score
 
     if len(y_true) == 0:
-        return {f"{prefix}_acc": float("nan"), f"{prefix}_macro_f1": float("nan")}
-    return {f"{prefix}_acc": float(np.mean(y_true == y_pred)),
-            f"{prefix}_macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0))}
+        return {"acc": float("nan"), "macro_f1": float("nan")}
+    return {"acc": accuracy(y_true, y_pred),
+            "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0))}
 
 
 def seed_everything(seed: int) -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from trainables.common import classification_metrics
+from trainables.common import accuracy, classification_metrics
+from trainables.report import flatten_metrics
 from trainables.images import backbones
 from trainables.images.data import Split, batches, load_image_data, split_train
 from trainables.trial import Trial
@@ -83,9 +84,7 @@ def run(dataset_dir: Path, trial: Trial) -> None:
                              trial.spec["data_seed"])
     with trial.phase("fit"):
         svm = svm_pipeline(trial.params).fit(train.x, train.y)
-    metrics = {**classification_metrics(train.y, svm.predict(train.x), "train"),
-               **classification_metrics(val.y, svm.predict(val.x), "val"),
-               **classification_metrics(feats["test_y"], svm.predict(feats["test_x"]), "test"),
-               "items_per_s": float(feats["images_per_s"])}
-    metrics.pop("train_macro_f1"), metrics.pop("val_macro_f1")
-    trial.finish(metrics)
+    metrics = flatten_metrics({"train": {"acc": accuracy(train.y, svm.predict(train.x))},
+                               "val": {"acc": accuracy(val.y, svm.predict(val.x))},
+                               "test": classification_metrics(feats["test_y"], svm.predict(feats["test_x"]))})
+    trial.finish(metrics | {"items_per_s": float(feats["images_per_s"])})

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from trainables.common import classification_metrics
+from trainables.common import accuracy, classification_metrics
+from trainables.report import flatten_metrics
 from trainables.images import backbones
 from trainables.images.data import Split, augmentation, batches, load_image_data, split_train
 from trainables.registry import BACKBONES, METHODS
@@ -36,7 +37,7 @@ def train_epoch(model, split: Split, optimizer, device, batch_size: int, transfo
         total_loss += float(loss) * len(y)
         correct += int((logits.argmax(1) == y).sum())
         seen += len(y)
-    return {"train_loss": total_loss / max(seen, 1), "train_acc": correct / max(seen, 1), "train_items": seen}
+    return {"loss": total_loss / max(seen, 1), "acc": correct / max(seen, 1), "items": seen}
 
 
 def predict(model, split: Split, device, batch_size: int = 64) -> np.ndarray:
@@ -97,12 +98,12 @@ def run(dataset_dir: Path, trial: Trial) -> None:
         with trial.phase("fit"):
             stats = train_epoch(model, train, optimizer, device, batch_size, transform, generator)
             scheduler.step()
-        trained += stats.pop("train_items")
-        metrics = {**stats, "val_acc": classification_metrics(val.y, predict(model, val, device), "val")["val_acc"],
-                   "items_per_s": trained / max(trial.values.get("fit_s", 0.0), 1e-9)}
+        trained += stats.pop("items")
         final = epoch == max_epochs
+        splits = {"train": stats, "val": {"acc": accuracy(val.y, predict(model, val, device))}}
         if final:  # test is touched once, at the end
-            metrics.update(classification_metrics(test.y, predict(model, test, device), "test"))
+            splits["test"] = classification_metrics(test.y, predict(model, test, device))
+        metrics = flatten_metrics(splits) | {"items_per_s": trained / max(trial.values.get("fit_s", 0.0), 1e-9)}
 
         def save(folder: Path, epoch: int = epoch) -> None:
             torch.save({"model": trainable_state(model), "optimizer": optimizer.state_dict(),

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from trainables.common import classification_metrics, stratified_split
+from trainables.common import accuracy, classification_metrics, stratified_split
+from trainables.report import flatten_metrics
 from trainables.registry import CELLS, DATASETS
 from trainables.text.data import TextSplit, load_text_data
 from trainables.trial import Trial
@@ -82,10 +83,10 @@ def run(dataset_dir: Path, trial: Trial) -> None:
             hist = model.fit(x_train, train.y, batch_size=batch_size, epochs=1, verbose=0, shuffle=True)
         trained += len(train.y)
         predict = lambda x: model.predict(x, batch_size=256, verbose=0).argmax(1) if len(x) else np.zeros(0)
-        metrics = {"train_loss": float(hist.history["loss"][-1]), "train_acc": float(hist.history["accuracy"][-1]),
-                   "val_acc": classification_metrics(val.y, predict(x_val), "val")["val_acc"],
-                   "items_per_s": trained / max(trial.values.get("fit_s", 0.0), 1e-9)}
         final = epoch == max_epochs
-        if final:
-            metrics.update(classification_metrics(test.y, predict(x_test), "test"))
+        splits = {"train": {"loss": float(hist.history["loss"][-1]), "acc": float(hist.history["accuracy"][-1])},
+                  "val": {"acc": accuracy(val.y, predict(x_val))}}
+        if final:  # test is touched once, at the end
+            splits["test"] = classification_metrics(test.y, predict(x_test))
+        metrics = flatten_metrics(splits) | {"items_per_s": trained / max(trial.values.get("fit_s", 0.0), 1e-9)}
         trial.report_epoch(epoch, metrics, final, save=lambda d: model.save(d / "model.keras"))
