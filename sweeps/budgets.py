@@ -36,6 +36,7 @@ class Budget:
     name: str
     description: str
     val_fraction: float
+    checkpoint_every: int  # epochs between checkpoints; 0 = none (cheap smoke runs)
     images: dict[str, Any]
     text: dict[str, Any]
     resources: dict[str, Any]
@@ -77,8 +78,8 @@ def load_budget(name_or_path: str) -> Budget:
                             {k: _domain(f"{path.name}: methods.{m}.space.{k}", v) for k, v in spec["space"].items()})
             for m, spec in raw["methods"].items()
         }
-        return Budget(path.stem, raw.get("description", ""), float(raw["val_fraction"]), raw["images"],
-                      raw["text"], raw["resources"], methods)
+        return Budget(path.stem, raw.get("description", ""), float(raw["val_fraction"]),
+                      int(raw.get("checkpoint_every", 1)), raw["images"], raw["text"], raw["resources"], methods)
     except (yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
         raise BudgetError(f"{path}: malformed budget ({type(exc).__name__}: {exc})") from None
 

@@ -12,7 +12,7 @@ from sweeps.groups import GroupError
 from trainables.common import DataError
 from trainables.registry import UnknownNameError
 
-USER_ERRORS = (BudgetError, GroupError, UnknownNameError, DataError, ValueError)
+USER_ERRORS = (BudgetError, GroupError, UnknownNameError, DataError)
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:

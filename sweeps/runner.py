@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,6 @@ class SweepOptions:
     cpus_per_trial: int | None = None
     gpus_per_trial: float | None = None
     max_failures: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def sweep_dir(self) -> Path:
@@ -111,7 +110,7 @@ def plan_trials(options: SweepOptions, fingerprints: dict[str, str], resources: 
                 "data_dir": str(options.data_root / cell.dataset), "data_fingerprint": fingerprints[cell.dataset],
                 "weights": options.weights, "git_sha": sha, "max_epochs": mb.max_epochs or 1,
                 "budget": {"name": budget.name, "val_fraction": budget.val_fraction, "images": budget.images,
-                           "text": budget.text},
+                           "text": budget.text, "checkpoint_every": budget.checkpoint_every},
                 **resources,
             }
             while len(by_sample) <= i:

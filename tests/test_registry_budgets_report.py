@@ -65,3 +65,13 @@ def test_row_has_fixed_schema_order_and_flattened_metrics(tmp_path):
 def test_row_rejects_unknown_status():
     with pytest.raises(ValueError, match="status"):
         report.make_row({"status": "great"})
+
+
+def test_demo_data_is_deterministic(tmp_path):
+    from trainables.common import fingerprint
+    from trainables.demo import generate_demo
+
+    a, b = generate_demo(tmp_path / "a", seed=0), generate_demo(tmp_path / "b", seed=0)
+    for name in ("faces", "questions"):
+        assert fingerprint(a / name, content=True) == fingerprint(b / name, content=True)
+    assert len(list((a / "faces" / "train").iterdir())) == 31  # the course's class count

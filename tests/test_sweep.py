@@ -41,6 +41,12 @@ def test_every_method_and_cell_finishes(finished_sweep):
     assert set(trials["cell"].dropna()) == {"rnn", "lstm", "gru"}
 
 
+def test_driver_never_imports_tensorflow(finished_sweep):
+    import sys
+
+    assert "tensorflow" not in sys.modules  # TF lives only in the text trials' own processes
+
+
 def test_rows_carry_the_full_schema(finished_sweep):
     options, _ = finished_sweep
     trials = load_trials(options.sweep_dir)

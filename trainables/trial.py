@@ -114,7 +114,8 @@ class Trial:
                      save: Callable[[Path], None] | None = None) -> None:
         """Record one finished epoch: history, row (status ok when `final`), then Tune report + checkpoint.
 
-        The row is written before `tune.report` because a scheduler may stop the trial at that report.
+        The row is written before `tune.report` because a scheduler may stop the trial at that report. A checkpoint
+        is saved every `checkpoint_every` epochs of the budget, never after the last epoch (nothing left to resume).
         """
         from ray import tune
 
@@ -123,7 +124,8 @@ class Trial:
         self._write_history()
         self.write_row("ok" if final else "running")
         tune_metrics = {k: v for k, v in self.values.items() if isinstance(v, (int, float))}
-        if save is None:
+        every = int(self.budget.get("checkpoint_every", 1))
+        if save is None or final or not every or epoch % every:
             tune.report(tune_metrics)
             return
         with tempfile.TemporaryDirectory() as tmp:
