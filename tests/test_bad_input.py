@@ -74,20 +74,67 @@ def test_test_label_missing_from_train(tmp_path, demo_root):
         check_data({Cell(2, "sentiment", "lstm", "recurrent"): []}, tmp_path / "data")
 
 
-def test_undecodable_image_fails_its_trials_only(tmp_path, demo_root, make_options):
-    """A corrupt JPEG is a fault inside the image trials: error rows naming the file; the text cell finishes."""
+def _odd_images(folder: Path) -> None:
+    """Replace a class's images with every kind of odd file a scraped dataset holds."""
+    from PIL import Image
+
+    source = sorted(folder.iterdir())
+    base = Image.open(source[0]).convert("RGB")
+    for path in source:
+        path.unlink()
+    base.save(folder / "plain.jpg")
+    base.convert("L").save(folder / "grey.jpg")
+    base.convert("CMYK").save(folder / "cmyk.jpg")
+    base.convert("RGBA").save(folder / "alpha.png")
+    base.convert("P").save(folder / "palette.png")
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
+    (folder / "truncated.jpg").write_bytes((folder / "plain.jpg").read_bytes()[:300])
+    (folder / "notes.txt").write_text("not an image")
+
+
+def test_odd_images_are_converted_or_skipped_and_counted(tmp_path, demo_root, make_options, tiny_budget):
+    """Greyscale, CMYK, alpha and palette images are converted; corrupt, truncated and non-image files are skipped
+    with a warning and counted in the row; the sweep finishes."""
+    import dataclasses
+
+    data = tmp_path / "data"
+    root = copy_dataset(demo_root, "caltech101", data)
+    _odd_images(root / "train" / "class_00")
+    budget = dataclasses.replace(tiny_budget, images=dict(tiny_budget.images, max_train_per_class=None))
+    cells = {Cell(1, "caltech101", "resnet18", "features_svm"): [], Cell(1, "caltech101", "resnet18", "finetune"): []}
+    summary = run_sweep(make_options(cells, data, budget=budget))
+    assert summary.failed == {}
+    rows = pd.concat(pd.read_parquet(p) for p in (tmp_path / "runs" / "test" / "trials").glob("*.parquet"))
+    assert (rows["status"] != "error").all()
+    assert (rows["skipped_images"] == 3).all()  # corrupt.jpg, truncated.jpg, notes.txt
+
+
+def test_decode_converts_every_mode_to_rgb(tmp_path):
+    from PIL import Image
+
+    from trainables.images.data import decode
+
+    image = Image.new("RGB", (40, 30), (200, 10, 10))
+    for mode, suffix in (("L", "jpg"), ("CMYK", "jpg"), ("RGBA", "png"), ("P", "png"), ("I;16", "png")):
+        path = tmp_path / f"{mode.replace(';', '')}.{suffix}"
+        image.convert(mode).save(path)
+        tensor = decode(path, 16)
+        assert tuple(tensor.shape) == (3, 16, 16), mode
+    (tmp_path / "bad.jpg").write_bytes(b"nope")
+    assert decode(tmp_path / "bad.jpg", 16) is None
+
+
+def test_split_without_any_decodable_image_is_an_error_row(tmp_path, demo_root, make_options):
     data = tmp_path / "data"
     root = copy_dataset(demo_root, "caltech101", data)
     copy_dataset(demo_root, "spam", data)
-    for bad in (root / "train" / "class_00").iterdir():  # all of them: the budget's cap samples a few
-        bad.write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
+    for image in (root / "test").rglob("*.jpg"):
+        image.write_bytes(b"broken")
     cells = {Cell(1, "caltech101", "resnet18", "features_svm"): [], Cell(2, "spam", "gru", "recurrent"): []}
     summary = run_sweep(make_options(cells, data, max_failures=0))
-    assert summary.cells_done == 1 and list(summary.failed) == ["p1-caltech101-resnet18-features_svm"]
+    assert list(summary.failed) == ["p1-caltech101-resnet18-features_svm"] and summary.cells_done == 1
     error = summary.failed["p1-caltech101-resnet18-features_svm"]
-    assert "train/class_00/caltech101_0" in error and "jpg: cannot decode image" in error and "\n" not in error
-    rows = pd.concat(pd.read_parquet(p) for p in (tmp_path / "runs" / "test" / "trials").glob("*.parquet"))
-    assert sorted(rows["status"]) == ["error", "error", "ok"]  # both SVM samples failed, the GRU trial did not
+    assert "caltech101/test: no decodable image" in error and "\n" not in error
 
 
 def test_gpu_request_without_gpus_fails_fast(demo_root, make_options):

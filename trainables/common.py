@@ -63,14 +63,27 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.mean(y_true == y_pred)) if len(y_true) else float("nan")
 
 
-def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """Accuracy and macro F1 of one split (unprefixed; `report.flatten_metrics` adds the split)."""
-    from sklearn.metrics import f1_score
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, detail: bool = False) -> dict:
+    """Accuracy and macro F1 of one split (unprefixed; `report.flatten_metrics` adds the split).
+
+    With `detail`, also per-class accuracy and the confusion matrix (rows: true class), as JSON text so they fit
+    one Parquet cell.
+    """
+    import json
+
+    from sklearn.metrics import confusion_matrix, f1_score
 
     if len(y_true) == 0:
         return {"acc": float("nan"), "macro_f1": float("nan")}
-    return {"acc": accuracy(y_true, y_pred),
-            "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0))}
+    out = {"acc": accuracy(y_true, y_pred),
+           "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0))}
+    if detail:
+        labels = np.arange(int(max(y_true.max(), y_pred.max())) + 1)
+        confusion = confusion_matrix(y_true, y_pred, labels=labels)
+        support = confusion.sum(axis=1)
+        per_class = [float(c / n) if n else None for c, n in zip(confusion.diagonal(), support)]
+        out |= {"per_class_acc": json.dumps(per_class), "confusion": json.dumps(confusion.tolist())}
+    return out
 
 
 def seed_everything(seed: int) -> None:

@@ -73,6 +73,10 @@ class BackboneSpec:
     min_size: int = 32  # smallest input the architecture accepts (smoke budgets shrink images)
     weights: str = "IMAGENET1K_V1"  # torchvision weights enum member used for --weights imagenet
 
+    def size_for(self, requested: int | None) -> int:
+        """The input side a trial uses: the backbone's own, or a budget's smaller size (never below min_size)."""
+        return self.input_size if requested is None else max(int(requested), self.min_size)
+
 
 @dataclass(frozen=True)
 class MethodSpec:

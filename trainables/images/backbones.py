@@ -12,7 +12,8 @@ import torch
 from torch import nn
 from torchvision import models
 
-from trainables.registry import BACKBONES, BackboneSpec
+from trainables.images.specs import backbone_spec
+from trainables.registry import BackboneSpec
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -30,7 +31,7 @@ def weights_file(spec: BackboneSpec) -> Path:
 
 def load(name: str, weights: str) -> nn.Module:
     """The torchvision model `name` with ImageNet weights ("imagenet") or random initialisation ("random")."""
-    spec = BACKBONES.get(name)
+    spec = backbone_spec(name)
     if weights == "random":
         return models.get_model(name, weights=None)
     if weights != "imagenet":
@@ -41,8 +42,8 @@ def load(name: str, weights: str) -> nn.Module:
     except Exception as exc:  # offline: urllib raises URLError / OSError inside torch.hub
         expected = weights_file(spec)
         raise WeightsError(f"{name}: ImageNet weights not found at {expected} and could not be downloaded "
-                           f"({type(exc).__name__}); run `python -m trainables.images.prefetch {name}` on a "
-                           f"machine with internet and copy the file there, or pass --weights random") from None
+                           f"({type(exc).__name__}); run `python -m trainables.images.prefetch {name} --dest DIR` "
+                           f"where there is internet and set TORCH_HOME=DIR, or pass --weights random") from None
 
 
 def get_module(model: nn.Module, dotted: str) -> nn.Module:
@@ -66,7 +67,7 @@ def uses_aux(spec: BackboneSpec, size: int) -> bool:
 
 def feature_extractor(name: str, weights: str) -> nn.Module:
     """The backbone with its last Linear layer dropped: outputs the penultimate features, in eval mode."""
-    spec = BACKBONES.get(name)
+    spec = backbone_spec(name)
     model = load(name, weights)
     set_module(model, spec.head, nn.Identity())
     if spec.aux_head:
@@ -76,7 +77,7 @@ def feature_extractor(name: str, weights: str) -> nn.Module:
 
 def classifier(name: str, n_classes: int, weights: str, size: int) -> nn.Module:
     """The backbone with its head (and auxiliary head, when `size` allows it) replaced by `n_classes` Linears."""
-    spec = BACKBONES.get(name)
+    spec = backbone_spec(name)
     model = load(name, weights)
     if spec.aux_head and not uses_aux(spec, size):
         drop_aux_branch(model, spec)
@@ -143,9 +144,3 @@ def pick_device() -> torch.device:
 
 def describe_device(device: torch.device) -> str:
     return f"cuda:{torch.cuda.get_device_name(device)}" if device.type == "cuda" else "cpu"
-
-
-def input_size(name: str, requested: int | None) -> int:
-    """The image side a trial uses: the backbone's own size, or a smaller budget size no below its minimum."""
-    spec = BACKBONES.get(name)
-    return spec.input_size if requested is None else max(int(requested), spec.min_size)

@@ -1,43 +1,51 @@
-"""ImageFolder data for Part 1: preflight checks (driver side, no torch), decoding once into uint8 tensors,
+"""ImageFolder data for Part 1: preflight checks (driver side, no torch), decoding once into cached uint8 tensors,
 augmentation presets on tensors, and batching with ImageNet normalisation.
 
-Layout: `<root>/{train,test}/<class>/<image>`. Images are decoded and resized once per trial into a uint8 tensor,
-so epochs never touch PIL again; augmentation runs per sample on those tensors.
+Layout: `<root>/{train,test}/<class>/<image>`. Each split is decoded and resized once per (dataset, size, caps)
+into a uint8 tensor cached on disk, so epochs, trials and later sweeps never touch PIL again; augmentation runs per
+sample on those tensors. Greyscale, palette, alpha and CMYK images are converted to RGB; files that are not images
+or cannot be decoded are skipped with a warning and counted in the trial's row.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
+from trainables.cache import cache_key, cached
 from trainables.common import DataError, cap_per_class, stratified_split
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
 AUGMENTATIONS = ("none", "flip_crop", "flip_crop_color", "flip_crop_color_affine")
+DECODE_VERSION = 1  # bump when decoding changes: it is part of every cache key
 
 
-def list_images(root: Path, split: str) -> dict[str, list[Path]]:
-    """class name -> sorted image files of one split; raises DataError for a missing or empty split/class."""
+def list_images(root: Path, split: str) -> tuple[dict[str, list[Path]], list[Path]]:
+    """(class -> sorted image files, non-image files) of one split; DataError for a missing split or empty class."""
     split_dir = root / split
     if not split_dir.is_dir():
         raise DataError(f"{split_dir}: missing folder; expected ImageFolder layout <root>/{split}/<class>/<image>")
     classes = sorted(d for d in split_dir.iterdir() if d.is_dir())
     if not classes:
         raise DataError(f"{split_dir}: no class folders; expected <root>/{split}/<class>/<image>")
-    files = {}
+    files, others = {}, []
     for class_dir in classes:
-        images = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        entries = sorted(p for p in class_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+        images = [p for p in entries if p.suffix.lower() in IMAGE_EXTENSIONS]
+        others += [p for p in entries if p.suffix.lower() not in IMAGE_EXTENSIONS]
         if not images:
-            raise DataError(f"{class_dir}: empty class folder; expected at least one image ({', '.join(IMAGE_EXTENSIONS)})")
+            raise DataError(f"{class_dir}: empty class folder; expected at least one image "
+                            f"({', '.join(IMAGE_EXTENSIONS)})")
         files[class_dir.name] = images
-    return files
+    return files, others
 
 
 def check_image_folder(root: Path) -> list[str]:
     """Preflight for the driver: both splits present, no empty class, every test class also in train."""
-    train, test = list_images(root, "train"), list_images(root, "test")
+    (train, _), (test, _) = list_images(root, "train"), list_images(root, "test")
     unknown = sorted(set(test) - set(train))
     if unknown:
         raise DataError(f"{root / 'test'}: classes {unknown} have no training folder in {root / 'train'}")
@@ -45,44 +53,68 @@ def check_image_folder(root: Path) -> list[str]:
 
 
 def decode(path: Path, size: int):
-    """One image as a 3 x size x size uint8 tensor (RGB, resized to the model's input size)."""
+    """One image as a 3 x size x size uint8 tensor (RGB, resized to the model's input size), or None if unreadable."""
     import torch
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(path) as image:
-            rgb = image.convert("RGB").resize((size, size), Image.BILINEAR)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot decode image ({type(exc).__name__}: {str(exc)[:120]})") from None
+            image.load()
+            rgb = image.convert("RGB") if image.mode != "RGB" else image  # L, P, RGBA, CMYK -> RGB
+            rgb = rgb.resize((size, size), Image.BILINEAR)
+    except Exception as exc:  # PIL raises many types for broken files (OSError, SyntaxError, ValueError...)
+        print(f"warning: {path}: skipped, cannot decode image ({type(exc).__name__}: {str(exc)[:100]})",
+              file=sys.stderr)
+        return None
     return torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1)
 
 
 @dataclass
 class Split:
-    x: "object"  # torch uint8 tensor N x 3 x H x W
+    x: "object"  # torch uint8 tensor N x 3 x H x W (or a feature matrix)
     y: np.ndarray
+    skipped: list[str] = field(default_factory=list)  # files left out, relative to the dataset root
 
     def __len__(self) -> int:
         return len(self.y)
 
 
-def _load_split(root: Path, split: str, classes: list[str], size: int, cap: int | None, seed: int) -> Split:
+def _decode_split(root: Path, split: str, classes: list[str], size: int, cap: int | None, seed: int) -> Split:
     import torch
 
-    files = list_images(root, split)
+    files, others = list_images(root, split)
     paths = [p for c in classes for p in files.get(c, [])]
     labels = np.array([i for i, c in enumerate(classes) for _ in files.get(c, [])], dtype=np.int64)
     keep = cap_per_class(labels, cap, seed)
-    x = torch.stack([decode(paths[i], size) for i in keep]) if len(keep) else torch.zeros(0, 3, size, size)
-    return Split(x.contiguous(memory_format=torch.channels_last), labels[keep])
+    decoded = [(decode(paths[i], size), i) for i in keep]
+    good = [(t, i) for t, i in decoded if t is not None]
+    skipped = [paths[i] for t, i in decoded if t is None] + others
+    for other in others:
+        print(f"warning: {other}: skipped, not an image file", file=sys.stderr)
+    x = torch.stack([t for t, _ in good]) if good else torch.zeros(0, 3, size, size, dtype=torch.uint8)
+    return Split(x.contiguous(memory_format=torch.channels_last), labels[[i for _, i in good]],
+                 [p.relative_to(root).as_posix() for p in skipped])
 
 
-def load_image_data(root: Path, size: int, images_budget: dict, seed: int) -> tuple[list[str], Split, Split]:
-    """Decode the (capped) train and test splits once, at `size` x `size`: (classes, train, test)."""
+def load_image_data(root: Path, size: int, images_budget: dict, seed: int, cache_dir: Path | None = None,
+                    fingerprint: str | None = None) -> tuple[list[str], Split, Split]:
+    """(classes, train, test) decoded at `size` x `size`, through the on-disk tensor cache when given one."""
+    import torch
+
     classes = check_image_folder(root)
-    train = _load_split(root, "train", classes, size, images_budget.get("max_train_per_class"), seed)
-    test = _load_split(root, "test", classes, size, images_budget.get("max_test_per_class"), seed)
-    return classes, train, test
+    out = []
+    for split, cap in (("train", images_budget.get("max_train_per_class")),
+                       ("test", images_budget.get("max_test_per_class"))):
+        key = cache_key(data=fingerprint, split=split, size=size, cap=cap, seed=seed, version=DECODE_VERSION)
+        path = Path(cache_dir or ".") / "images" / f"{key}.pt"
+        value, _ = cached(path, lambda: _decode_split(root, split, classes, size, cap, seed),
+                          save=lambda s, handle: torch.save({"x": s.x, "y": s.y, "skipped": s.skipped}, handle),
+                          load=lambda p: Split(**torch.load(p, weights_only=False)),
+                          enabled=cache_dir is not None and fingerprint is not None)
+        if len(value) == 0:
+            raise DataError(f"{root / split}: no decodable image (skipped {len(value.skipped)})")
+        out.append(value)
+    return classes, out[0], out[1]
 
 
 def split_train(train: Split, val_fraction: float, seed: int) -> tuple[Split, Split]:
@@ -107,9 +139,36 @@ def augmentation(policy: str, size: int):
     return v2.Compose(steps) if steps else None
 
 
-def batches(split: Split, batch_size: int, device, shuffle: bool = False, transform=None,
-            generator=None, drop_singleton: bool = False) -> Iterator[tuple["object", "object"]]:
-    """Normalised float batches (channels_last) and labels on `device`."""
+class _Augmented:
+    """Map-style dataset applying a per-sample transform to cached uint8 tensors (for DataLoader workers)."""
+
+    def __init__(self, x, transform):
+        self.x, self.transform = x, transform
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int):
+        return self.transform(self.x[i])
+
+
+def _uint8_batches(split: Split, order, batch_size: int, transform, workers: int) -> Iterator:
+    """uint8 batches in `order`; augmented per sample, in `workers` DataLoader processes when > 0."""
+    import torch
+
+    if transform is not None and workers > 0:
+        loader = torch.utils.data.DataLoader(_Augmented(split.x, transform), batch_size=batch_size,
+                                             sampler=order.tolist(), num_workers=workers)
+        yield from loader
+        return
+    for start in range(0, len(order), batch_size):
+        x = split.x[order[start:start + batch_size]]
+        yield x if transform is None else torch.stack([transform(img) for img in x])
+
+
+def batches(split: Split, batch_size: int, device, shuffle: bool = False, transform=None, generator=None,
+            drop_singleton: bool = False, workers: int = 0) -> Iterator[tuple["object", "object"]]:
+    """Normalised float batches (channels_last) and labels on `device`; `workers` augment in parallel."""
     import torch
 
     from trainables.images.backbones import IMAGENET_MEAN, IMAGENET_STD
@@ -118,12 +177,9 @@ def batches(split: Split, batch_size: int, device, shuffle: bool = False, transf
     std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1) * 255
     order = torch.randperm(len(split), generator=generator) if shuffle else torch.arange(len(split))
     labels = torch.from_numpy(split.y)
-    for start in range(0, len(split), batch_size):
+    for start, x in zip(range(0, len(split), batch_size), _uint8_batches(split, order, batch_size, transform, workers)):
         idx = order[start:start + batch_size]
         if drop_singleton and len(idx) == 1:  # BatchNorm cannot train on a batch of one
             break
-        x = split.x[idx]
-        if transform is not None:
-            x = torch.stack([transform(img) for img in x])
         x = (x.to(device, non_blocking=True).float() - mean) / std
         yield x.contiguous(memory_format=torch.channels_last), labels[idx].to(device)

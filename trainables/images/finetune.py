@@ -1,113 +1,192 @@
 """finetune / finetune_aug: replace the head with an n_classes Linear and retrain with SGD + cross-entropy.
 
 One trainable for both methods: augmentation is a flag of the method (METHODS[...].augment) and a policy name in
-the search space. Reports every epoch with a checkpoint and resumes from `tune.get_checkpoint()`.
+the search space. The handout's modes are search values: `head` (backbone frozen, in eval mode), `head_lr` (all
+layers, head at lr x head_lr_mult), `last3` (last three weight layers), `all`. Head-only without augmentation
+trains the new Linear on the cached penultimate features — the same computation as running the frozen backbone
+every epoch, without running it. Reports every epoch with a checkpoint and resumes from `tune.get_checkpoint()`.
 """
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from trainables.common import accuracy, classification_metrics
-from trainables.report import flatten_metrics
 from trainables.images import backbones
-from trainables.images.data import Split, augmentation, batches, load_image_data, split_train
-from trainables.registry import BACKBONES, METHODS
+from trainables.images.data import Split, augmentation, batches, check_image_folder, load_image_data, split_train
+from trainables.images.features import image_features
+from trainables.images.specs import backbone_spec
+from trainables.registry import METHODS
+from trainables.report import flatten_metrics
 from trainables.trial import Trial
 
-
-def train_epoch(model, split: Split, optimizer, device, batch_size: int, transform, generator) -> dict[str, float]:
-    import torch
-    import torch.nn.functional as F
-
-    model.train()
-    total_loss, correct, seen = 0.0, 0, 0
-    for x, y in batches(split, batch_size, device, shuffle=True, transform=transform, generator=generator,
-                        drop_singleton=True):
-        out = model(x)
-        # Models with an auxiliary head (Inception) return (logits, aux_logits) while training.
-        logits, aux = (out[0], out[1]) if isinstance(out, tuple) else (out, None)
-        loss = F.cross_entropy(logits, y)
-        if aux is not None:
-            loss = loss + 0.4 * F.cross_entropy(aux, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total_loss += float(loss) * len(y)
-        correct += int((logits.argmax(1) == y).sum())
-        seen += len(y)
-    return {"loss": total_loss / max(seen, 1), "acc": correct / max(seen, 1), "items": seen}
+SCHEDULES = ("cosine", "step", "constant")
 
 
-def predict(model, split: Split, device, batch_size: int = 64) -> np.ndarray:
+def make_scheduler(optimizer, name: str, epochs: int):
     import torch
 
-    model.eval()
-    with torch.inference_mode():
-        preds = [model(x).argmax(1).cpu().numpy() for x, _ in batches(split, batch_size, device)]
-    return np.concatenate(preds) if preds else np.zeros(0, dtype=np.int64)
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
+    if name == "step":  # x0.1 at two thirds of training
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, (2 * epochs) // 3), gamma=0.1)
+    if name == "constant":
+        return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
+    raise ValueError(f"params.schedule: unknown schedule {name!r}; expected one of {SCHEDULES}")
 
 
-def trainable_state(model) -> dict:
-    """What a checkpoint must hold: trained parameters and all buffers (BatchNorm statistics move even when
-    frozen). Frozen parameters are rebuilt from the weights and the trial's seed, so they are not saved."""
-    state = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
-    return state | {n: b for n, b in model.named_buffers()}
+@dataclass
+class Learner:
+    """A model, its optimiser and how to batch a split for it: the full network on images, or a head on features."""
+
+    model: Any
+    optimizer: Any
+    scheduler: Any
+    device: Any
+    to_batches: Callable[[Split, bool], Iterator]
+    frozen_body: bool  # head-only: the backbone stays in eval mode (BatchNorm statistics, dropout) while training
+
+    def train_epoch(self, split: Split) -> dict[str, float]:
+        import torch
+        import torch.nn.functional as F
+
+        self.model.train(not self.frozen_body)
+        total_loss, correct, seen = 0.0, 0, 0
+        for x, y in self.to_batches(split, True):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                out = self.model(x)
+                # Models with an auxiliary head (Inception) return (logits, aux_logits) while training.
+                logits, aux = (out[0], out[1]) if isinstance(out, tuple) else (out, None)
+                loss = F.cross_entropy(logits, y) + (0.4 * F.cross_entropy(aux, y) if aux is not None else 0.0)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total_loss += float(loss) * len(y)
+            correct += int((logits.argmax(1) == y).sum())
+            seen += len(y)
+        self.scheduler.step()
+        return {"loss": total_loss / max(seen, 1), "acc": correct / max(seen, 1), "items": seen}
+
+    def predict(self, split: Split) -> np.ndarray:
+        import torch
+
+        self.model.eval()
+        with torch.inference_mode(), torch.autocast(self.device.type, enabled=self.device.type == "cuda"):
+            preds = [self.model(x).argmax(1).cpu().numpy() for x, _ in self.to_batches(split, False)]
+        return np.concatenate(preds) if preds else np.zeros(0, dtype=np.int64)
+
+    def state(self) -> dict:
+        # Frozen parameters are rebuilt from the weights and the trial's seed; buffers (BatchNorm statistics)
+        # move even when frozen, so they are saved.
+        trained = {n: p.detach() for n, p in self.model.named_parameters() if p.requires_grad}
+        return {"model": trained | dict(self.model.named_buffers()), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict()}
+
+    def load(self, state: dict) -> None:
+        missing = self.model.load_state_dict(state["model"], strict=False).missing_keys
+        if any(self.model.get_parameter(k).requires_grad for k in missing):
+            raise RuntimeError("checkpoint lacks trained weights; cannot resume")
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+
+
+def _sgd(trial: Trial, groups: list[dict], epochs: int):
+    import torch
+
+    p = trial.params
+    optimizer = torch.optim.SGD(groups, lr=float(p["lr"]), momentum=float(p["momentum"]),
+                                weight_decay=float(p["weight_decay"]))
+    return optimizer, make_scheduler(optimizer, p.get("schedule", "cosine"), epochs)
+
+
+def network_learner(trial: Trial, dataset_dir: Path, size: int, epochs: int, generator):
+    """The whole network on cached uint8 images (any mode, with or without augmentation)."""
+    import torch
+
+    name, params = trial.cell["model"], trial.params
+    spec, method = backbone_spec(name), METHODS.get(trial.cell["method"])
+    device = backbones.pick_device()
+    with trial.phase("extract"):  # decoding + resizing happen once per dataset and size (tensor cache)
+        classes, train, test = load_image_data(dataset_dir, size, trial.budget["images"], trial.spec["data_seed"],
+                                               trial.spec["cache_dir"], trial.spec["data_fingerprint"])
+    model = backbones.classifier(name, len(classes), trial.spec["weights"], size)
+    model = model.to(device, memory_format=torch.channels_last)
+    groups = backbones.param_groups(model, spec, params["mode"], float(params["lr"]), float(params["head_lr_mult"]))
+    optimizer, scheduler = _sgd(trial, groups, epochs)
+    transform = augmentation(params.get("augment", "flip_crop") if method.augment else "none", size)
+    batch_size, workers = int(params["batch_size"]), trial.cpus - 1  # one core trains, the rest augment
+
+    def to_batches(split: Split, train_mode: bool):
+        return batches(split, batch_size, device, shuffle=train_mode, transform=transform if train_mode else None,
+                       generator=generator, drop_singleton=train_mode, workers=workers if train_mode else 0)
+
+    learner = Learner(model, optimizer, scheduler, device, to_batches, frozen_body=params["mode"] == "head")
+    return learner, train, test, backbones.describe_device(device), len(train.skipped) + len(test.skipped)
+
+
+def head_learner(trial: Trial, dataset_dir: Path, size: int, epochs: int, generator):
+    """Head-only without augmentation: a new Linear trained on the cached penultimate features."""
+    import torch
+
+    with trial.phase("extract"):
+        feats, _ = image_features(trial, dataset_dir, size)
+    head = torch.nn.Linear(feats["train_x"].shape[1], len(check_image_folder(dataset_dir)))
+    optimizer, scheduler = _sgd(trial, [{"params": head.parameters(), "lr": float(trial.params["lr"])}], epochs)
+    batch_size, device = int(trial.params["batch_size"]), torch.device("cpu")
+
+    def to_batches(split: Split, train_mode: bool):
+        order = torch.randperm(len(split), generator=generator) if train_mode else torch.arange(len(split))
+        x, y = torch.from_numpy(split.x), torch.from_numpy(split.y)
+        for start in range(0, len(split), batch_size):
+            idx = order[start:start + batch_size]
+            yield x[idx], y[idx]
+
+    train = Split(feats["train_x"], feats["train_y"])
+    test = Split(feats["test_x"], feats["test_y"])
+    learner = Learner(head, optimizer, scheduler, device, to_batches, frozen_body=False)
+    return learner, train, test, "cpu", len(feats["skipped"])
 
 
 def run(dataset_dir: Path, trial: Trial) -> None:
     import torch
 
     torch.set_num_threads(trial.cpus)
-    torch.manual_seed(trial.seed)
-    name, params = trial.cell["model"], trial.params
-    spec, method = BACKBONES.get(name), METHODS.get(trial.cell["method"])
-    device = backbones.pick_device()
-    trial.device = backbones.describe_device(device)
-    size = backbones.input_size(name, trial.budget["images"]["image_size"])
-    with trial.phase("extract"):  # decoding + resizing once; epochs then read uint8 tensors
-        classes, train_full, test = load_image_data(dataset_dir, size, trial.budget["images"],
-                                                    trial.spec["data_seed"])
-    train, val = split_train(train_full, trial.budget["val_fraction"], trial.spec["data_seed"])
-
-    model = backbones.classifier(name, len(classes), trial.spec["weights"], size)
-    model = model.to(device, memory_format=torch.channels_last)
-    groups = backbones.param_groups(model, spec, params["mode"], float(params["lr"]), float(params["head_lr_mult"]))
-    optimizer = torch.optim.SGD(groups, lr=float(params["lr"]), momentum=float(params["momentum"]),
-                                weight_decay=float(params["weight_decay"]))
-    max_epochs = int(trial.spec["max_epochs"])
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs)
-    transform = augmentation(params.get("augment", "flip_crop") if method.augment else "none", size)
+    torch.manual_seed(trial.seed)  # before building: random weights and new heads are part of the trial's seed
+    params = trial.params
+    size = backbone_spec(trial.cell["model"]).size_for(trial.budget["images"]["image_size"])
+    epochs = min(int(params.get("epochs", trial.spec["max_epochs"])), int(trial.spec["max_epochs"]))
     generator = torch.Generator().manual_seed(trial.seed)
-    batch_size = int(params["batch_size"])
+    on_features = params["mode"] == "head" and not METHODS.get(trial.cell["method"]).augment
+    build = head_learner if on_features else network_learner
+    learner, train_full, test, trial.device, skipped = build(trial, dataset_dir, size, epochs, generator)
+    train, val = split_train(train_full, trial.budget["val_fraction"], trial.spec["data_seed"])
+    trial.values |= {"skipped_images": skipped, "trained_on_features": on_features,
+                     "classes": json.dumps(check_image_folder(dataset_dir))}
 
     start = 0
     with trial.resume() as folder:
         if folder is not None:
-            state = torch.load(folder / "state.pt", map_location=device, weights_only=False)
-            missing = model.load_state_dict(state["model"], strict=False).missing_keys
-            assert all(not model.get_parameter(k).requires_grad for k in missing), "checkpoint lacks trained weights"
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
+            state = torch.load(folder / "state.pt", map_location=learner.device, weights_only=False)
+            learner.load(state)
             generator.set_state(state["generator"])
             start = state["epoch"]
 
     trained = 0
-    for epoch in range(start + 1, max_epochs + 1):
+    for epoch in range(start + 1, epochs + 1):
         with trial.phase("fit"):
-            stats = train_epoch(model, train, optimizer, device, batch_size, transform, generator)
-            scheduler.step()
+            stats = learner.train_epoch(train)
         trained += stats.pop("items")
-        final = epoch == max_epochs
-        splits = {"train": stats, "val": {"acc": accuracy(val.y, predict(model, val, device))}}
+        final = epoch == epochs
+        splits = {"train": stats, "val": {"acc": accuracy(val.y, learner.predict(val))}}
         if final:  # test is touched once, at the end
-            splits["test"] = classification_metrics(test.y, predict(model, test, device))
+            splits["test"] = classification_metrics(test.y, learner.predict(test), detail=True)
         metrics = flatten_metrics(splits) | {"items_per_s": trained / max(trial.values.get("fit_s", 0.0), 1e-9)}
 
         def save(folder: Path, epoch: int = epoch) -> None:
-            torch.save({"model": trainable_state(model), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
-                        "epoch": epoch}, folder / "state.pt")
+            torch.save(learner.state() | {"generator": generator.get_state(), "epoch": epoch}, folder / "state.pt")
 
         trial.report_epoch(epoch, metrics, final, save=save)

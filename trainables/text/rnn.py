@@ -5,6 +5,7 @@ Reports every epoch with a checkpoint (the whole Keras model, optimizer state in
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,7 @@ def run(dataset_dir: Path, trial: Trial) -> None:
         vocab, x_train, (x_val, x_test) = vectorize(tf, train, [val, test], max_tokens, int(params["max_len"]))
 
     model = build_model(tf, vocab, len(classes), trial.cell["model"], params)
+    trial.values["classes"] = json.dumps(classes)
     start = 0
     with trial.resume() as folder:
         if folder is not None:
@@ -87,6 +89,6 @@ def run(dataset_dir: Path, trial: Trial) -> None:
         splits = {"train": {"loss": float(hist.history["loss"][-1]), "acc": float(hist.history["accuracy"][-1])},
                   "val": {"acc": accuracy(val.y, predict(x_val))}}
         if final:  # test is touched once, at the end
-            splits["test"] = classification_metrics(test.y, predict(x_test))
+            splits["test"] = classification_metrics(test.y, predict(x_test), detail=True)
         metrics = flatten_metrics(splits) | {"items_per_s": trained / max(trial.values.get("fit_s", 0.0), 1e-9)}
         trial.report_epoch(epoch, metrics, final, save=lambda d: model.save(d / "model.keras"))

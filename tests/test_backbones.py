@@ -1,0 +1,77 @@
+"""Every backbone through the one builder: feature width, replaced heads, freezing modes, weights handling."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from trainables.images import backbones
+from trainables.images.specs import backbone_spec
+from trainables.registry import BACKBONES, UnknownNameError, list_backbones
+
+COURSE_DIMS = {"alexnet": 4096, "vgg16": 4096, "resnet18": 512, "inception_v3": 2048, "densenet121": 1024,
+               "mobilenet_v2": 1280}
+
+
+@pytest.mark.parametrize("name", list_backbones())
+def test_features_and_heads_at_tiny_input(name):
+    torch.manual_seed(0)
+    spec = BACKBONES.get(name)
+    size = spec.min_size
+    assert spec.feature_dim == COURSE_DIMS[name]
+    x = torch.randn(2, 3, size, size)
+    with torch.inference_mode():
+        features = backbones.feature_extractor(name, "random")(x)
+        assert features.shape == (2, spec.feature_dim)
+        model = backbones.classifier(name, 7, "random", size).eval()
+        assert model(x).shape == (2, 7)
+    assert backbones.get_module(model, spec.head).out_features == 7
+
+
+def test_inception_keeps_its_auxiliary_head_at_full_size():
+    model = backbones.classifier("inception_v3", 5, "random", 299).train()
+    logits, aux = model(torch.randn(2, 3, 299, 299))
+    assert logits.shape == aux.shape == (2, 5)
+    small = backbones.classifier("inception_v3", 5, "random", 75).train()
+    assert small(torch.randn(2, 3, 75, 75)).shape == (2, 5)  # aux dropped: it cannot run below 299
+
+
+@pytest.mark.parametrize("mode, trainable_layers", [("head", {"fc"}), ("last3", {"fc", "layer4.1.conv2", "layer4.1.bn2", "layer4.1.conv1", "layer4.1.bn1"})])
+def test_freezing_modes(mode, trainable_layers):
+    model = backbones.classifier("resnet18", 4, "random", 32)
+    groups = backbones.param_groups(model, BACKBONES.get("resnet18"), mode, lr=0.1, head_lr_mult=10)
+    trained = {n.rsplit(".", 1)[0] for n, p in model.named_parameters() if p.requires_grad}
+    assert trained == trainable_layers
+    assert sum(len(g["params"]) for g in groups) == sum(p.requires_grad for p in model.parameters())
+
+
+def test_head_lr_mode_trains_everything_with_a_faster_head():
+    model = backbones.classifier("alexnet", 4, "random", 63)
+    groups = backbones.param_groups(model, BACKBONES.get("alexnet"), "head_lr", lr=0.01, head_lr_mult=10)
+    assert [g["lr"] for g in groups] == [0.1, 0.01]
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_any_torchvision_classifier_by_name():
+    spec = backbone_spec("resnet50")
+    assert (spec.head, spec.feature_dim, spec.input_size) == ("fc", 2048, 224)
+    assert backbones.classifier("resnet50", 3, "random", 32)(torch.randn(2, 3, 32, 32)).shape == (2, 3)
+    with pytest.raises(UnknownNameError, match="unknown backbone 'resnet9000'"):
+        backbone_spec("resnet9000")
+
+
+def test_missing_weights_name_the_file_and_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(backbones.WeightsError) as err:
+        backbones.load("resnet18", "imagenet")
+    message = str(err.value)
+    assert str(tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth") in message
+    assert "python -m trainables.images.prefetch" in message and "\n" not in message
+
+
+def test_real_mobilenet_weights_load_offline(torch_home):
+    model = backbones.load("mobilenet_v2", "imagenet")
+    reference = torch.load(torch_home / "hub" / "checkpoints" / "mobilenet_v2-b0353104.pth", weights_only=True)
+    assert torch.equal(model.state_dict()["features.0.0.weight"], reference["features.0.0.weight"])

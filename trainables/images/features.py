@@ -1,0 +1,67 @@
+"""Penultimate features of a backbone over a dataset's train and test images, extracted once and cached on disk.
+
+The cache entry is keyed by (dataset fingerprint, backbone, weights, input size, caps, split seed, decoding), so
+every features_svm trial of a cell, every head-only fine-tune, and later sweeps reuse one extraction. A cache hit
+needs no torch at all: the entry is a plain .npz.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from trainables.cache import cache_key, cached
+from trainables.images.data import DECODE_VERSION, Split, batches, load_image_data
+from trainables.trial import Trial
+
+FEATURE_VERSION = 1
+
+
+def extract(model, split: Split, device, batch_size: int = 64) -> np.ndarray:
+    """Features of every image of `split` (inference mode, channels_last, autocast on CUDA)."""
+    import torch
+
+    feats = []
+    with torch.inference_mode(), torch.autocast(device.type, enabled=device.type == "cuda"):
+        for x, _ in batches(split, batch_size, device):
+            feats.append(model(x).float().cpu().numpy())
+    return np.concatenate(feats) if feats else np.zeros((0, 0), dtype=np.float32)
+
+
+def _extract_all(trial: Trial, dataset_dir: Path, size: int) -> dict[str, np.ndarray]:
+    import torch
+
+    from trainables.images import backbones
+
+    torch.set_num_threads(trial.cpus)
+    device = backbones.pick_device()
+    images = trial.budget["images"]
+    use_cache = images.get("cache", True)
+    _, train, test = load_image_data(dataset_dir, size, images, trial.spec["data_seed"],
+                                     trial.spec["cache_dir"] if use_cache else None, trial.spec["data_fingerprint"])
+    model = backbones.feature_extractor(trial.cell["model"], trial.spec["weights"])
+    model = model.to(device, memory_format=torch.channels_last)
+    t0 = time.perf_counter()
+    out = {"train_x": extract(model, train, device), "test_x": extract(model, test, device)}
+    rate = (len(train) + len(test)) / max(time.perf_counter() - t0, 1e-9)
+    return out | {"train_y": train.y, "test_y": test.y, "images_per_s": np.array(rate),
+                  "skipped": np.array(train.skipped + test.skipped, dtype=str),
+                  "device": np.array(backbones.describe_device(device))}
+
+
+def image_features(trial: Trial, dataset_dir: Path, size: int) -> tuple[dict[str, np.ndarray], bool]:
+    """(features, was_cached) for the trial's dataset and backbone at `size`."""
+    images = trial.budget["images"]
+    key = cache_key(data=trial.spec["data_fingerprint"], model=trial.cell["model"], weights=trial.spec["weights"],
+                    size=size, max_train=images.get("max_train_per_class"),
+                    max_test=images.get("max_test_per_class"), seed=trial.spec["data_seed"],
+                    decode=DECODE_VERSION, features=FEATURE_VERSION)
+    path = Path(trial.spec["cache_dir"]) / "features" / f"{key}.npz"
+
+    def load(p: Path) -> dict[str, np.ndarray]:
+        with np.load(p) as stored:
+            return dict(stored)
+
+    return cached(path, lambda: _extract_all(trial, dataset_dir, size), save=lambda v, h: np.savez(h, **v),
+                  load=load, enabled=images.get("cache", True))
