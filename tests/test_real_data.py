@@ -48,3 +48,26 @@ def test_features_svm_on_real_caltech_classes(make_options, caltech_subset, tiny
     trials = load_trials(summary.sweep_dir)
     assert (trials["status"] == "ok").all()
     assert trials["test_acc"].max() > 0.4  # random-weight features, 5 classes: chance is 0.2
+
+
+def test_real_transfer_learning_with_mobilenet_weights(make_options, caltech_subset, tiny_budget, torch_home):
+    """ImageNet MobileNetV2 (the real torchvision file, offline): features and a head-only fine-tune on real
+    Caltech images beat random weights by far — the transfer-learning premise of Part 1."""
+    images = {"image_size": None, "max_train_per_class": 16, "max_test_per_class": 8}
+    methods = dict(tiny_budget.methods)
+    methods["finetune"] = dataclasses.replace(methods["finetune"], num_samples=1, max_epochs=10, space=dict(
+        methods["finetune"].space, mode="head", lr=0.05, schedule="cosine"))
+    budget = dataclasses.replace(tiny_budget, images=images, methods=methods)
+    cells = {Cell(1, "caltech101", "mobilenet_v2", "features_svm"): [],
+             Cell(1, "caltech101", "mobilenet_v2", "finetune"): []}
+    summary = run_sweep(make_options(cells, caltech_subset, budget=budget, demo=False, weights="imagenet"))
+    assert summary.failed == {}
+    from analysis.load import load_trials
+
+    trials = load_trials(summary.sweep_dir)
+    assert (trials["status"] == "ok").all()
+    assert trials.loc[trials["method"] == "features_svm", "test_acc"].max() >= 0.9
+    head = trials[trials["method"] == "finetune"].iloc[0]
+    assert bool(head["trained_on_features"]) and head["test_acc"] >= 0.9
+    # One extraction serves every trial: the SVM trials and the head-only fine-tune read one cache entry.
+    assert (~trials.loc[trials["method"] == "features_svm", "features_cached"].astype(bool)).sum() <= 1

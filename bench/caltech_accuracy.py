@@ -1,0 +1,59 @@
+"""Real images: caltech101 (30 classes, 1500 train / 450 test) with torchvision's MobileNetV2 ImageNet weights,
+offline, through the real sweep runner; random weights for contrast.
+
+    python bench/caltech_accuracy.py [--cpus-per-trial 1]
+
+Prints, per weights and method, the test accuracy of the trial selected by validation accuracy.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from common import budget_from, method_budget, offline_torch_home, shared_data
+
+SVM_SPACE = {"C": {"loguniform": [0.01, 100.0]}, "kernel": {"choice": ["linear", "rbf"]},
+             "scaler": {"choice": ["standard", "l2"]}}
+HEAD_SPACE = {"mode": "head", "lr": {"loguniform": [0.003, 0.1]}, "head_lr_mult": 1.0, "momentum": 0.9,
+              "weight_decay": {"loguniform": [0.00001, 0.001]}, "batch_size": 64, "schedule": "cosine"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cpus-per-trial", type=int, default=1)
+    parser.add_argument("--aug-epochs", type=int, default=3)
+    args = parser.parse_args()
+    offline_torch_home()
+    from analysis.load import load_manifest, load_trials
+    from analysis.tables import cell_results
+    from sweeps.groups import Cell
+    from sweeps.runner import SweepOptions, run_sweep
+
+    methods = {"features_svm": method_budget(8, SVM_SPACE),
+               "finetune": method_budget(4, HEAD_SPACE | {"epochs": 30}, max_epochs=30),
+               "finetune_aug": method_budget(2, HEAD_SPACE | {"augment": "flip_crop"}, max_epochs=args.aug_epochs)}
+    budget = budget_from("full", images={"image_size": None, "max_train_per_class": None,
+                                         "max_test_per_class": None}, methods=methods, checkpoint_every=0)
+    storage = Path(tempfile.mkdtemp(prefix="bench_caltech_"))
+    rows = []
+    for weights, method_names in (("imagenet", list(methods)), ("random", ["features_svm", "finetune"])):
+        cells = {Cell(1, "caltech101", "mobilenet_v2", m): [] for m in method_names}
+        options = SweepOptions(cells=cells, budget=budget, data_root=shared_data("images"), demo=False,
+                               weights=weights, storage=storage, sweep_id=f"caltech-{weights}", address=None,
+                               cpus_per_trial=args.cpus_per_trial)
+        t0 = time.time()
+        run_sweep(options)
+        wall = time.time() - t0
+        cells_df = cell_results(load_manifest(options.sweep_dir), load_trials(options.sweep_dir))
+        for r in cells_df.itertuples():
+            rows.append((weights, r.method, r.test_acc, r.val_acc, r.trials, wall))
+    print("\ncaltech101 (30 classes), mobilenet_v2, 224 px, selection by validation accuracy")
+    print(f"{'weights':<9} {'method':<13} {'test_acc':>8} {'val_acc':>8} {'trials':>6} {'sweep_s':>8}")
+    for weights, method, test, val, n, wall in rows:
+        print(f"{weights:<9} {method:<13} {test:8.4f} {val:8.4f} {n:6d} {wall:8.0f}")
+
+
+if __name__ == "__main__":
+    main()
