@@ -23,10 +23,11 @@ def cell_results(manifest: dict, trials: pd.DataFrame) -> pd.DataFrame:
     for cell in manifest["cells"]:
         model_col = "model" if cell["part"] == 1 else "cell"
         mine = trials[(trials["part"] == cell["part"]) & (trials["dataset"] == cell["dataset"])
-                      & (trials[model_col] == cell["model"]) & (trials["method"] == cell["method"])]
+                      & (trials[model_col] == cell["model"]) & (trials["method"] == cell["method"])
+                      & (trials["framework"] == cell["framework"])]
         done = mine[mine["status"].isin(FINISHED) & mine["test_acc"].notna()]
         row = {"part": cell["part"], "dataset": cell["dataset"], "model": cell["model"], "method": cell["method"],
-               "groups": " ".join(cell["groups"]), "trials": len(mine),
+               "framework": cell["framework"], "groups": " ".join(cell["groups"]), "trials": len(mine),
                "trials_error": int((mine["status"] == "error").sum())}
         if len(done):
             best = done.sort_values(["val_acc", "trial_id"], ascending=[False, True]).iloc[0]
@@ -57,7 +58,7 @@ def pivot(cells: pd.DataFrame, part: int, index: list[str], column: str) -> tupl
     numeric = mine.pivot_table(index=index, columns=column, values="test_acc", aggfunc="first", dropna=False,
                                sort=False)
     shown = mine.assign(shown=_display(mine)).pivot(index=index, columns=column, values="shown")
-    columns = sorted(mine[column].unique(), key=lambda v: _ORDER.get(v, len(_ORDER)))
+    columns = sorted(mine[column].unique(), key=lambda v: (_ORDER.get(str(v).split(" ")[0], len(_ORDER)), str(v)))
     rows = list(dict.fromkeys(map(tuple, mine[index].itertuples(index=False))))
     rows = rows if len(index) > 1 else [r[0] for r in rows]
     return numeric.reindex(index=rows, columns=columns), shown.reindex(index=rows, columns=columns).fillna("missing")
@@ -68,6 +69,11 @@ def part1_table(cells: pd.DataFrame):
 
 
 def part2_table(cells: pd.DataFrame):
+    """dataset x cell type; when a sweep ran both frameworks, each cell type appears once per framework."""
+    mine = cells[cells["part"] == 2] if len(cells) else cells
+    if len(mine) and mine["framework"].nunique() > 1:
+        cells = cells.assign(model=cells["model"].where(cells["part"] != 2,
+                                                        cells["model"] + " (" + cells["framework"] + ")"))
     return pivot(cells, 2, ["dataset"], "model")
 
 
@@ -75,7 +81,10 @@ def groups_table(manifest: dict, cells: pd.DataFrame, part: int) -> pd.DataFrame
     """Each group of one part in the course's assignment order, with its assignment and its cells' results."""
     from sweeps.groups import Group, group_cells
 
-    lookup = {(r.part, r.dataset, r.model, r.method): r for r in cells.itertuples(index=False)}
+    from trainables.registry import METHODS
+
+    lookup = {(r.part, r.dataset, r.model, r.method): r for r in cells.itertuples(index=False)
+              if r.framework == METHODS.get(r.method).framework}  # groups are assigned the handout's framework
     numbers = sorted(int(g.split("G")[1]) for g in manifest["groups"] if g.startswith(f"P{part}G"))
     rows = []
     for number in numbers:

@@ -1,5 +1,6 @@
 """Fine-tune epoch data time: the tensor cache (decode once, augment uint8 tensors) vs torchvision ImageFolder +
-PIL decoding every epoch, with the same augmentation (flip + padded random crop) and normalisation, no model.
+PIL decoding every epoch, with the same augmentation (resize to size*1.25, random crop, flip) and normalisation,
+no model.
 
     python bench/epoch_data.py [--size 224] [--epochs 2] [--workers 0]
 
@@ -31,10 +32,10 @@ def main() -> None:
     root = shared_data("images", "caltech101")
     size, device = args.size, torch.device("cpu")
 
-    t0 = time.perf_counter()
-    _, train, _ = load_image_data(root, size, {}, seed=0)  # what the cache file holds (decoded once)
-    decode_once = time.perf_counter() - t0
     transform = augmentation("flip_crop", size)
+    t0 = time.perf_counter()
+    _, train, _ = load_image_data(root, transform.source_size, {}, seed=0)  # what the cache holds (decoded once)
+    decode_once = time.perf_counter() - t0
     cached = []
     for _ in range(args.epochs):
         t0 = time.perf_counter()
@@ -43,8 +44,8 @@ def main() -> None:
         cached.append(time.perf_counter() - t0)
 
     folder = datasets.ImageFolder(str(root / "train"), transforms.Compose([
-        transforms.Resize((size, size)), transforms.RandomHorizontalFlip(),
-        transforms.RandomCrop(size, padding=size // 8, padding_mode="reflect"), transforms.ToTensor(),
+        transforms.Resize((transform.source_size,) * 2), transforms.RandomCrop(size),
+        transforms.RandomHorizontalFlip(), transforms.ToTensor(),
         transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)]))
     loader = torch.utils.data.DataLoader(folder, batch_size=args.batch_size, shuffle=True, num_workers=args.workers)
     plain = []

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from sweeps.cli import add_common_options, build_options, main_guard
+from sweeps.cli import add_common_options, build_options, main_guard, text_frameworks
 from sweeps.groups import expand, parse_groups
 
 
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse_args(argv)
     parts = (args.part,) if args.part else (1, 2)
-    cells = expand(parse_groups(args.groups, parts))
+    cells = expand(parse_groups(args.groups, parts), text_frameworks(args))
     summary = run_sweep(build_options(args, cells))
     print(summary.render())
     return 0 if not summary.failed else 1

@@ -10,7 +10,7 @@ from typing import Callable
 from sweeps.budgets import BudgetError, list_budgets, load_budget
 from sweeps.groups import GroupError
 from trainables.common import DataError
-from trainables.registry import UnknownNameError
+from trainables.registry import METHODS, UnknownNameError
 
 USER_ERRORS = (BudgetError, GroupError, UnknownNameError, DataError)
 
@@ -34,6 +34,16 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpus-per-trial", type=int, default=None)
     parser.add_argument("--gpus-per-trial", type=float, default=None)
     parser.add_argument("--max-failures", type=int, default=1, help="retries of a failing trial (from checkpoint)")
+    parser.add_argument("--frameworks", default="tensorflow",
+                        help="Part 2 frameworks, comma-separated: tensorflow (the handout's), torch (its appendix twin)")
+
+
+def text_frameworks(args: argparse.Namespace) -> tuple[str, ...]:
+    """--frameworks as Cell.framework values ("" for the method's default, TensorFlow)."""
+    names = [n.strip() for n in args.frameworks.split(",") if n.strip()]
+    for name in names:
+        METHODS.get("recurrent").trainable(name)  # unknown -> one-line error listing the valid ones
+    return tuple("" if n == METHODS.get("recurrent").framework else n for n in names) or ("",)
 
 
 def build_options(args: argparse.Namespace, cells) -> "SweepOptions":

@@ -6,7 +6,7 @@ a cell runs once and per-group views are a join at analysis time.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Part 1 (transfer learning, PyTorch): group -> (dataset, model). Every group does all three methods.
 PART1_GROUPS: dict[int, tuple[str, str]] = {
@@ -47,10 +47,12 @@ class Cell:
     dataset: str
     model: str  # a backbone name (Part 1) or a recurrent cell type (Part 2)
     method: str
+    framework: str = ""  # empty: the method's default framework (see METHODS)
 
     @property
     def key(self) -> str:
-        return f"p{self.part}-{self.dataset}-{self.model}-{self.method}"
+        suffix = f"-{self.framework}" if self.framework else ""
+        return f"p{self.part}-{self.dataset}-{self.model}-{self.method}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -99,10 +101,14 @@ def parse_groups(spec: str | None, parts: tuple[int, ...] = (1, 2)) -> list[Grou
     return chosen
 
 
-def expand(groups: list[Group]) -> dict[Cell, list[Group]]:
-    """Map each distinct cell to the groups that share it (insertion order follows the groups' order)."""
+def expand(groups: list[Group], text_frameworks: tuple[str, ...] = ("",)) -> dict[Cell, list[Group]]:
+    """Map each distinct cell to the groups that share it (insertion order follows the groups' order).
+
+    Part 2 cells are repeated once per entry of `text_frameworks` ("" = the method's default framework).
+    """
     cells: dict[Cell, list[Group]] = {}
     for group in groups:
         for cell in group_cells(group):
-            cells.setdefault(cell, []).append(group)
+            for framework in text_frameworks if cell.part == 2 else ("",):
+                cells.setdefault(replace(cell, framework=framework), []).append(group)
     return cells

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from sweeps.cli import add_common_options, build_options, main_guard
+from sweeps.cli import add_common_options, build_options, main_guard, text_frameworks
 from sweeps.groups import Cell, GroupError
 from trainables.registry import CELLS, DATASETS, METHODS
 
@@ -19,7 +19,8 @@ def _names(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def matrix_cells(datasets: list[str], models: list[str], methods: list[str]) -> dict[Cell, list]:
+def matrix_cells(datasets: list[str], models: list[str], methods: list[str],
+                 text_frameworks: tuple[str, ...] = ("",)) -> dict[Cell, list]:
     """The product of the names, each dataset with the models and methods of its part; unknown names are errors."""
     from trainables.images.specs import backbone_spec
 
@@ -34,7 +35,8 @@ def matrix_cells(datasets: list[str], models: list[str], methods: list[str]) -> 
                 continue  # a backbone never pairs with a text dataset, nor a cell type with images
             for method in methods:
                 if METHODS.get(method).part == part:
-                    cells[Cell(part, dataset, model, method)] = []
+                    for framework in text_frameworks if part == 2 else ("",):
+                        cells[Cell(part, dataset, model, method, framework)] = []
     if not cells:
         raise GroupError("--datasets/--models/--methods: no combination fits (image datasets take backbones and "
                          "features_svm/finetune/finetune_aug; text datasets take rnn/lstm/gru and recurrent)")
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     from sweeps.runner import run_sweep
 
     args = parse_args(argv)
-    cells = matrix_cells(_names(args.datasets), _names(args.models), _names(args.methods))
+    cells = matrix_cells(_names(args.datasets), _names(args.models), _names(args.methods), text_frameworks(args))
     if args.sweep_id is None:
         args.sweep_id = "matrix-" + args.budget.rsplit("/", 1)[-1].removesuffix(".yaml")
     summary = run_sweep(build_options(args, cells))

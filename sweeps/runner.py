@@ -67,7 +67,7 @@ def check_cells(cells: dict[Cell, list[Group]]) -> None:
     """Every name in every cell is registered (UnknownNameError lists the valid ones)."""
     for cell in cells:
         DATASETS.get(cell.dataset)
-        METHODS.get(cell.method)
+        METHODS.get(cell.method).trainable(cell.framework or None)
         if cell.part == 2:
             CELLS.get(cell.model)
         elif cell.model not in BACKBONES:  # any torchvision classifier works too; deriving its facts needs torch
@@ -125,7 +125,7 @@ def plan_trials(options: SweepOptions, fingerprints: dict[str, str], resources: 
             spec = {
                 "trial_id": f"{cell.key}-{i:02d}-{digest}", "cell_key": cell.key, "sample": i,
                 "cell": {"part": cell.part, "dataset": cell.dataset, "model": cell.model, "method": cell.method},
-                "framework": method.framework, "epoch_based": method.epoch_based, "params": params,
+                "framework": cell.framework or method.framework, "epoch_based": method.epoch_based, "params": params,
                 "seed": derive_seed(cell_seed, i), "data_seed": options.seed, "sweep_id": options.sweep_id,
                 "results_dir": str(options.sweep_dir), "cache_dir": str(options.storage / "cache"),
                 "data_dir": str(options.data_root / cell.dataset), "data_fingerprint": fingerprints[cell.dataset],
@@ -155,6 +155,7 @@ def prepare_sweep_dir(options: SweepOptions, trials: list[dict]) -> list[dict]:
                 "weights": options.weights, "demo_data": options.demo,
                 "groups": sorted({g.name for gs in options.cells.values() for g in gs}),
                 "cells": [{"key": c.key, "part": c.part, "dataset": c.dataset, "model": c.model, "method": c.method,
+                           "framework": c.framework or METHODS.get(c.method).framework,
                            "groups": [g.name for g in gs]} for c, gs in options.cells.items()],
                 "trials": [t["trial_id"] for t in trials]}
     report.write_text_atomic(json.dumps(manifest, indent=1), sweep_dir / "sweep.json")

@@ -54,3 +54,11 @@ def test_parse_groups_numbers_and_names():
 def test_unknown_group_is_a_clear_error(spec):
     with pytest.raises(GroupError, match="--groups: unknown group"):
         parse_groups(spec)
+
+
+def test_text_frameworks_repeat_only_part2_cells():
+    cells = expand(parse_groups("P1G1,P2G1"), text_frameworks=("", "torch"))
+    assert sum(c.part == 1 for c in cells) == 3
+    assert sorted(c.key for c in cells if c.part == 2) == [
+        "p2-sentiment-lstm-recurrent", "p2-sentiment-lstm-recurrent-torch",
+        "p2-spam-lstm-recurrent", "p2-spam-lstm-recurrent-torch"]

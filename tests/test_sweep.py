@@ -16,7 +16,8 @@ from trainables import report
 CELLS = {**expand(parse_groups("P1G19")),
          Cell(2, "sentiment", "lstm", "recurrent"): [Group(2, 1)],
          Cell(2, "spam", "gru", "recurrent"): [Group(2, 7)],
-         Cell(2, "questions", "rnn", "recurrent"): []}
+         Cell(2, "questions", "rnn", "recurrent"): [],
+         Cell(2, "spam", "gru", "recurrent", "torch"): []}  # the handout appendix's PyTorch twin
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def test_every_method_and_cell_finishes(finished_sweep):
     options, summary = finished_sweep
     assert summary.failed == {} and summary.cells_done == len(CELLS)
     trials = load_trials(options.sweep_dir)
-    expected = sum(tiny_n for tiny_n in (2, 2, 1, 1, 1, 1))  # features_svm, finetune, finetune_aug, 3 x recurrent
+    expected = sum((2, 2, 1, 1, 1, 1, 1))  # features_svm, finetune, finetune_aug, 3 x recurrent TF, 1 x torch
     assert len(trials) == expected
     assert set(trials["status"]) <= {"ok", "stopped"}
     assert set(trials["method"]) == {"features_svm", "finetune", "finetune_aug", "recurrent"}
@@ -55,7 +56,14 @@ def test_rows_carry_the_full_schema(finished_sweep):
     ok = trials[trials["status"] == "ok"]
     assert ok["test_acc"].between(0, 1).all() and ok["val_acc"].between(0, 1).all()
     assert ok["wall_s"].gt(0).all() and ok["fit_s"].gt(0).all() and ok["items_per_s"].gt(0).all()
-    assert (ok["framework"] == ok["method"].map({"recurrent": "tensorflow"}).fillna("torch")).all()
+    text = ok[ok["method"] == "recurrent"]
+    assert sorted(text["framework"]) == ["tensorflow"] * 3 + ["torch"]
+    assert (ok.loc[ok["part"] == 1, "framework"] == "torch").all()
+    assert text["max_len"].gt(0).all() and text["vocab_size"].gt(2).all()
+    assert text.loc[text["framework"] == "tensorflow"].set_index("cell")["cudnn_eligible"].to_dict() == \
+        {"lstm": True, "gru": True, "rnn": False}
+    confusion = json.loads(ok.iloc[0]["test_confusion"])
+    assert len(confusion) == len(json.loads(ok.iloc[0]["classes"]))
     versions = json.loads(ok["versions"].iloc[0])
     assert {"python", "ray", "torch"} <= set(versions)
     assert ok["seed"].notna().all() and ok["data_fingerprint"].str.len().eq(16).all()
@@ -83,6 +91,7 @@ def test_analysis_tables_from_results(finished_sweep):
     options, _ = finished_sweep
     text = build_report(options.sweep_dir)
     assert "| caltech101 | resnet18 |" in text and "| questions |" in text
+    assert "gru (torch)" in text  # both frameworks ran: Part 2 columns say which
     cells = pd.read_csv(options.sweep_dir / "reports" / "cells.csv")
     assert len(cells) == len(CELLS) and (cells["outcome"] == "ok").all()
     part1 = pd.read_csv(options.sweep_dir / "reports" / "part1.csv", index_col=[0, 1])
@@ -99,6 +108,6 @@ def test_rerun_requires_resume_and_resume_skips_finished(finished_sweep, capsys)
     summary = run_sweep(options)
     options.resume = False
     assert summary.failed == {}
-    assert "(8 already finished)" in capsys.readouterr().out
+    assert "(9 already finished)" in capsys.readouterr().out
     after = {p.name: p.stat().st_mtime_ns for p in (options.sweep_dir / "trials").iterdir()}
     assert before == after  # nothing was rerun or rewritten

@@ -82,10 +82,20 @@ class BackboneSpec:
 class MethodSpec:
     name: str
     part: int
-    trainable: str  # "module:function" with the signature run(dataset, config) -> None
-    framework: str  # recorded in every row: "torch" or "tensorflow"
+    trainables: dict[str, str]  # framework -> "module:function" run(dataset_dir, trial); the first is the default
     epoch_based: bool  # reports every epoch (ASHA can stop it early)
     augment: bool = False
+
+    @property
+    def framework(self) -> str:
+        return next(iter(self.trainables))
+
+    def trainable(self, framework: str | None = None) -> str:
+        framework = framework or self.framework
+        if framework not in self.trainables:
+            raise UnknownNameError(f"method {self.name!r} has no {framework!r} version; valid: "
+                                   f"{', '.join(self.trainables)}")
+        return self.trainables[framework]
 
 
 @dataclass(frozen=True)
@@ -125,10 +135,12 @@ for _b in (
     BACKBONES.register(_b.name, _b)
 
 for _m in (
-    MethodSpec("features_svm", 1, "trainables.images.feature_svm:run", "torch", epoch_based=False),
-    MethodSpec("finetune", 1, "trainables.images.finetune:run", "torch", epoch_based=True),
-    MethodSpec("finetune_aug", 1, "trainables.images.finetune:run", "torch", epoch_based=True, augment=True),
-    MethodSpec("recurrent", 2, "trainables.text.rnn:run", "tensorflow", epoch_based=True),
+    MethodSpec("features_svm", 1, {"torch": "trainables.images.feature_svm:run"}, epoch_based=False),
+    MethodSpec("finetune", 1, {"torch": "trainables.images.finetune:run"}, epoch_based=True),
+    MethodSpec("finetune_aug", 1, {"torch": "trainables.images.finetune:run"}, epoch_based=True, augment=True),
+    # The handout uses TensorFlow; its appendix's PyTorch twin is selectable per cell (framework=torch).
+    MethodSpec("recurrent", 2, {"tensorflow": "trainables.text.rnn:run", "torch": "trainables.text.rnn_torch:run"},
+               epoch_based=True),
 ):
     METHODS.register(_m.name, _m)
 

@@ -175,8 +175,8 @@ def _node_id() -> str | None:
     return None
 
 
-def load_method(name: str) -> Callable[[Path, Trial], None]:
-    module_name, _, func = METHODS.get(name).trainable.partition(":")
+def load_method(name: str, framework: str) -> Callable[[Path, Trial], None]:
+    module_name, _, func = METHODS.get(name).trainable(framework).partition(":")
     return getattr(importlib.import_module(module_name), func)
 
 
@@ -185,7 +185,7 @@ def run_trial(config: dict[str, Any]) -> None:
     trial = Trial(config["trial"])
     seed_everything(trial.seed)
     try:
-        run = load_method(trial.cell["method"])
+        run = load_method(trial.cell["method"], trial.spec["framework"])
         run(Path(trial.spec["data_dir"]), trial)
     except Exception as exc:  # every failure must leave an error row; Tune then sees it too
         with contextlib.suppress(Exception):

@@ -123,24 +123,48 @@ def split_train(train: Split, val_fraction: float, seed: int) -> tuple[Split, Sp
     return Split(train.x[keep], train.y[keep]), Split(train.x[held], train.y[held])
 
 
-def augmentation(policy: str, size: int):
-    """A per-sample augmentation on uint8 tensors: torchvision v2 transforms, selected by name."""
-    from torchvision.transforms import v2
+class Augment:
+    """A named augmentation policy on cached uint8 images (the torchvision references' presets, as tensors).
 
-    if policy not in AUGMENTATIONS:
-        raise ValueError(f"params.augment: unknown policy {policy!r}; expected one of {AUGMENTATIONS}")
-    steps = []
-    if policy != "none":
-        steps += [v2.RandomHorizontalFlip(), v2.RandomCrop(size, padding=size // 8, padding_mode="reflect")]
-    if "color" in policy:
-        steps.append(v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05))
-    if "affine" in policy:
-        steps.append(v2.RandomAffine(degrees=15, translate=(0.1, 0.1), scale=(0.9, 1.1)))
-    return v2.Compose(steps) if steps else None
+    Crop + flip is AlexNet's: images are cached at `source_size` (the input size plus 1/4) and every epoch takes a
+    random `size` x `size` crop, flipped half the time — slicing uint8 tensors, no decoding. Colour jitter and random
+    affine run per sample with torchvision v2 transforms, in DataLoader workers when the trial has spare CPUs.
+    """
+
+    def __init__(self, policy: str, size: int):
+        from torchvision.transforms import v2
+
+        if policy not in AUGMENTATIONS:
+            raise ValueError(f"params.augment: unknown policy {policy!r}; expected one of {AUGMENTATIONS}")
+        self.flip_crop = policy != "none"
+        self.size = size
+        self.source_size = size + 2 * (size // 8) if self.flip_crop else size
+        steps = []
+        if "color" in policy:
+            steps.append(v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05))
+        if "affine" in policy:
+            steps.append(v2.RandomAffine(degrees=15, translate=(0.1, 0.1), scale=(0.9, 1.1)))
+        self.per_sample = v2.Compose(steps) if steps else None
+
+    def batch(self, x, generator=None):
+        """Random `size` crops of a uint8 batch at source size, each flipped horizontally half the time."""
+        import torch
+
+        if not self.flip_crop or len(x) == 0:
+            return x
+        n, s = len(x), self.size
+        flip = (torch.rand(n, generator=generator) < 0.5).tolist()
+        offsets = torch.randint(0, x.shape[-1] - s + 1, (n, 2), generator=generator).tolist()
+        crops = [x[i, :, dy:dy + s, dx:dx + s] for i, (dy, dx) in enumerate(offsets)]
+        return torch.stack([c.flip(2) if f else c for c, f in zip(crops, flip)])
 
 
-class _Augmented:
-    """Map-style dataset applying a per-sample transform to cached uint8 tensors (for DataLoader workers)."""
+def augmentation(policy: str, size: int) -> Augment | None:
+    return None if policy == "none" else Augment(policy, size)
+
+
+class _PerSample:
+    """Map-style dataset applying the per-sample part of an augmentation (for DataLoader workers)."""
 
     def __init__(self, x, transform):
         self.x, self.transform = x, transform
@@ -152,18 +176,22 @@ class _Augmented:
         return self.transform(self.x[i])
 
 
-def _uint8_batches(split: Split, order, batch_size: int, transform, workers: int) -> Iterator:
-    """uint8 batches in `order`; augmented per sample, in `workers` DataLoader processes when > 0."""
+def _uint8_batches(split: Split, order, batch_size: int, augment: Augment | None, workers: int,
+                   generator) -> Iterator:
+    """uint8 batches in `order`, augmented: per-sample steps (in `workers` processes when > 0), then crop + flip."""
     import torch
 
-    if transform is not None and workers > 0:
-        loader = torch.utils.data.DataLoader(_Augmented(split.x, transform), batch_size=batch_size,
+    per_sample = augment.per_sample if augment is not None else None
+    if per_sample is not None and workers > 0:
+        loader = torch.utils.data.DataLoader(_PerSample(split.x, per_sample), batch_size=batch_size,
                                              sampler=order.tolist(), num_workers=workers)
-        yield from loader
-        return
-    for start in range(0, len(order), batch_size):
-        x = split.x[order[start:start + batch_size]]
-        yield x if transform is None else torch.stack([transform(img) for img in x])
+        chunks = iter(loader)
+    else:
+        chunks = (split.x[order[i:i + batch_size]] for i in range(0, len(order), batch_size))
+        if per_sample is not None:
+            chunks = (torch.stack([per_sample(img) for img in x]) for x in chunks)
+    for x in chunks:
+        yield x if augment is None else augment.batch(x, generator)
 
 
 def batches(split: Split, batch_size: int, device, shuffle: bool = False, transform=None, generator=None,
@@ -177,7 +205,8 @@ def batches(split: Split, batch_size: int, device, shuffle: bool = False, transf
     std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1) * 255
     order = torch.randperm(len(split), generator=generator) if shuffle else torch.arange(len(split))
     labels = torch.from_numpy(split.y)
-    for start, x in zip(range(0, len(split), batch_size), _uint8_batches(split, order, batch_size, transform, workers)):
+    chunks = _uint8_batches(split, order, batch_size, transform, workers, generator)
+    for start, x in zip(range(0, len(split), batch_size), chunks):
         idx = order[start:start + batch_size]
         if drop_singleton and len(idx) == 1:  # BatchNorm cannot train on a batch of one
             break

@@ -15,13 +15,12 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from trainables.common import accuracy, classification_metrics
 from trainables.images import backbones
 from trainables.images.data import Split, augmentation, batches, check_image_folder, load_image_data, split_train
 from trainables.images.features import image_features
 from trainables.images.specs import backbone_spec
 from trainables.registry import METHODS
-from trainables.report import flatten_metrics
+from trainables.loop import fit
 from trainables.trial import Trial
 
 SCHEDULES = ("cosine", "step", "constant")
@@ -40,7 +39,7 @@ def make_scheduler(optimizer, name: str, epochs: int):
 
 
 @dataclass
-class Learner:
+class ImageLearner:
     """A model, its optimiser and how to batch a split for it: the full network on images, or a head on features."""
 
     model: Any
@@ -49,6 +48,7 @@ class Learner:
     device: Any
     to_batches: Callable[[Split, bool], Iterator]
     frozen_body: bool  # head-only: the backbone stays in eval mode (BatchNorm statistics, dropout) while training
+    generator: Any  # the shuffling RNG, checkpointed so a resumed trial sees the same batches
 
     def train_epoch(self, split: Split) -> dict[str, float]:
         import torch
@@ -79,19 +79,32 @@ class Learner:
             preds = [self.model(x).argmax(1).cpu().numpy() for x, _ in self.to_batches(split, False)]
         return np.concatenate(preds) if preds else np.zeros(0, dtype=np.int64)
 
-    def state(self) -> dict:
+    def snapshot(self) -> dict:
         # Frozen parameters are rebuilt from the weights and the trial's seed; buffers (BatchNorm statistics)
-        # move even when frozen, so they are saved.
-        trained = {n: p.detach() for n, p in self.model.named_parameters() if p.requires_grad}
-        return {"model": trained | dict(self.model.named_buffers()), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict()}
+        # move even when frozen, so they are kept.
+        trained = {n: p.detach().clone() for n, p in self.model.named_parameters() if p.requires_grad}
+        return trained | {n: b.clone() for n, b in self.model.named_buffers()}
 
-    def load(self, state: dict) -> None:
-        missing = self.model.load_state_dict(state["model"], strict=False).missing_keys
+    def restore(self, snapshot: dict) -> None:
+        missing = self.model.load_state_dict(snapshot, strict=False).missing_keys
         if any(self.model.get_parameter(k).requires_grad for k in missing):
             raise RuntimeError("checkpoint lacks trained weights; cannot resume")
+
+    def save(self, folder: Path) -> None:
+        import torch
+
+        torch.save({"model": self.snapshot(), "optimizer": self.optimizer.state_dict(),
+                    "scheduler": self.scheduler.state_dict(), "generator": self.generator.get_state()},
+                   folder / "state.pt")
+
+    def load(self, folder: Path) -> None:
+        import torch
+
+        state = torch.load(folder / "state.pt", map_location=self.device, weights_only=False)
+        self.restore(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"])
 
 
 def _sgd(trial: Trial, groups: list[dict], epochs: int):
@@ -110,22 +123,25 @@ def network_learner(trial: Trial, dataset_dir: Path, size: int, epochs: int, gen
     name, params = trial.cell["model"], trial.params
     spec, method = backbone_spec(name), METHODS.get(trial.cell["method"])
     device = backbones.pick_device()
+    transform = augmentation(params.get("augment", "flip_crop") if method.augment else "none", size)
+    load = lambda side: load_image_data(dataset_dir, side, trial.budget["images"], trial.spec["data_seed"],
+                                        trial.spec["cache_dir"], trial.spec["data_fingerprint"])
     with trial.phase("extract"):  # decoding + resizing happen once per dataset and size (tensor cache)
-        classes, train, test = load_image_data(dataset_dir, size, trial.budget["images"], trial.spec["data_seed"],
-                                               trial.spec["cache_dir"], trial.spec["data_fingerprint"])
+        classes, train, test = load(size)
+        # Augmented training crops from a larger copy of the same (capped) images; evaluation uses `size`.
+        source = load(transform.source_size)[1] if transform is not None else None
     model = backbones.classifier(name, len(classes), trial.spec["weights"], size)
     model = model.to(device, memory_format=torch.channels_last)
     groups = backbones.param_groups(model, spec, params["mode"], float(params["lr"]), float(params["head_lr_mult"]))
     optimizer, scheduler = _sgd(trial, groups, epochs)
-    transform = augmentation(params.get("augment", "flip_crop") if method.augment else "none", size)
     batch_size, workers = int(params["batch_size"]), trial.cpus - 1  # one core trains, the rest augment
 
     def to_batches(split: Split, train_mode: bool):
         return batches(split, batch_size, device, shuffle=train_mode, transform=transform if train_mode else None,
                        generator=generator, drop_singleton=train_mode, workers=workers if train_mode else 0)
 
-    learner = Learner(model, optimizer, scheduler, device, to_batches, frozen_body=params["mode"] == "head")
-    return learner, train, test, backbones.describe_device(device), len(train.skipped) + len(test.skipped)
+    learner = ImageLearner(model, optimizer, scheduler, device, to_batches, params["mode"] == "head", generator)
+    return learner, train, test, source, backbones.describe_device(device), len(train.skipped) + len(test.skipped)
 
 
 def head_learner(trial: Trial, dataset_dir: Path, size: int, epochs: int, generator):
@@ -147,8 +163,8 @@ def head_learner(trial: Trial, dataset_dir: Path, size: int, epochs: int, genera
 
     train = Split(feats["train_x"], feats["train_y"])
     test = Split(feats["test_x"], feats["test_y"])
-    learner = Learner(head, optimizer, scheduler, device, to_batches, frozen_body=False)
-    return learner, train, test, "cpu", len(feats["skipped"])
+    learner = ImageLearner(head, optimizer, scheduler, device, to_batches, False, generator)
+    return learner, train, test, None, "cpu", len(feats["skipped"])
 
 
 def run(dataset_dir: Path, trial: Trial) -> None:
@@ -162,31 +178,11 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     generator = torch.Generator().manual_seed(trial.seed)
     on_features = params["mode"] == "head" and not METHODS.get(trial.cell["method"]).augment
     build = head_learner if on_features else network_learner
-    learner, train_full, test, trial.device, skipped = build(trial, dataset_dir, size, epochs, generator)
+    learner, train_full, test, source, trial.device, skipped = build(trial, dataset_dir, size, epochs, generator)
     train, val = split_train(train_full, trial.budget["val_fraction"], trial.spec["data_seed"])
+    if source is not None:  # the same training images, at the augmentation's source size
+        train = split_train(source, trial.budget["val_fraction"], trial.spec["data_seed"])[0]
     trial.values |= {"skipped_images": skipped, "trained_on_features": on_features,
                      "classes": json.dumps(check_image_folder(dataset_dir))}
 
-    start = 0
-    with trial.resume() as folder:
-        if folder is not None:
-            state = torch.load(folder / "state.pt", map_location=learner.device, weights_only=False)
-            learner.load(state)
-            generator.set_state(state["generator"])
-            start = state["epoch"]
-
-    trained = 0
-    for epoch in range(start + 1, epochs + 1):
-        with trial.phase("fit"):
-            stats = learner.train_epoch(train)
-        trained += stats.pop("items")
-        final = epoch == epochs
-        splits = {"train": stats, "val": {"acc": accuracy(val.y, learner.predict(val))}}
-        if final:  # test is touched once, at the end
-            splits["test"] = classification_metrics(test.y, learner.predict(test), detail=True)
-        metrics = flatten_metrics(splits) | {"items_per_s": trained / max(trial.values.get("fit_s", 0.0), 1e-9)}
-
-        def save(folder: Path, epoch: int = epoch) -> None:
-            torch.save(learner.state() | {"generator": generator.get_state(), "epoch": epoch}, folder / "state.pt")
-
-        trial.report_epoch(epoch, metrics, final, save=save)
+    fit(trial, learner, train, val, test, epochs, patience=params.get("patience"))

@@ -5,6 +5,8 @@ Labels are mapped from the sorted train classes; a label seen only in test is an
 """
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +18,17 @@ from trainables.common import DataError, cap_total
 COLUMNS = ("text", "label")
 
 
+# Keras TextVectorization's default standardisation ("lower_and_strip_punctuation"), so both frameworks see
+# the same tokens.
+_PUNCTUATION = re.compile(r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']')
+
+
+def standardize(text: str) -> list[str]:
+    return _PUNCTUATION.sub("", text.lower()).split()
+
+
 def read_split(path: Path) -> pd.DataFrame:
-    """One CSV as a frame of str columns `text`, `label`; rows with empty text are dropped."""
+    """One CSV as a frame of str columns `text`, `label`; rows with empty text are dropped (and counted)."""
     if not path.is_file():
         raise DataError(f"{path}: missing file; expected a CSV with columns text,label")
     try:
@@ -32,10 +43,12 @@ def read_split(path: Path) -> pd.DataFrame:
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}; expected columns text,label "
                         f"(found {', '.join(map(str, frame.columns)) or 'none'})")
-    frame = frame.loc[frame["text"].str.strip() != "", list(COLUMNS)]
+    empty = frame["text"].str.strip() == ""
+    frame = frame.loc[~empty, list(COLUMNS)].reset_index(drop=True)
     if frame.empty:
         raise DataError(f"{path}: no rows with non-empty text")
-    return frame.reset_index(drop=True)
+    frame.attrs["empty_rows"] = int(empty.sum())
+    return frame
 
 
 def read_dataset(root: Path) -> tuple[list[str], pd.DataFrame, pd.DataFrame]:
@@ -61,9 +74,47 @@ class TextSplit:
     texts: list[str]
     y: np.ndarray
 
+    def take(self, idx: np.ndarray) -> "TextSplit":
+        return TextSplit([self.texts[i] for i in idx], self.y[idx])
 
-def load_text_data(root: Path, text_budget: dict, seed: int) -> tuple[list[str], TextSplit, TextSplit]:
-    """(classes, train, test) with labels as indices into the sorted train classes, capped per the budget."""
+
+def choose_max_len(texts: list[str], requested, percentile: float = 95, cap: int = 400, floor: int = 8) -> int:
+    """A sequence length: an int as given, or "auto" = the `percentile` of train token counts within [floor, cap]."""
+    if requested != "auto":
+        return int(requested)
+    lengths = [len(standardize(t)) for t in texts]
+    return int(min(max(np.percentile(lengths, percentile), floor), cap))
+
+
+class Vectorizer:
+    """Words -> ids like Keras TextVectorization (0 = padding, 1 = [UNK], then by frequency), in plain Python for
+    the PyTorch twin, which must not import TensorFlow."""
+
+    def __init__(self, max_tokens: int):
+        self.max_tokens = max_tokens
+        self.index: dict[str, int] = {}
+
+    def fit(self, texts: list[str]) -> "Vectorizer":
+        counts = Counter(token for text in texts for token in standardize(text))
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: self.max_tokens - 2]
+        self.index = {token: i + 2 for i, (token, _) in enumerate(ranked)}
+        return self
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.index) + 2
+
+    def encode(self, texts: list[str], max_len: int) -> np.ndarray:
+        """Right-padded id matrix (truncated to `max_len`); every row keeps at least one token."""
+        out = np.zeros((len(texts), max_len), dtype=np.int64)
+        for row, text in enumerate(texts):
+            ids = [self.index.get(token, 1) for token in standardize(text)[:max_len]] or [1]
+            out[row, : len(ids)] = ids
+        return out
+
+
+def load_text_data(root: Path, text_budget: dict, seed: int) -> tuple[list[str], TextSplit, TextSplit, int]:
+    """(classes, train, test, empty rows dropped) with labels as indices into the sorted train classes, capped."""
     classes, train, test = read_dataset(root)
     index = {c: i for i, c in enumerate(classes)}
     out = []
@@ -71,4 +122,29 @@ def load_text_data(root: Path, text_budget: dict, seed: int) -> tuple[list[str],
         y = frame["label"].map(index).to_numpy(dtype=np.int64)
         keep = cap_total(y, cap, seed)
         out.append(TextSplit([frame["text"].iloc[i] for i in keep], y[keep]))
-    return classes, out[0], out[1]
+    return classes, out[0], out[1], train.attrs["empty_rows"] + test.attrs["empty_rows"]
+
+
+@dataclass
+class TextData:
+    classes: list[str]
+    train: TextSplit
+    val: TextSplit
+    test: TextSplit
+    max_len: int
+    max_tokens: int
+    empty_rows: int
+
+
+def prepare(root: Path, dataset: str, text_budget: dict, params: dict, val_fraction: float, seed: int) -> TextData:
+    """Everything both frameworks share: read, cap, stratified validation split, sequence length, vocabulary cap."""
+    from trainables.common import stratified_split
+    from trainables.registry import DATASETS
+
+    classes, train_full, test, empty = load_text_data(root, text_budget, seed)
+    keep, held = stratified_split(train_full.y, val_fraction, seed)
+    train, val = train_full.take(keep), train_full.take(held)
+    max_len = choose_max_len(train.texts, params.get("max_len", "auto"), cap=int(text_budget.get("max_len_cap", 400)))
+    course_vocab = DATASETS.get(dataset).vocab if dataset in DATASETS else None
+    max_tokens = int(text_budget.get("max_tokens") or course_vocab or 20000)
+    return TextData(classes, train, val, test, max_len, max_tokens, empty)

@@ -1,20 +1,31 @@
-"""recurrent: random-init Embedding -> SimpleRNN / LSTM / GRU (stacked, optionally bidirectional) -> Dense.
+"""recurrent (TensorFlow/Keras, the handout's framework): random-init Embedding -> SimpleRNN / LSTM / GRU (1-2
+layers, optionally bidirectional) -> Dropout -> Dense, on Keras TextVectorization ids (right padding, masked).
 
-TensorFlow/Keras, as in the course handout. The cell type comes from the CELLS registry (its Keras layer name).
-Reports every epoch with a checkpoint (the whole Keras model, optimizer state included) and resumes from it.
+LSTM and GRU keep Keras' cuDNN-eligible configuration (tanh / sigmoid, no recurrent dropout, no unrolling,
+reset_after for GRU); each row records whether every recurrent layer was eligible. Epochs run through the shared
+loop (trainables.loop.fit): report + checkpoint per epoch, early stopping on validation accuracy.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from trainables.common import accuracy, classification_metrics, stratified_split
-from trainables.report import flatten_metrics
-from trainables.registry import CELLS, DATASETS
-from trainables.text.data import TextSplit, load_text_data
+from trainables.loop import fit
+from trainables.registry import CELLS
+from trainables.text.data import TextData, prepare
 from trainables.trial import Trial
+
+OPTIMIZERS = ("adam", "rmsprop")
+
+
+@dataclass
+class Encoded:
+    x: np.ndarray
+    y: np.ndarray
 
 
 def configure_tensorflow(cpus: int, seed: int):
@@ -22,19 +33,39 @@ def configure_tensorflow(cpus: int, seed: int):
 
     tf.config.threading.set_intra_op_parallelism_threads(cpus)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    for gpu in tf.config.list_physical_devices("GPU"):
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
         tf.config.experimental.set_memory_growth(gpu, True)  # share the card with other trials
     tf.keras.utils.set_random_seed(seed)
-    gpus = tf.config.list_physical_devices("GPU")
     return tf, ("gpu:" + gpus[0].name if gpus else "cpu")
 
 
-def vectorize(tf, train: TextSplit, others: list[TextSplit], max_tokens: int, max_len: int):
-    """Fit the vocabulary on train only; return int sequences (0 = padding) for train and `others`."""
-    vectorizer = tf.keras.layers.TextVectorization(max_tokens=max_tokens, output_sequence_length=max_len)
-    vectorizer.adapt(tf.constant(train.texts))
-    encode = lambda split: vectorizer(tf.constant(split.texts)).numpy() if split.texts else np.zeros((0, max_len))
-    return len(vectorizer.get_vocabulary()), encode(train), [encode(s) for s in others]
+def encode(tf, data: TextData) -> tuple[int, Encoded, Encoded, Encoded]:
+    """Fit the vocabulary on train only; ids for every split (a text with no known token keeps one [UNK])."""
+    vectorizer = tf.keras.layers.TextVectorization(max_tokens=data.max_tokens, output_sequence_length=data.max_len)
+    vectorizer.adapt(tf.constant(data.train.texts), batch_size=1024)
+
+    def ids(split) -> Encoded:
+        x = vectorizer(tf.constant(split.texts)).numpy() if split.texts else np.zeros((0, data.max_len), np.int64)
+        x[x.sum(axis=1) == 0, 0] = 1  # an all-padding row would be fully masked
+        return Encoded(x, split.y)
+
+    return len(vectorizer.get_vocabulary()), ids(data.train), ids(data.val), ids(data.test)
+
+
+def cudnn_eligible(model) -> bool:
+    """Keras runs LSTM/GRU on cuDNN only with its default configuration; SimpleRNN never does."""
+    eligible = []
+    for layer in model.layers:
+        inner = getattr(layer, "forward_layer", layer)
+        name = type(inner).__name__
+        if name not in ("SimpleRNN", "LSTM", "GRU"):
+            continue
+        c = inner.get_config()
+        eligible.append(name != "SimpleRNN" and c["activation"] == "tanh" and c["recurrent_activation"] == "sigmoid"
+                        and c["recurrent_dropout"] == 0 and not c["unroll"] and c["use_bias"]
+                        and c.get("reset_after", True))
+    return bool(eligible) and all(eligible)
 
 
 def build_model(tf, vocab: int, n_classes: int, cell: str, params: dict):
@@ -51,44 +82,51 @@ def build_model(tf, vocab: int, n_classes: int, cell: str, params: dict):
     model = keras.Model(inputs, outputs)
     optimizers = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
     if params["optimizer"] not in optimizers:
-        raise ValueError(f"params.optimizer: unknown optimizer {params['optimizer']!r}; expected {sorted(optimizers)}")
+        raise ValueError(f"params.optimizer: unknown optimizer {params['optimizer']!r}; expected one of {OPTIMIZERS}")
     model.compile(optimizer=optimizers[params["optimizer"]](learning_rate=float(params["lr"])),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
+@dataclass
+class KerasLearner:
+    tf: Any
+    model: Any
+    batch_size: int
+
+    def train_epoch(self, split: Encoded) -> dict[str, float]:
+        hist = self.model.fit(split.x, split.y, batch_size=self.batch_size, epochs=1, verbose=0, shuffle=True)
+        return {"loss": float(hist.history["loss"][-1]), "acc": float(hist.history["accuracy"][-1]),
+                "items": len(split.y)}
+
+    def predict(self, split: Encoded) -> np.ndarray:
+        if len(split.y) == 0:
+            return np.zeros(0, dtype=np.int64)
+        return self.model.predict(split.x, batch_size=512, verbose=0).argmax(1)
+
+    def save(self, folder: Path) -> None:
+        self.model.save(folder / "model.keras")  # weights and optimizer state
+
+    def load(self, folder: Path) -> None:
+        self.model = self.tf.keras.models.load_model(folder / "model.keras")
+
+    def snapshot(self) -> list:
+        return self.model.get_weights()
+
+    def restore(self, snapshot: list) -> None:
+        self.model.set_weights(snapshot)
+
+
 def run(dataset_dir: Path, trial: Trial) -> None:
     tf, trial.device = configure_tensorflow(trial.cpus, trial.seed)
-    params, dataset = trial.params, trial.cell["dataset"]
-    text_budget = trial.budget["text"]
+    params = trial.params
     with trial.phase("extract"):
-        classes, train_full, test = load_text_data(dataset_dir, text_budget, trial.spec["data_seed"])
-        keep, held = stratified_split(train_full.y, trial.budget["val_fraction"], trial.spec["data_seed"])
-        train = TextSplit([train_full.texts[i] for i in keep], train_full.y[keep])
-        val = TextSplit([train_full.texts[i] for i in held], train_full.y[held])
-        course_vocab = DATASETS.get(dataset).vocab if dataset in DATASETS else None
-        max_tokens = int(text_budget.get("max_tokens") or course_vocab or 20000)
-        vocab, x_train, (x_val, x_test) = vectorize(tf, train, [val, test], max_tokens, int(params["max_len"]))
-
-    model = build_model(tf, vocab, len(classes), trial.cell["model"], params)
-    trial.values["classes"] = json.dumps(classes)
-    start = 0
-    with trial.resume() as folder:
-        if folder is not None:
-            model = tf.keras.models.load_model(folder / "model.keras")
-            start = int(trial.values["epochs"])
-
-    max_epochs, batch_size = int(trial.spec["max_epochs"]), int(params["batch_size"])
-    trained = 0
-    for epoch in range(start + 1, max_epochs + 1):
-        with trial.phase("fit"):
-            hist = model.fit(x_train, train.y, batch_size=batch_size, epochs=1, verbose=0, shuffle=True)
-        trained += len(train.y)
-        predict = lambda x: model.predict(x, batch_size=256, verbose=0).argmax(1) if len(x) else np.zeros(0)
-        final = epoch == max_epochs
-        splits = {"train": {"loss": float(hist.history["loss"][-1]), "acc": float(hist.history["accuracy"][-1])},
-                  "val": {"acc": accuracy(val.y, predict(x_val))}}
-        if final:  # test is touched once, at the end
-            splits["test"] = classification_metrics(test.y, predict(x_test), detail=True)
-        metrics = flatten_metrics(splits) | {"items_per_s": trained / max(trial.values.get("fit_s", 0.0), 1e-9)}
-        trial.report_epoch(epoch, metrics, final, save=lambda d: model.save(d / "model.keras"))
+        data = prepare(dataset_dir, trial.cell["dataset"], trial.budget["text"], params, trial.budget["val_fraction"],
+                       trial.spec["data_seed"])
+        vocab, train, val, test = encode(tf, data)
+    model = build_model(tf, vocab, len(data.classes), trial.cell["model"], params)
+    trial.values |= {"classes": json.dumps(data.classes), "max_len": data.max_len, "vocab_size": vocab,
+                     "skipped_rows": data.empty_rows, "cudnn_eligible": cudnn_eligible(model)}
+    epochs = min(int(params.get("epochs", trial.spec["max_epochs"])), int(trial.spec["max_epochs"]))
+    fit(trial, KerasLearner(tf, model, int(params["batch_size"])), train, val, test, epochs,
+        patience=params.get("patience"))

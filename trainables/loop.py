@@ -1,0 +1,62 @@
+"""The epoch loop every epoch-based trainable shares: train, validate, report + checkpoint, resume, early stop.
+
+A learner is anything with `train_epoch(split) -> {"loss", "acc", "items"}`, `predict(split) -> labels`,
+`save(folder)` / `load(folder)` (checkpoints) and `snapshot()` / `restore(snapshot)` (in-memory best weights).
+Test data is touched once, after the last epoch, with the weights that had the best validation accuracy when
+early stopping is on.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from trainables.common import accuracy, classification_metrics
+from trainables.report import flatten_metrics
+from trainables.trial import Trial
+
+
+class Learner(Protocol):
+    def train_epoch(self, split: Any) -> dict[str, float]: ...
+    def predict(self, split: Any) -> np.ndarray: ...
+    def save(self, folder: Path) -> None: ...
+    def load(self, folder: Path) -> None: ...
+    def snapshot(self) -> Any: ...
+    def restore(self, snapshot: Any) -> None: ...
+
+
+def fit(trial: Trial, learner: Learner, train: Any, val: Any, test: Any, epochs: int,
+        patience: int | None = None) -> None:
+    """Train for up to `epochs` (stopping after `patience` epochs without a better val_acc) and report each."""
+    start = 0
+    with trial.resume() as folder:
+        if folder is not None:
+            learner.load(folder)
+            start = int(trial.values["epochs"])
+    seen = [h["val_acc"] for h in trial.history]
+    best_val = max(seen, default=-1.0)
+    best_epoch = 1 + int(np.argmax(seen)) if seen else 0
+    best_snapshot = None
+    trained = 0
+    for epoch in range(start + 1, epochs + 1):
+        with trial.phase("fit"):
+            stats = learner.train_epoch(train)
+        trained += stats.pop("items")
+        val_acc = accuracy(val.y, learner.predict(val))
+        if val_acc > best_val:
+            best_val, best_epoch = val_acc, epoch
+            best_snapshot = learner.snapshot() if patience else None
+        stop = bool(patience) and epoch - best_epoch >= patience
+        final = epoch == epochs or stop
+        splits = {"train": stats, "val": {"acc": val_acc}}
+        if final:  # test is touched once, at the end, with the best weights when early stopping
+            if best_snapshot is not None and best_epoch != epoch:
+                learner.restore(best_snapshot)
+                splits["val"] = {"acc": best_val}
+            splits["test"] = classification_metrics(test.y, learner.predict(test), detail=True)
+        metrics = flatten_metrics(splits) | {"items_per_s": trained / max(trial.values.get("fit_s", 0.0), 1e-9),
+                                             "best_epoch": best_epoch, "early_stopped": stop}
+        trial.report_epoch(epoch, metrics, final, save=learner.save)
+        if stop:
+            break
