@@ -19,7 +19,7 @@ SVM_SPACE = {"C": {"loguniform": [0.01, 100.0]}, "kernel": {"choice": ["linear",
              "scaler": {"choice": ["standard", "l2"]}}
 
 
-def sweep(cache: bool, model: str, samples: int, cpus: int) -> tuple[float, float, float]:
+def sweep(cache: bool, model: str, samples: int, cpus: int, weights: str) -> tuple[float, float, float]:
     from analysis.load import load_trials
     from sweeps.groups import Cell
     from sweeps.runner import SweepOptions, run_sweep
@@ -27,7 +27,7 @@ def sweep(cache: bool, model: str, samples: int, cpus: int) -> tuple[float, floa
     images = {"image_size": None, "max_train_per_class": None, "max_test_per_class": None, "cache": cache}
     budget = budget_from("full", images=images, methods={"features_svm": method_budget(samples, SVM_SPACE)})
     options = SweepOptions(cells={Cell(1, "caltech101", model, "features_svm"): []}, budget=budget,
-                           data_root=shared_data("images"), demo=False, weights="imagenet",
+                           data_root=shared_data("images"), demo=False, weights=weights,
                            storage=Path(tempfile.mkdtemp(prefix="bench_svm_")), sweep_id="svm", address=None,
                            cpus_per_trial=cpus)
     t0 = time.time()
@@ -43,12 +43,14 @@ def main() -> None:
     parser.add_argument("--model", default="mobilenet_v2")
     parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--cpus-per-trial", type=int, default=2)
+    parser.add_argument("--weights", choices=("imagenet", "random"), default="imagenet",
+                        help="timing does not depend on it; offline only mobilenet_v2 has ImageNet weights")
     args = parser.parse_args()
     offline_torch_home()
-    cached = sweep(True, args.model, args.samples, args.cpus_per_trial)
-    per_trial = sweep(False, args.model, args.samples, args.cpus_per_trial)
-    print(f"\nfeatures_svm, {args.samples} SVM configurations, caltech101 (1950 images), {args.model}, "
-          f"{args.cpus_per_trial} CPUs per trial")
+    cached = sweep(True, args.model, args.samples, args.cpus_per_trial, args.weights)
+    per_trial = sweep(False, args.model, args.samples, args.cpus_per_trial, args.weights)
+    print(f"\nfeatures_svm, {args.samples} SVM configurations, caltech101 (1950 images), {args.model} "
+          f"({args.weights} weights), {args.cpus_per_trial} CPUs per trial")
     print(f"{'':<22} {'sweep wall s':>12} {'sum trial s':>12} {'best test':>10}")
     for label, (wall, total, acc) in (("feature cache", cached), ("extract per trial", per_trial)):
         print(f"{label:<22} {wall:12.1f} {total:12.1f} {acc:10.4f}")
