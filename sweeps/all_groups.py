@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from sweeps.cli import add_common_options, build_options, main_guard, text_frameworks
+from sweeps.cli import add_common_options, main_guard, run_cells, text_frameworks
 from sweeps.groups import expand, parse_groups
 
 
@@ -20,14 +20,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sweeps.runner import run_sweep
-
     args = parse_args(argv)
     parts = (args.part,) if args.part else (1, 2)
-    cells = expand(parse_groups(args.groups, parts), text_frameworks(args))
-    summary = run_sweep(build_options(args, cells))
-    print(summary.render())
-    return 0 if not summary.failed else 1
+    return run_cells(args, expand(parse_groups(args.groups, parts), text_frameworks(args)))
 
 
 def entry() -> None:

@@ -67,6 +67,15 @@ def build_options(args: argparse.Namespace, cells) -> "SweepOptions":
                         gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures)
 
 
+def run_cells(args: argparse.Namespace, cells) -> int:
+    """Run a sweep over `cells` with the parsed options; print the summary; exit code 1 if any cell failed."""
+    from sweeps.runner import run_sweep
+
+    summary = run_sweep(build_options(args, cells))
+    print(summary.render())
+    return 0 if not summary.failed else 1
+
+
 def main_guard(main: Callable[[], int]) -> None:
     """Run `main`; a user error prints one line (`error: ...`) and exits 2 instead of a traceback."""
     from sweeps.runner import ConfigError

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from sweeps.cli import add_common_options, build_options, main_guard, text_frameworks
+from sweeps.cli import add_common_options, main_guard, run_cells, text_frameworks
 from sweeps.groups import Cell, GroupError
 from trainables.registry import CELLS, DATASETS, METHODS
 
@@ -53,15 +53,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sweeps.runner import run_sweep
-
     args = parse_args(argv)
     cells = matrix_cells(_names(args.datasets), _names(args.models), _names(args.methods), text_frameworks(args))
     if args.sweep_id is None:
         args.sweep_id = "matrix-" + args.budget.rsplit("/", 1)[-1].removesuffix(".yaml")
-    summary = run_sweep(build_options(args, cells))
-    print(summary.render())
-    return 0 if not summary.failed else 1
+    return run_cells(args, cells)
 
 
 def entry() -> None:

@@ -21,6 +21,7 @@ from sweeps.groups import Cell, Group
 from trainables import report
 from trainables.common import DataError, fingerprint
 from trainables.registry import BACKBONES, CELLS, DATASETS, METHODS
+from trainables.trial import FAULT_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FINISHED = ("ok", "stopped")
@@ -171,8 +172,9 @@ def connect(options: SweepOptions) -> dict[str, float]:
     # Tune's rich console output ignores verbose=0; the legacy reporter honours it (we print our own lines).
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     env = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
-    if options.address is None and "TORCH_HOME" in os.environ:  # local trials read the same weights cache
-        env["TORCH_HOME"] = os.environ["TORCH_HOME"]
+    for name in ("TORCH_HOME", FAULT_ENV):  # local trials read the same weights cache / fault plan
+        if options.address is None and name in os.environ:
+            env[name] = os.environ[name]
     kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR",
                   runtime_env={"env_vars": env}, configure_logging=True)
     if options.address is None:

@@ -75,3 +75,20 @@ def test_real_mobilenet_weights_load_offline(torch_home):
     model = backbones.load("mobilenet_v2", "imagenet")
     reference = torch.load(torch_home / "hub" / "checkpoints" / "mobilenet_v2-b0353104.pth", weights_only=True)
     assert torch.equal(model.state_dict()["features.0.0.weight"], reference["features.0.0.weight"])
+
+
+def test_prefetch_keeps_present_files_and_names_missing_ones(torch_home, tmp_path, monkeypatch):
+    import urllib.error
+
+    from trainables.images.prefetch import prefetch
+
+    assert prefetch(["mobilenet_v2"], torch_home) == [torch_home / "hub" / "checkpoints" / "mobilenet_v2-b0353104.pth"]
+
+    def offline(url, dst, **kw):  # the network, not the code under test: this machine has none anyway
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    with pytest.raises(OSError) as err:
+        prefetch(["resnet18"], tmp_path)
+    assert "resnet18: cannot download https://download.pytorch.org/models/resnet18-f37072fd.pth" in str(err.value)
+    assert not (tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth").exists()

@@ -141,3 +141,14 @@ def test_gpu_request_without_gpus_fails_fast(demo_root, make_options):
     cells = {Cell(2, "spam", "gru", "recurrent"): []}
     with pytest.raises(ConfigError, match="--gpus-per-trial 1: no node has that many GPUs"):
         run_sweep(make_options(cells, demo_root, gpus_per_trial=1.0))
+
+
+def test_matrix_unknown_model_is_one_line(tmp_path):
+    from tests.conftest import ROOT
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, str(ROOT / "sweeps" / "matrix.py"), "--datasets", "caltech101",
+                             "--models", "resnet9000", "--methods", "features_svm", "--storage", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert_one_line_error(result, "unknown backbone 'resnet9000'", "alexnet")

@@ -62,3 +62,13 @@ def test_text_frameworks_repeat_only_part2_cells():
     assert sorted(c.key for c in cells if c.part == 2) == [
         "p2-sentiment-lstm-recurrent", "p2-sentiment-lstm-recurrent-torch",
         "p2-spam-lstm-recurrent", "p2-spam-lstm-recurrent-torch"]
+
+
+def test_matrix_pairs_each_dataset_with_its_part():
+    from sweeps.matrix import matrix_cells
+
+    cells = matrix_cells(["caltech101", "spam"], ["mobilenet_v2", "gru"], ["features_svm", "finetune", "recurrent"])
+    assert sorted(c.key for c in cells) == ["p1-caltech101-mobilenet_v2-features_svm",
+                                            "p1-caltech101-mobilenet_v2-finetune", "p2-spam-gru-recurrent"]
+    with pytest.raises(GroupError, match="no combination fits"):
+        matrix_cells(["spam"], ["resnet18"], ["recurrent"])

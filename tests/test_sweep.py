@@ -111,3 +111,18 @@ def test_rerun_requires_resume_and_resume_skips_finished(finished_sweep, capsys)
     assert "(9 already finished)" in capsys.readouterr().out
     after = {p.name: p.stat().st_mtime_ns for p in (options.sweep_dir / "trials").iterdir()}
     assert before == after  # nothing was rerun or rewritten
+
+
+def test_trial_that_raises_once_resumes_from_its_checkpoint(demo_root, make_options, monkeypatch):
+    """Epoch 1 is checkpointed, the trial then fails; Tune restarts it from that checkpoint: epoch 1 is not
+    trained again, the history has each epoch once, and the row counts the retry."""
+    from trainables.trial import FAULT_ENV
+
+    monkeypatch.setenv(FAULT_ENV, "p2-spam-gru-recurrent@1")
+    cells = {Cell(2, "spam", "gru", "recurrent"): []}
+    summary = run_sweep(make_options(cells, demo_root, max_failures=1))
+    assert summary.failed == {} and summary.statuses == {"ok": 1}
+    row = load_trials(summary.sweep_dir).iloc[0]
+    assert row["retries"] == 1 and row["epochs"] == 2
+    history = pd.read_parquet(report.history_path(summary.sweep_dir, row["trial_id"]))
+    assert list(history["epoch"]) == [1, 2]

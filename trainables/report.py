@@ -18,7 +18,7 @@ IDENTITY = ["sweep_id", "part", "dataset", "model", "cell", "method", "framework
 METRICS = ["train_loss", "train_acc", "val_acc", "test_acc", "test_macro_f1", "epochs"]
 COST = ["wall_s", "extract_s", "fit_s", "items_per_s"]
 PROVENANCE = ["device", "node_id", "versions", "git_sha", "data_fingerprint", "started_utc", "finished_utc"]
-OUTCOME = ["status", "error"]
+OUTCOME = ["status", "error", "retries"]
 STATUSES = ("ok", "error", "stopped", "running")
 SPLITS = ("train", "val", "test")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -25,6 +26,7 @@ from trainables import report
 from trainables.common import seed_everything
 from trainables.registry import METHODS
 
+FAULT_ENV = "GROUPSWEEP_INJECT_FAULT"  # "<trial id substring>@<epoch>": fail once after that epoch (chaos tests)
 _VERSIONED = ("ray", "torch", "torchvision", "tensorflow", "tensorflow-cpu", "keras", "scikit-learn", "numpy",
               "pandas", "pyarrow", "pillow")
 
@@ -127,11 +129,26 @@ class Trial:
         every = int(self.budget.get("checkpoint_every", 1))
         if save is None or final or not every or epoch % every:
             tune.report(tune_metrics)
-            return
-        with tempfile.TemporaryDirectory() as tmp:
-            save(Path(tmp))
-            (Path(tmp) / "trial_state.json").write_text(json.dumps({"history": self.history, "epoch": epoch}))
-            tune.report(tune_metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                save(Path(tmp))
+                (Path(tmp) / "trial_state.json").write_text(json.dumps({"history": self.history, "epoch": epoch}))
+                tune.report(tune_metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+        self._maybe_inject_fault(epoch)
+
+    def _maybe_inject_fault(self, epoch: int) -> None:
+        """Fail the first attempt after a chosen epoch, when GROUPSWEEP_INJECT_FAULT asks for it (fault tests)."""
+        target, _, at = os.environ.get(FAULT_ENV, "").partition("@")
+        if target and target in self.trial_id and at.isdigit() and int(at) == epoch and self.values["retries"] == 0:
+            raise RuntimeError(f"injected fault after epoch {epoch} ({FAULT_ENV})")
+
+    def count_attempt(self) -> None:
+        """Record this start of the trial; `retries` in the row is the number of earlier starts."""
+        path = Path(self.results_dir) / "attempts" / self.trial_id
+        path.parent.mkdir(parents=True, exist_ok=True)
+        earlier = int(path.read_text()) if path.exists() else 0
+        path.write_text(str(earlier + 1))
+        self.values["retries"] = earlier
 
     def finish(self, metrics: dict[str, Any]) -> None:
         """Record a trial that reports once (no epochs)."""
@@ -183,6 +200,7 @@ def load_method(name: str, framework: str) -> Callable[[Path, Trial], None]:
 def run_trial(config: dict[str, Any]) -> None:
     """Ray Tune function trainable: run one trial of any method, leaving a row whatever happens."""
     trial = Trial(config["trial"])
+    trial.count_attempt()
     seed_everything(trial.seed)
     try:
         run = load_method(trial.cell["method"], trial.spec["framework"])
