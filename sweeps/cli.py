@@ -5,12 +5,15 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from sweeps.budgets import BudgetError, list_budgets, load_budget
 from sweeps.groups import GroupError
 from trainables.common import DataError
 from trainables.registry import METHODS, UnknownNameError
+
+if TYPE_CHECKING:
+    from sweeps.runner import SweepOptions
 
 USER_ERRORS = (BudgetError, GroupError, UnknownNameError, DataError)
 

@@ -1,8 +1,6 @@
 """Every backbone through the one builder: feature width, replaced heads, freezing modes, weights handling."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 
 import pytest
 import torch
@@ -38,7 +36,11 @@ def test_inception_keeps_its_auxiliary_head_at_full_size():
     assert small(torch.randn(2, 3, 75, 75)).shape == (2, 5)  # aux dropped: it cannot run below 299
 
 
-@pytest.mark.parametrize("mode, trainable_layers", [("head", {"fc"}), ("last3", {"fc", "layer4.1.conv2", "layer4.1.bn2", "layer4.1.conv1", "layer4.1.bn1"})])
+@pytest.mark.parametrize("mode, trainable_layers", [
+    ("head", {"fc"}),
+    ("last1", {"fc"}),
+    ("last3", {"fc", "layer4.1.conv2", "layer4.1.bn2", "layer4.1.conv1", "layer4.1.bn1"}),
+])
 def test_freezing_modes(mode, trainable_layers):
     model = backbones.classifier("resnet18", 4, "random", 32)
     groups = backbones.param_groups(model, BACKBONES.get("resnet18"), mode, lr=0.1, head_lr_mult=10)
@@ -92,3 +94,9 @@ def test_prefetch_keeps_present_files_and_names_missing_ones(torch_home, tmp_pat
         prefetch(["resnet18"], tmp_path)
     assert "resnet18: cannot download https://download.pytorch.org/models/resnet18-f37072fd.pth" in str(err.value)
     assert not (tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth").exists()
+
+
+def test_unknown_mode_is_a_clear_error():
+    model = backbones.classifier("resnet18", 4, "random", 32)
+    with pytest.raises(ValueError, match="params.mode: unknown fine-tuning mode 'some'"):
+        backbones.param_groups(model, BACKBONES.get("resnet18"), "some", lr=0.1, head_lr_mult=1)

@@ -152,3 +152,10 @@ def test_matrix_unknown_model_is_one_line(tmp_path):
                              "--models", "resnet9000", "--methods", "features_svm", "--storage", str(tmp_path)],
                             capture_output=True, text=True, timeout=300)
     assert_one_line_error(result, "unknown backbone 'resnet9000'", "alexnet")
+
+
+def test_image_test_class_missing_from_train(tmp_path, demo_root):
+    root = copy_dataset(demo_root, "caltech101", tmp_path / "data")
+    shutil.rmtree(root / "train" / "class_07")
+    result = run_cli("--groups", "P1G19", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path))
+    assert_one_line_error(result, "caltech101/test: classes ['class_07'] have no training folder")

@@ -117,18 +117,19 @@ def param_groups(model: nn.Module, spec: BackboneSpec, mode: str, lr: float, hea
     """Freeze per the handout's fine-tuning modes and return SGD parameter groups.
 
     head: only the new head trains; head_lr: everything trains, the head at lr * head_lr_mult;
-    last3: the last three weight layers train; all: everything trains at one rate.
+    last<k> (e.g. last3): the last k weight layers train; all: everything trains at one rate.
     """
     head = head_parameters(model, spec)
     head_ids = {id(p) for p in head}
     if mode == "head":
         trainable = head
-    elif mode == "last3":
-        trainable = last_layers_parameters(model, spec, 3)
+    elif mode.startswith("last") and mode[4:].isdigit() and int(mode[4:]) > 0:
+        trainable = last_layers_parameters(model, spec, int(mode[4:]))
     elif mode in ("all", "head_lr"):
         trainable = list(model.parameters())
     else:
-        raise ValueError(f"param mode: unknown fine-tuning mode {mode!r}; expected head, head_lr, last3 or all")
+        raise ValueError(f"params.mode: unknown fine-tuning mode {mode!r}; expected head, head_lr, last<k> "
+                         f"(e.g. last3) or all")
     trainable_ids = {id(p) for p in trainable}
     for p in model.parameters():
         p.requires_grad_(id(p) in trainable_ids)
