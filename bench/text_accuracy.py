@@ -63,7 +63,9 @@ def main() -> None:
     print(f"{'dataset':<11} {'cell':<5} {'framework':<10} {'test_acc':>8} {'val_acc':>8}  configuration")
     for r in best.itertuples():
         row = trials.set_index("trial_id").loc[r.best_trial] if r.outcome == "ok" else None
-        config = {k[6:]: row[k] for k in row.index if k.startswith("param_") and row[k] == row[k]} if row is not None else {}
+        plain = lambda v: v.item() if hasattr(v, "item") else v  # numpy scalars -> JSON numbers / booleans
+        config = {k[6:]: plain(row[k]) for k in row.index
+                  if k.startswith("param_") and row[k] is not None and row[k] == row[k]} if row is not None else {}
         config |= {"max_len": int(row["max_len"]), "epochs": int(row["epochs"])} if row is not None else {}
         print(f"{r.dataset:<11} {r.model:<5} {r.framework:<10} {r.test_acc:8.4f} {r.val_acc:8.4f}  "
               f"{json.dumps(config, default=str)}")
