@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 
 from sweeps.cli import add_common_options, main_guard, run_cells, text_frameworks
-from sweeps.groups import expand, parse_groups
+from sweeps.budgets import derive_seed
+from sweeps.groups import Group, all_groups, expand, parse_groups
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -19,10 +20,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def selection_tag(groups: list[Group], part: int | None) -> str:
+    """Names a subset in the default sweep id: '' for every group, partN, a few group names, or a digest."""
+    if len(groups) == len(all_groups()):
+        return ""
+    if part and len(groups) == len(all_groups((part,))):
+        return f"part{part}"
+    names = [g.name for g in groups]
+    return "_".join(names) if len(names) <= 4 else f"{len(names)}groups-{derive_seed(*names):08x}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    parts = (args.part,) if args.part else (1, 2)
-    return run_cells(args, expand(parse_groups(args.groups, parts), text_frameworks(args)))
+    groups = parse_groups(args.groups, (args.part,) if args.part else (1, 2))
+    return run_cells(args, expand(groups, text_frameworks(args)), selection_tag(groups, args.part))
 
 
 def entry() -> None:

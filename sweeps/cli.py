@@ -49,7 +49,7 @@ def text_frameworks(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple("" if n == METHODS.get("recurrent").framework else n for n in names) or ("",)
 
 
-def build_options(args: argparse.Namespace, cells) -> "SweepOptions":
+def build_options(args: argparse.Namespace, cells, tag: str = "") -> "SweepOptions":
     from sweeps.runner import SweepOptions
     from trainables.demo import generate_demo
 
@@ -63,18 +63,19 @@ def build_options(args: argparse.Namespace, cells) -> "SweepOptions":
         print(f"demo data ({data_root}): generated, tiny, {weights} weights; the numbers show the pipeline works, "
               f"nothing more. Pass --data-root for real data.")
     address = None if args.local else (args.address or os.environ.get("RAY_ADDRESS") or "auto")
-    sweep_id = args.sweep_id or f"{budget.name}-{'demo' if demo else data_root.resolve().name}"
+    # Default id: budget, data and (for a subset) the selection, so different selections never collide.
+    sweep_id = args.sweep_id or f"{budget.name}-{'demo' if demo else data_root.resolve().name}" + (f"-{tag}" if tag else "")
     return SweepOptions(cells=cells, budget=budget, data_root=data_root.resolve(), demo=demo, weights=weights,
                         storage=args.storage.resolve(), sweep_id=sweep_id, seed=args.seed, resume=args.resume,
                         fresh=args.fresh, address=address, cpus_per_trial=args.cpus_per_trial,
                         gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures)
 
 
-def run_cells(args: argparse.Namespace, cells) -> int:
+def run_cells(args: argparse.Namespace, cells, tag: str = "") -> int:
     """Run a sweep over `cells` with the parsed options; print the summary; exit code 1 if any cell failed."""
     from sweeps.runner import run_sweep
 
-    summary = run_sweep(build_options(args, cells))
+    summary = run_sweep(build_options(args, cells, tag))
     print(summary.render())
     return 0 if not summary.failed else 1
 

@@ -55,9 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cells = matrix_cells(_names(args.datasets), _names(args.models), _names(args.methods), text_frameworks(args))
-    if args.sweep_id is None:
-        args.sweep_id = "matrix-" + args.budget.rsplit("/", 1)[-1].removesuffix(".yaml")
-    return run_cells(args, cells)
+    return run_cells(args, cells, tag="matrix")
 
 
 def entry() -> None:

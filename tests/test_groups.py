@@ -72,3 +72,13 @@ def test_matrix_pairs_each_dataset_with_its_part():
                                             "p1-caltech101-mobilenet_v2-finetune", "p2-spam-gru-recurrent"]
     with pytest.raises(GroupError, match="no combination fits"):
         matrix_cells(["spam"], ["resnet18"], ["recurrent"])
+
+
+def test_default_sweep_ids_keep_selections_apart():
+    from sweeps.all_groups import selection_tag
+
+    assert selection_tag(all_groups(), None) == ""
+    assert selection_tag(all_groups((2,)), 2) == "part2"
+    assert selection_tag(parse_groups("P1G3,P2G14"), None) == "P1G3_P2G14"
+    many = selection_tag(parse_groups("1,2,3,4,5", (1,)), 1)
+    assert many.startswith("5groups-") and many != selection_tag(parse_groups("1,2,3,4,6", (1,)), 1)
