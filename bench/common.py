@@ -42,7 +42,8 @@ def budget_from(base: str, **changes):
     return dataclasses.replace(load_budget(base), **changes)
 
 
-def method_budget(num_samples: int, space: dict, max_epochs: int | None = None):
+def method_budget(num_samples: int, space: dict, max_epochs: int | None = None, asha: dict | None = None):
     from sweeps.budgets import MethodBudget, _domain
 
-    return MethodBudget(num_samples, max_epochs, {k: _domain(f"bench.{k}", v) for k, v in space.items()})
+    return MethodBudget(num_samples, max_epochs, {k: _domain(f"bench.{k}", v) for k, v in space.items()},
+                        asha or {})

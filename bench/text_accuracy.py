@@ -49,7 +49,8 @@ def main() -> None:
     cells = matrix_cells(args.datasets.split(","), args.cells.split(","), ["recurrent"], frameworks)
     budget = budget_from("full", val_fraction=0.1, checkpoint_every=0,
                          text={"max_train": None, "max_test": None, "max_tokens": None, "max_len_cap": args.max_len_cap},
-                         methods={"recurrent": method_budget(args.samples, SPACE, max_epochs=args.epochs)})
+                         methods={"recurrent": method_budget(args.samples, SPACE, max_epochs=args.epochs,
+                                                             asha={"grace_period": 3, "reduction_factor": 3})})
     options = SweepOptions(cells=cells, budget=budget, data_root=shared_data("text"), demo=False, weights="random",
                            storage=Path(tempfile.mkdtemp(prefix="bench_text_")), sweep_id="text", address=None,
                            cpus_per_trial=1)

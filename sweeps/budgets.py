@@ -29,6 +29,7 @@ class MethodBudget:
     num_samples: int
     max_epochs: int | None
     space: dict[str, Any]  # name -> tune Domain or a fixed value
+    asha: dict[str, Any] = field(default_factory=dict)  # grace_period / reduction_factor for this method
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ def load_budget(name_or_path: str) -> Budget:
         raw = yaml.safe_load(path.read_text())
         methods = {
             m: MethodBudget(int(spec["num_samples"]), spec.get("max_epochs"),
-                            {k: _domain(f"{path.name}: methods.{m}.space.{k}", v) for k, v in spec["space"].items()})
+                            {k: _domain(f"{path.name}: methods.{m}.space.{k}", v) for k, v in spec["space"].items()},
+                            dict(spec.get("asha") or {}))
             for m, spec in raw["methods"].items()
         }
         return Budget(path.stem, raw.get("description", ""), float(raw["val_fraction"]),

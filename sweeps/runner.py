@@ -130,7 +130,7 @@ def plan_trials(options: SweepOptions, fingerprints: dict[str, str], resources: 
                 "seed": derive_seed(cell_seed, i), "data_seed": options.seed, "sweep_id": options.sweep_id,
                 "results_dir": str(options.sweep_dir), "cache_dir": str(options.storage / "cache"),
                 "data_dir": str(options.data_root / cell.dataset), "data_fingerprint": fingerprints[cell.dataset],
-                "weights": options.weights, "git_sha": sha, "max_epochs": mb.max_epochs or 1,
+                "weights": options.weights, "git_sha": sha, "max_epochs": mb.max_epochs or 1, "asha": mb.asha,
                 "budget": {"name": budget.name, "val_fraction": budget.val_fraction, "images": budget.images,
                            "text": budget.text, "checkpoint_every": budget.checkpoint_every},
                 **resources,

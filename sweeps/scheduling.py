@@ -27,9 +27,12 @@ class PerCellASHA(FIFOScheduler):
         key = spec["cell_key"]
         if key not in self._cells:
             max_t = int(spec["max_epochs"])
+            asha = spec.get("asha") or {}  # the budget may tune early stopping per method
+            grace = int(asha.get("grace_period", self._grace_period))
             self._cells[key] = ASHAScheduler(time_attr=TIME_ATTR, metric=METRIC, mode=MODE, max_t=max_t,
-                                             grace_period=min(self._grace_period, max_t),
-                                             reduction_factor=self._reduction_factor)
+                                             grace_period=min(grace, max_t),
+                                             reduction_factor=float(asha.get("reduction_factor",
+                                                                             self._reduction_factor)))
         return self._cells[key]
 
     def on_trial_add(self, tune_controller, trial) -> None:

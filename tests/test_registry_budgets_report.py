@@ -75,3 +75,9 @@ def test_demo_data_is_deterministic(tmp_path):
     for name in ("faces", "questions"):
         assert fingerprint(a / name, content=True) == fingerprint(b / name, content=True)
     assert len(list((a / "faces" / "train").iterdir())) == 31  # the course's class count
+
+
+def test_budget_carries_per_method_asha_settings():
+    full = load_budget("full")
+    assert full.method("recurrent").asha == {"grace_period": 3, "reduction_factor": 3}
+    assert load_budget("smoke").method("recurrent").asha == {}
