@@ -16,7 +16,8 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from trainables.images import backbones
-from trainables.images.data import Split, augmentation, batches, check_image_folder, load_image_data, split_train
+from trainables.images.data import (Split, augmentation, batches, check_image_folder, load_image_data,
+                                    split_train)
 from trainables.images.features import image_features
 from trainables.images.specs import backbone_spec
 from trainables.registry import METHODS
@@ -116,7 +117,7 @@ def _sgd(trial: Trial, groups: list[dict], epochs: int):
     return optimizer, make_scheduler(optimizer, p.get("schedule", "cosine"), epochs)
 
 
-def network_learner(trial: Trial, dataset_dir: Path, size: int, epochs: int, generator):
+def network_learner(trial: Trial, dataset_dir: Path, classes: list[str], size: int, epochs: int, generator):
     """The whole network on cached uint8 images (any mode, with or without augmentation)."""
     import torch
 
@@ -127,7 +128,7 @@ def network_learner(trial: Trial, dataset_dir: Path, size: int, epochs: int, gen
     load = lambda side: load_image_data(dataset_dir, side, trial.budget["images"], trial.spec["data_seed"],
                                         trial.spec["cache_dir"], trial.spec["data_fingerprint"])
     with trial.phase("extract"):  # decoding + resizing happen once per dataset and size (tensor cache)
-        classes, train, test = load(size)
+        _, train, test = load(size)
         # Augmented training crops from a larger copy of the same (capped) images; evaluation uses `size`.
         source = load(transform.source_size)[1] if transform is not None else None
     model = backbones.classifier(name, len(classes), trial.spec["weights"], size)
@@ -144,13 +145,13 @@ def network_learner(trial: Trial, dataset_dir: Path, size: int, epochs: int, gen
     return learner, train, test, source, backbones.describe_device(device), len(train.skipped) + len(test.skipped)
 
 
-def head_learner(trial: Trial, dataset_dir: Path, size: int, epochs: int, generator):
+def head_learner(trial: Trial, dataset_dir: Path, classes: list[str], size: int, epochs: int, generator):
     """Head-only without augmentation: a new Linear trained on the cached penultimate features."""
     import torch
 
     with trial.phase("extract"):
         feats, _ = image_features(trial, dataset_dir, size)
-    head = torch.nn.Linear(feats["train_x"].shape[1], len(check_image_folder(dataset_dir)))
+    head = torch.nn.Linear(feats["train_x"].shape[1], len(classes))
     optimizer, scheduler = _sgd(trial, [{"params": head.parameters(), "lr": float(trial.params["lr"])}], epochs)
     batch_size, device = int(trial.params["batch_size"]), torch.device("cpu")
 
@@ -178,11 +179,13 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     generator = torch.Generator().manual_seed(trial.seed)
     on_features = params["mode"] == "head" and not METHODS.get(trial.cell["method"]).augment
     build = head_learner if on_features else network_learner
-    learner, train_full, test, source, trial.device, skipped = build(trial, dataset_dir, size, epochs, generator)
+    classes = check_image_folder(dataset_dir)  # sorted class folders: the label order of every split and cache
+    learner, train_full, test, source, trial.device, skipped = build(trial, dataset_dir, classes, size, epochs,
+                                                                     generator)
     train, val = split_train(train_full, trial.budget["val_fraction"], trial.spec["data_seed"])
     if source is not None:  # the same training images, at the augmentation's source size
         train = split_train(source, trial.budget["val_fraction"], trial.spec["data_seed"])[0]
     trial.values |= {"skipped_images": skipped, "trained_on_features": on_features,
-                     "classes": json.dumps(check_image_folder(dataset_dir))}
+                     "classes": json.dumps(classes)}
 
     fit(trial, learner, train, val, test, epochs, patience=params.get("patience"))
