@@ -2,7 +2,8 @@
 
 A budget is data: per-method `num_samples`, `max_epochs` and a search `space`, plus data caps and trial resources.
 Space values use a tiny syntax mapped onto Ray Tune domains — `{choice: [...]}`, `{loguniform: [lo, hi]}`,
-`{uniform: [lo, hi]}`, `{randint: [lo, hi]}` — and a plain value is a fixed hyperparameter.
+`{uniform: [lo, hi]}`, `{randint: [lo, hi]}` — and a plain value is a fixed hyperparameter. A method's
+`datasets: {<name>: {key: value}}` replaces space entries for that dataset's cells only.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import Any
 import numpy as np
 import yaml
 from ray import tune
+
+from trainables.registry import list_datasets
 
 BUDGET_DIR = Path(__file__).parent / "budgets"
 _DOMAINS = {"choice": lambda v: tune.choice(v), "loguniform": lambda v: tune.loguniform(*v),
@@ -30,6 +33,11 @@ class MethodBudget:
     max_epochs: int | None
     space: dict[str, Any]  # name -> tune Domain or a fixed value
     asha: dict[str, Any] = field(default_factory=dict)  # grace_period / reduction_factor for this method
+    # per-dataset entries over `space`: a dataset's own facts (questions are ten words, newsgroups posts hundreds)
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def space_for(self, dataset: str) -> dict[str, Any]:
+        return self.space | self.datasets.get(dataset, {})
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,19 @@ def _domain(where: str, value: Any) -> Any:
         raise BudgetError(f"{where}: bad {kind} arguments {args!r} ({exc})") from None
 
 
+def _method_budget(file: str, method: str, spec: dict) -> MethodBudget:
+    where = f"{file}: methods.{method}"
+    space = {k: _domain(f"{where}.space.{k}", v) for k, v in spec["space"].items()}
+    datasets = {d: {k: _domain(f"{where}.datasets.{d}.{k}", v) for k, v in over.items()}
+                for d, over in (spec.get("datasets") or {}).items()}
+    unknown = sorted(set(datasets) - set(list_datasets()))
+    if unknown:
+        raise BudgetError(f"{where}.datasets: unknown dataset(s) {', '.join(unknown)}; "
+                          f"expected names from {', '.join(list_datasets())}")
+    return MethodBudget(int(spec["num_samples"]), spec.get("max_epochs"), space, dict(spec.get("asha") or {}),
+                        datasets)
+
+
 def load_budget(name_or_path: str) -> Budget:
     """Load a budget by name (sweeps/budgets/<name>.yaml) or by path to a YAML file."""
     path = Path(name_or_path)
@@ -74,12 +95,7 @@ def load_budget(name_or_path: str) -> Budget:
         raise BudgetError(f"--budget: no budget {name_or_path!r}; valid: {', '.join(list_budgets())} or a .yaml path")
     try:
         raw = yaml.safe_load(path.read_text())
-        methods = {
-            m: MethodBudget(int(spec["num_samples"]), spec.get("max_epochs"),
-                            {k: _domain(f"{path.name}: methods.{m}.space.{k}", v) for k, v in spec["space"].items()},
-                            dict(spec.get("asha") or {}))
-            for m, spec in raw["methods"].items()
-        }
+        methods = {m: _method_budget(path.name, m, spec) for m, spec in raw["methods"].items()}
         return Budget(path.stem, raw.get("description", ""), float(raw["val_fraction"]),
                       int(raw.get("checkpoint_every", 1)), raw["images"], raw["text"], raw["resources"], methods)
     except (yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:

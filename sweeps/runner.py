@@ -121,7 +121,7 @@ def plan_trials(options: SweepOptions, fingerprints: dict[str, str], resources: 
         method = METHODS.get(cell.method)
         mb = budget.method(cell.method)
         cell_seed = derive_seed(options.seed, cell.key)
-        for i, params in enumerate(sample_configs(mb.space, mb.num_samples, cell_seed)):
+        for i, params in enumerate(sample_configs(mb.space_for(cell.dataset), mb.num_samples, cell_seed)):
             digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:6]
             spec = {
                 "trial_id": f"{cell.key}-{i:02d}-{digest}", "cell_key": cell.key, "sample": i,

@@ -81,3 +81,18 @@ def test_budget_carries_per_method_asha_settings():
     full = load_budget("full")
     assert full.method("recurrent").asha == {"grace_period": 3, "reduction_factor": 3}
     assert load_budget("smoke").method("recurrent").asha == {}
+
+
+def test_per_dataset_space_entries_apply_to_that_dataset_only(tmp_path):
+    recurrent = load_budget("text_cpu").method("recurrent")
+    questions = sample_configs(recurrent.space_for("questions"), 6, seed=1)
+    sentiment = sample_configs(recurrent.space_for("sentiment"), 6, seed=1)
+    assert {c["max_tokens"] for c in questions} <= {1500, 2000, 3000}
+    assert {c["max_tokens"] for c in sentiment} <= {8000, 18298}
+    assert all(c["max_len"] == 300 and c["layers"] == 1 for c in sample_configs(recurrent.space_for("newsgroups"), 4, 1))
+    assert "max_tokens" not in recurrent.space_for("rnn-less-dataset")  # only the listed datasets change
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("val_fraction: 0.2\nimages: {}\ntext: {}\nresources: {}\n"
+                   "methods: {recurrent: {num_samples: 1, space: {lr: 0.1}, datasets: {imdb: {lr: 0.2}}}}\n")
+    with pytest.raises(BudgetError, match=r"methods.recurrent.datasets: unknown dataset\(s\) imdb; expected names"):
+        load_budget(str(bad))

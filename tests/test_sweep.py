@@ -1,6 +1,7 @@
 """The real pipeline through Ray Tune on tiny generated data: every method, every cell type, rows, resume."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pandas as pd
@@ -113,16 +114,23 @@ def test_rerun_requires_resume_and_resume_skips_finished(finished_sweep, capsys)
     assert before == after  # nothing was rerun or rewritten
 
 
-def test_trial_that_raises_once_resumes_from_its_checkpoint(demo_root, make_options, monkeypatch):
+@pytest.mark.parametrize("framework", ["", "torch"])
+def test_trial_that_raises_once_resumes_from_its_checkpoint(demo_root, make_options, tiny_budget, monkeypatch,
+                                                            framework):
     """Epoch 1 is checkpointed, the trial then fails; Tune restarts it from that checkpoint: epoch 1 is not
-    trained again, the history has each epoch once, and the row counts the retry."""
+    trained again, the history has each epoch once, and the row counts the retry. Max pooling is pinned so the
+    checkpoint holds the custom masked-pooling layer, which must load back."""
     from trainables.trial import FAULT_ENV
 
     monkeypatch.setenv(FAULT_ENV, "p2-spam-gru-recurrent@1")
-    cells = {Cell(2, "spam", "gru", "recurrent"): []}
-    summary = run_sweep(make_options(cells, demo_root, max_failures=1))
+    recurrent = tiny_budget.methods["recurrent"]
+    space = recurrent.space | {"pooling": "max"}
+    budget = dataclasses.replace(tiny_budget, methods=tiny_budget.methods | {
+        "recurrent": dataclasses.replace(recurrent, space=space)})
+    cells = {Cell(2, "spam", "gru", "recurrent", framework): []}
+    summary = run_sweep(make_options(cells, demo_root, budget=budget, max_failures=1))
     assert summary.failed == {} and summary.statuses == {"ok": 1}
     row = load_trials(summary.sweep_dir).iloc[0]
-    assert row["retries"] == 1 and row["epochs"] == 2
+    assert row["retries"] == 1 and row["epochs"] == 2 and row["param_pooling"] == "max"
     history = pd.read_parquet(report.history_path(summary.sweep_dir, row["trial_id"]))
     assert list(history["epoch"]) == [1, 2]

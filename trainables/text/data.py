@@ -146,5 +146,6 @@ def prepare(root: Path, dataset: str, text_budget: dict, params: dict, val_fract
     train, val = train_full.take(keep), train_full.take(held)
     max_len = choose_max_len(train.texts, params.get("max_len", "auto"), cap=int(text_budget.get("max_len_cap", 400)))
     course_vocab = DATASETS.get(dataset).vocab if dataset in DATASETS else None
-    max_tokens = int(text_budget.get("max_tokens") or course_vocab or 20000)
+    # a searched `max_tokens` beats the budget's cap, which beats the course's vocabulary size
+    max_tokens = int(params.get("max_tokens") or text_budget.get("max_tokens") or course_vocab or 20000)
     return TextData(classes, train, val, test, max_len, max_tokens, empty)

@@ -1,12 +1,17 @@
 """recurrent (TensorFlow/Keras, the handout's framework): random-init Embedding -> SimpleRNN / LSTM / GRU (1-2
 layers, optionally bidirectional) -> Dropout -> Dense, on Keras TextVectorization ids (right padding, masked).
 
+Search knobs beyond the handout's: `pooling` (the last state, or the max / mean of every state over the real
+tokens), `embed_dropout` (whole embedding channels dropped, Keras SpatialDropout1D) and `max_tokens` (vocabulary
+size; small training sets generalise better without their one-off words).
+
 LSTM and GRU keep Keras' cuDNN-eligible configuration (tanh / sigmoid, no recurrent dropout, no unrolling,
 reset_after for GRU); each row records whether every recurrent layer was eligible. Epochs run through the shared
 loop (trainables.loop.fit): report + checkpoint per epoch, early stopping on validation accuracy.
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +21,9 @@ import numpy as np
 
 from trainables.loop import fit
 from trainables.registry import CELLS
+from trainables.text import params as knobs
 from trainables.text.data import TextData, prepare
 from trainables.trial import Trial
-
-OPTIMIZERS = ("adam", "rmsprop")
 
 
 @dataclass
@@ -68,22 +72,55 @@ def cudnn_eligible(model) -> bool:
     return bool(eligible) and all(eligible)
 
 
+@functools.cache
+def masked_pooling(tf):
+    """A Keras layer pooling (batch, time, features) over the unmasked steps only; registered for load_model."""
+    import keras  # Keras 3 itself: tf.keras is its compatibility namespace, which lacks keras.saving
+
+    @keras.saving.register_keras_serializable("groupsweep")
+    class MaskedPooling(keras.layers.Layer):
+        def __init__(self, mode: str, **kwargs):
+            super().__init__(**kwargs)
+            self.mode = mode
+            self.supports_masking = True
+
+        def call(self, x, mask=None):
+            ops = keras.ops
+            m = ops.ones(ops.shape(x)[:2], x.dtype) if mask is None else ops.cast(mask, x.dtype)
+            m = ops.expand_dims(m, -1)
+            if self.mode == "max":  # padded steps can never win the max
+                return ops.max(x * m + (m - 1.0) * 1e9, axis=1)
+            return ops.sum(x * m, axis=1) / ops.maximum(ops.sum(m, axis=1), 1.0)
+
+        def compute_mask(self, inputs, mask=None):
+            return None
+
+        def get_config(self):
+            return super().get_config() | {"mode": self.mode}
+
+    return MaskedPooling
+
+
 def build_model(tf, vocab: int, n_classes: int, cell: str, params: dict):
     keras = tf.keras
     layer_cls = getattr(keras.layers, CELLS.get(cell).keras_layer)
+    pooling = knobs.pooling(params)
     inputs = keras.Input(shape=(None,), dtype="int64")
     x = keras.layers.Embedding(vocab, int(params["embed_dim"]), mask_zero=True)(inputs)
+    if knobs.embed_dropout(params) > 0:
+        x = keras.layers.SpatialDropout1D(knobs.embed_dropout(params))(x)
     layers = int(params["layers"])
     for i in range(layers):
-        rnn = layer_cls(int(params["units"]), return_sequences=i < layers - 1)
+        rnn = layer_cls(int(params["units"]), return_sequences=i < layers - 1 or pooling != "last")
         x = keras.layers.Bidirectional(rnn)(x) if params["bidirectional"] else rnn(x)
+    if pooling != "last":
+        x = masked_pooling(tf)(pooling)(x)
     x = keras.layers.Dropout(float(params["dropout"]))(x)
     outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
     model = keras.Model(inputs, outputs)
     optimizers = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
-    if params["optimizer"] not in optimizers:
-        raise ValueError(f"params.optimizer: unknown optimizer {params['optimizer']!r}; expected one of {OPTIMIZERS}")
-    model.compile(optimizer=optimizers[params["optimizer"]](learning_rate=float(params["lr"])),
+    optimizer = optimizers[knobs.optimizer(params)]
+    model.compile(optimizer=optimizer(learning_rate=float(params["lr"])),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 

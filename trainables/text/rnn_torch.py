@@ -1,5 +1,5 @@
 """recurrent, framework=torch: the handout appendix's PyTorch twin of the Keras model — nn.Embedding ->
-nn.RNN / nn.LSTM / nn.GRU on packed sequences -> Dropout -> Linear — with the same data preparation, search
+nn.RNN / nn.LSTM / nn.GRU on packed sequences -> (last state | max | mean pooling) -> Dropout -> Linear — with the same data preparation, search
 space, epoch loop and result schema, so one sweep compares the two frameworks cell by cell.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 
 from trainables.loop import fit
 from trainables.registry import CELLS
+from trainables.text import params as knobs
 from trainables.text.data import TextData, Vectorizer, prepare
 from trainables.trial import Trial
 
@@ -39,10 +40,13 @@ def build_model(vocab: int, n_classes: int, cell: str, params: dict):
     import torch
     from torch import nn
 
+    pooling = knobs.pooling(params)
+
     class TextRNN(nn.Module):
         def __init__(self):
             super().__init__()
             self.embedding = nn.Embedding(vocab, int(params["embed_dim"]), padding_idx=0)
+            self.embed_dropout = nn.Dropout1d(knobs.embed_dropout(params))  # whole channels, as SpatialDropout1D
             rnn_cls = getattr(nn, CELLS.get(cell).torch_module)
             self.rnn = rnn_cls(int(params["embed_dim"]), int(params["units"]), num_layers=int(params["layers"]),
                                batch_first=True, bidirectional=bool(params["bidirectional"]))
@@ -50,13 +54,23 @@ def build_model(vocab: int, n_classes: int, cell: str, params: dict):
             self.out = nn.Linear(int(params["units"]) * (2 if params["bidirectional"] else 1), n_classes)
 
         def forward(self, x, lengths):
-            packed = nn.utils.rnn.pack_padded_sequence(self.embedding(x), lengths.cpu(), batch_first=True,
+            embedded = self.embed_dropout(self.embedding(x).transpose(1, 2)).transpose(1, 2)
+            packed = nn.utils.rnn.pack_padded_sequence(embedded, lengths.cpu(), batch_first=True,
                                                        enforce_sorted=False)
-            _, hidden = self.rnn(packed)
-            hidden = hidden[0] if isinstance(hidden, tuple) else hidden  # LSTM returns (h, c)
-            directions = 2 if self.rnn.bidirectional else 1
-            last = hidden.view(self.rnn.num_layers, directions, len(x), -1)[-1]  # top layer, every direction
-            return self.out(self.dropout(torch.cat(list(last), dim=1)))
+            states, hidden = self.rnn(packed)
+            if pooling == "last":
+                hidden = hidden[0] if isinstance(hidden, tuple) else hidden  # LSTM returns (h, c)
+                directions = 2 if self.rnn.bidirectional else 1
+                last = hidden.view(self.rnn.num_layers, directions, len(x), -1)[-1]  # top layer, every direction
+                return self.out(self.dropout(torch.cat(list(last), dim=1)))
+            states, _ = nn.utils.rnn.pad_packed_sequence(states, batch_first=True)  # zeros after each length
+            mask = (torch.arange(states.shape[1], device=states.device)[None, :]
+                    < lengths.to(states.device)[:, None]).unsqueeze(-1)
+            if pooling == "max":
+                pooled = states.masked_fill(~mask, float("-inf")).amax(dim=1)
+            else:
+                pooled = states.sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+            return self.out(self.dropout(pooled))
 
     return TextRNN()
 
@@ -137,9 +151,7 @@ def run(dataset_dir: Path, trial: Trial) -> None:
         vocab, train, val, test = encode(data)
     model = build_model(vocab, len(data.classes), trial.cell["model"], params).to(device)
     optimizers = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}
-    if params["optimizer"] not in optimizers:
-        raise ValueError(f"params.optimizer: unknown optimizer {params['optimizer']!r}; expected {sorted(optimizers)}")
-    optimizer = optimizers[params["optimizer"]](model.parameters(), lr=float(params["lr"]))
+    optimizer = optimizers[knobs.optimizer(params)](model.parameters(), lr=float(params["lr"]))
     trial.values |= {"classes": json.dumps(data.classes), "max_len": data.max_len, "vocab_size": vocab,
                      "skipped_rows": data.empty_rows,
                      "cudnn_eligible": True}  # nn.RNN / LSTM / GRU run on cuDNN on CUDA in any configuration
