@@ -29,6 +29,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", choices=("imagenet", "random"), default=None,
                         help="backbone weights (default: imagenet on real data, random on demo data)")
     parser.add_argument("--storage", type=Path, default=Path("runs"), help="where sweeps are stored (default runs/)")
+    parser.add_argument("--shared-storage", action="store_true",
+                        help="--storage is mounted by every node (checked for NFS and the like otherwise)")
     parser.add_argument("--sweep-id", default=None, help="results subfolder (default: <budget>-<data>)")
     parser.add_argument("--seed", type=int, default=0, help="sweep seed: configurations, splits, initialisation")
     state = parser.add_mutually_exclusive_group()
@@ -68,7 +70,8 @@ def build_options(args: argparse.Namespace, cells, tag: str = "") -> "SweepOptio
     return SweepOptions(cells=cells, budget=budget, data_root=data_root.resolve(), demo=demo, weights=weights,
                         storage=args.storage.resolve(), sweep_id=sweep_id, seed=args.seed, resume=args.resume,
                         fresh=args.fresh, address=address, cpus_per_trial=args.cpus_per_trial,
-                        gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures)
+                        gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures,
+                        shared_storage=args.shared_storage)
 
 
 def run_cells(args: argparse.Namespace, cells, tag: str = "") -> int:

@@ -18,10 +18,11 @@ from typing import Any
 
 from sweeps.budgets import Budget, derive_seed, sample_configs
 from sweeps.groups import Cell, Group
+from sweeps.storage import storage_problem
 from trainables import report
 from trainables.common import DataError, fingerprint
 from trainables.registry import BACKBONES, CELLS, DATASETS, METHODS
-from trainables.trial import FAULT_ENV
+from trainables.trial import FAULT_ENV, LOGICAL_GPUS_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FINISHED = ("ok", "stopped")
@@ -47,6 +48,7 @@ class SweepOptions:
     cpus_per_trial: int | None = None
     gpus_per_trial: float | None = None
     max_failures: int = 1
+    shared_storage: bool = False  # the user vouches that every node sees --storage
 
     @property
     def sweep_dir(self) -> Path:
@@ -172,9 +174,9 @@ def connect(options: SweepOptions) -> dict[str, float]:
     # Tune's rich console output ignores verbose=0; the legacy reporter honours it (we print our own lines).
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     env = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
-    for name in ("TORCH_HOME", FAULT_ENV):  # local trials read the same weights cache / fault plan
-        if options.address is None and name in os.environ:
-            env[name] = os.environ[name]
+    # trials see the driver's fault plan and logical-GPU flag everywhere; its weights cache only on this machine
+    forwarded = (FAULT_ENV, LOGICAL_GPUS_ENV) + (("TORCH_HOME",) if options.address is None else ())
+    env |= {name: os.environ[name] for name in forwarded if name in os.environ}
     kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR",
                   runtime_env={"env_vars": env}, configure_logging=True)
     if options.address is None:
@@ -185,7 +187,11 @@ def connect(options: SweepOptions) -> dict[str, float]:
         except (ConnectionError, RuntimeError) as exc:
             raise ConfigError(f"--address {options.address}: cannot reach a Ray cluster ({str(exc).splitlines()[0]}); "
                               f"start one with `ray up cluster.yaml` or use --local") from None
-    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    alive = [n for n in ray.nodes() if n.get("Alive")]
+    problem = storage_problem(options.storage, [n["NodeManagerHostname"] for n in alive], options.shared_storage)
+    if problem:
+        raise ConfigError(problem)
+    nodes = [n["Resources"] for n in alive]
     max_cpus = max(n.get("CPU", 0) for n in nodes)
     max_gpus = max(n.get("GPU", 0) for n in nodes)
     cpus = int(options.cpus_per_trial or options.budget.resources.get("cpus_per_trial", 1))

@@ -38,3 +38,14 @@ def test_broken_copies_fail(config, breakage, message):
     with pytest.raises(Exception) as err:
         check(config)
     assert message in str(err.value)
+
+
+def test_local_cluster_yaml_is_valid():
+    """cluster.local.yaml (on-prem provider) passes the same checks; its node types come from the IP lists."""
+    local = yaml.safe_load((CLUSTER.parent / "cluster.local.yaml").read_text())
+    prepared = prepare_config(copy.deepcopy(local))
+    validate_config(prepared)
+    assert prepared["provider"]["worker_ips"] == ["127.0.0.2", "127.0.0.3"]
+    node_type = prepared["available_node_types"][prepared["head_node_type"]]
+    assert node_type["min_workers"] == node_type["max_workers"] == 2
+    assert all("--num-gpus=1" in c for c in local["worker_start_ray_commands"])

@@ -17,7 +17,7 @@ import pandas as pd
 IDENTITY = ["sweep_id", "part", "dataset", "model", "cell", "method", "framework", "trial_id", "seed"]
 METRICS = ["train_loss", "train_acc", "val_acc", "test_acc", "test_macro_f1", "epochs"]
 COST = ["wall_s", "extract_s", "fit_s", "items_per_s"]
-PROVENANCE = ["device", "node_id", "versions", "git_sha", "data_fingerprint", "started_utc", "finished_utc"]
+PROVENANCE = ["device", "node_id", "node_ip", "versions", "git_sha", "data_fingerprint", "started_utc", "finished_utc"]
 OUTCOME = ["status", "error", "retries"]
 STATUSES = ("ok", "error", "stopped", "running")
 SPLITS = ("train", "val", "test")
@@ -87,6 +87,10 @@ def row_path(results_dir: str | os.PathLike, trial_id: str) -> Path:
 
 def history_path(results_dir: str | os.PathLike, trial_id: str) -> Path:
     return Path(results_dir) / "history" / f"{trial_id}.parquet"
+
+
+def checkpoint_path(results_dir: str | os.PathLike, trial_id: str) -> Path:
+    return Path(results_dir) / "checkpoints" / trial_id
 
 
 def read_row(results_dir: str | os.PathLike, trial_id: str) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -27,6 +28,8 @@ from trainables.common import seed_everything
 from trainables.registry import METHODS
 
 FAULT_ENV = "GROUPSWEEP_INJECT_FAULT"  # "<trial id substring>@<epoch>": fail once after that epoch (chaos tests)
+# set on clusters whose GPUs are logical only (the loopback test cluster advertises --num-gpus=1 without CUDA)
+LOGICAL_GPUS_ENV = "GROUPSWEEP_LOGICAL_GPUS"
 _VERSIONED = ("ray", "torch", "torchvision", "tensorflow", "tensorflow-cpu", "keras", "scikit-learn", "numpy",
               "pandas", "pyarrow", "pillow")
 
@@ -103,7 +106,7 @@ class Trial:
     def write_row(self, status: str, error: str | None = None) -> None:
         values = dict(self.values, status=status, error=error, device=self.device, started_utc=self.started_utc,
                       finished_utc=utc_now(), wall_s=time.time() - self.started, versions=library_versions(),
-                      node_id=_node_id())
+                      **_node())
         report.write_parquet_atomic(report.make_row({**spec_row(self.spec), **values}),
                                     report.row_path(self.results_dir, self.trial_id))
 
@@ -130,10 +133,10 @@ class Trial:
         if save is None or final or not every or epoch % every:
             tune.report(tune_metrics)
         else:
-            with tempfile.TemporaryDirectory() as tmp:
-                save(Path(tmp))
-                (Path(tmp) / "trial_state.json").write_text(json.dumps({"history": self.history, "epoch": epoch}))
-                tune.report(tune_metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+            folder = self._save_checkpoint(epoch, save)
+            tune.report(tune_metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+        if final:
+            shutil.rmtree(self.checkpoint_dir, ignore_errors=True)  # finished: nothing left to resume
         self._maybe_inject_fault(epoch)
 
     def _maybe_inject_fault(self, epoch: int) -> None:
@@ -154,20 +157,49 @@ class Trial:
         """Record a trial that reports once (no epochs)."""
         self.report_epoch(1, metrics, final=True)
 
+    # -- checkpoints ------------------------------------------------------------------------------------------
+    @property
+    def checkpoint_dir(self) -> Path:
+        """The trial's latest checkpoint in the results folder: the sweep's own ledger, so a rerun with --resume
+        continues a trial whose driver died (Tune's restore state lags by minutes); Tune gets the same folder."""
+        return report.checkpoint_path(self.results_dir, self.trial_id)
+
+    def _save_checkpoint(self, epoch: int, save: Callable[[Path], None]) -> Path:
+        """Write the learner's state and our history into a fresh folder, then swap it in whole."""
+        final = self.checkpoint_dir
+        staging = final.with_name(f"{final.name}.saving-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        save(staging)
+        (staging / "trial_state.json").write_text(json.dumps({"history": self.history, "epoch": epoch}))
+        old = final.with_name(f"{final.name}.old-{os.getpid()}")
+        if final.exists():
+            final.rename(old)
+        staging.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+        return final
+
     @contextlib.contextmanager
     def resume(self) -> Iterator[Path | None]:
-        """The folder of the last checkpoint when Tune restarts this trial, else None; restores the history."""
+        """The folder of the newest checkpoint (Tune's on a retry, else the ledger's after a driver restart) when
+        this trial ran before, else None; restores the history."""
         from ray import tune
 
+        candidates = []
         checkpoint = tune.get_checkpoint()
-        if checkpoint is None:
-            yield None
-            return
-        with checkpoint.as_directory() as folder:
-            state = json.loads((Path(folder) / "trial_state.json").read_text())
+        with contextlib.ExitStack() as stack:
+            if checkpoint is not None:
+                candidates.append(Path(stack.enter_context(checkpoint.as_directory())))
+            if (self.checkpoint_dir / "trial_state.json").exists():
+                candidates.append(self.checkpoint_dir)
+            if not candidates:
+                yield None
+                return
+            folder = max(candidates, key=lambda f: json.loads((f / "trial_state.json").read_text())["epoch"])
+            state = json.loads((folder / "trial_state.json").read_text())
             self.history = state["history"]
             self.values.update({k: v for k, v in self.history[-1].items() if k != "epoch"}, epochs=state["epoch"])
-            yield Path(folder)
+            yield folder
 
     def fail(self, exc: BaseException) -> None:
         self.write_row("error", one_line(exc))
@@ -184,12 +216,47 @@ def spec_row(spec: dict[str, Any]) -> dict[str, Any]:
     return row | {f"param_{k}": v for k, v in spec["params"].items()}
 
 
-def _node_id() -> str | None:
+def _node() -> dict[str, str | None]:
+    """Which Ray node ran the trial (id and address), for cluster runs and their tests."""
     with contextlib.suppress(Exception):
         import ray
 
-        return ray.get_runtime_context().get_node_id()
-    return None
+        return {"node_id": ray.get_runtime_context().get_node_id(), "node_ip": ray.util.get_node_ip_address()}
+    return {"node_id": None, "node_ip": None}
+
+
+class GPUUnavailable(RuntimeError):
+    """A trial was given a GPU by Ray but its framework cannot see any CUDA device."""
+
+
+def visible_gpus(framework: str) -> int:
+    if framework == "tensorflow":
+        import tensorflow as tf
+
+        return len(tf.config.list_physical_devices("GPU"))
+    import torch
+
+    return torch.cuda.device_count()
+
+
+def check_gpu(spec: dict[str, Any]) -> None:
+    """Fail at start, not hours later on the CPU, when a trial that asked for a GPU cannot use one."""
+    if not spec.get("gpus") or os.environ.get(LOGICAL_GPUS_ENV):
+        return
+    if visible_gpus(spec["framework"]) == 0:
+        import ray
+
+        raise GPUUnavailable(
+            f"trial asked for {spec['gpus']:g} GPU and Ray assigned {ray.get_gpu_ids() or 'none'}, but "
+            f"{spec['framework']} sees no CUDA device (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r});"
+            f" install the GPU build on this node (make venv EXTRA=gpu) or run with --gpus-per-trial 0")
+
+
+def release_gpu_memory() -> None:
+    """Hand cached CUDA blocks back before the process ends (one process per trial, but Ray may keep it a while)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
 
 
 def load_method(name: str, framework: str) -> Callable[[Path, Trial], None]:
@@ -203,6 +270,7 @@ def run_trial(config: dict[str, Any]) -> None:
     trial.count_attempt()
     seed_everything(trial.seed)
     try:
+        check_gpu(trial.spec)
         run = load_method(trial.cell["method"], trial.spec["framework"])
         run(Path(trial.spec["data_dir"]), trial)
     except Exception as exc:  # every failure must leave an error row; Tune then sees it too
@@ -210,4 +278,5 @@ def run_trial(config: dict[str, Any]) -> None:
             trial.fail(exc)
         raise
     finally:
+        release_gpu_memory()
         sys.stdout.flush()

@@ -1,0 +1,125 @@
+"""The loopback cluster of cluster.local.yaml: a real `ray up` of a head and two logical-GPU workers on this
+machine, over SSH to 127.0.0.x. The cluster tests and bench/cluster_up.py use it; so can a user who wants to try
+cluster mode on a laptop:
+
+    python -m sweeps.loopback up      # sshd + token + ray up, then wait until both workers joined
+    python -m sweeps.loopback status
+    python -m sweeps.loopback down    # ray down; no Ray process is left on the machine
+
+`ray down` (like `ray stop`) ends every Ray process on the machine, local sweeps included.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "cluster.local.yaml"
+HEAD = "127.0.0.10:6379"
+WORKERS = ("127.0.0.2", "127.0.0.3")
+NODE_CHECKOUT = Path.home() / "groupsweep"  # where cluster.local.yaml's file_mounts put the project on a node
+
+
+class LoopbackError(RuntimeError):
+    """The loopback cluster could not be brought up or down; the message says which step failed."""
+
+
+def cluster_env() -> dict[str, str]:
+    """The environment of `ray up` and of drivers: token auth, and the v1 autoscaler (see cluster.local.yaml)."""
+    return dict(os.environ, RAY_AUTH_MODE="token", RAY_UP_enable_autoscaler_v2="0")
+
+
+def _run(*cmd: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+    # from the project root: cluster.local.yaml mounts "." on every node
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=cluster_env(), cwd=ROOT)
+    if check and done.returncode != 0:
+        tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
+        raise LoopbackError(f"{' '.join(cmd[:3])} failed (exit {done.returncode}): {' | '.join(tail)}")
+    return done
+
+
+def _ray(*args: str, **kw) -> subprocess.CompletedProcess:
+    return _run(str(Path(sys.executable).parent / "ray"), *args, **kw)
+
+
+def provision_nodes() -> None:
+    """The nodes are this machine: give the node checkout this project's environment, so `make venv` there is
+    a no-op instead of a second multi-gigabyte install (a real node builds its own)."""
+    _run(str(ROOT / "scripts" / "loopback_sshd.sh"), timeout=900)
+    NODE_CHECKOUT.mkdir(exist_ok=True)
+    venv, link = Path(sys.prefix), NODE_CHECKOUT / ".venv"
+    if link.is_symlink() and link.resolve() != venv.resolve():
+        link.unlink()
+    if not link.exists():
+        link.symlink_to(venv, target_is_directory=True)
+    _ray("get-auth-token", "--generate")
+
+
+def nodes() -> list[dict]:
+    """Alive nodes as {ip, gpus, cpus}, asked from a separate process (this one must not join the cluster)."""
+    code = ("import json, ray; ray.init(address=%r, logging_level='ERROR'); "
+            "print(json.dumps([{'ip': n['NodeManagerAddress'], 'gpus': n['Resources'].get('GPU', 0), "
+            "'cpus': n['Resources'].get('CPU', 0)} for n in ray.nodes() if n['Alive']]))" % HEAD)
+    done = _run(sys.executable, "-c", code, timeout=120, check=False)
+    lines = done.stdout.strip().splitlines()
+    return json.loads(lines[-1]) if done.returncode == 0 and lines else []
+
+
+def wait_ready(workers: int = 2, timeout: float = 300) -> list[dict]:
+    """Poll until `workers` GPU workers have joined (`ray up` returns before they have)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        alive = nodes()
+        if sum(1 for n in alive if n["gpus"] >= 1) >= workers:
+            return alive
+        time.sleep(2)
+    raise LoopbackError(f"{workers} GPU workers did not join {HEAD} within {timeout:.0f} s (ray status to see why)")
+
+
+def up() -> float:
+    """Bring the cluster up; seconds from `ray up` to a ready cluster."""
+    provision_nodes()
+    t0 = time.time()
+    _ray("up", "-y", "--no-config-cache", str(CONFIG), timeout=900)
+    wait_ready()
+    return time.time() - t0
+
+
+def ray_processes() -> list[str]:
+    done = subprocess.run(["pgrep", "-af", "raylet|gcs_server|ray::|default_worker.py"], capture_output=True,
+                          text=True)
+    return [line for line in done.stdout.splitlines() if "pgrep" not in line]
+
+
+def down(timeout: float = 60) -> None:
+    """`ray down`, then wait until no Ray process is left on this machine."""
+    _ray("down", "-y", str(CONFIG), timeout=300)
+    deadline = time.time() + timeout
+    while ray_processes() and time.time() < deadline:
+        time.sleep(1)
+    if ray_processes():
+        raise LoopbackError(f"ray down left {len(ray_processes())} Ray processes: {ray_processes()[0][:120]}")
+
+
+def main() -> None:
+    verb = sys.argv[1] if len(sys.argv) > 1 else "status"
+    try:
+        if verb == "up":
+            print(f"loopback cluster ready in {up():.1f} s: {json.dumps(nodes())}")
+        elif verb == "down":
+            down()
+            print("loopback cluster down; no Ray process left")
+        elif verb == "status":
+            print(json.dumps(nodes()) if nodes() else f"no cluster at {HEAD}")
+        else:
+            sys.exit("usage: python -m sweeps.loopback up|down|status")
+    except (LoopbackError, subprocess.TimeoutExpired) as exc:
+        sys.exit(f"error: {exc}")
+
+
+if __name__ == "__main__":
+    main()

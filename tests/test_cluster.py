@@ -1,0 +1,171 @@
+"""A real cluster on this machine (cluster.local.yaml: `ray up` over SSH to 127.0.0.x, a head and two workers
+with logical GPUs) and the faults a long sweep meets on one: a trial spread, a worker node killed mid-trial, the
+driver killed with SIGKILL and rerun with --resume, and a GPU trial on a node whose framework sees no GPU.
+
+The set-up needs root (it installs and starts sshd on loopback; .ci/run does the same). `ray down` ends every Ray
+process on the machine, so these tests keep the cluster to this module.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sweeps import loopback
+from tests.conftest import ROOT, SHARED_DATA
+from trainables import report
+from trainables.trial import LOGICAL_GPUS_ENV
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the loopback cluster installs and starts sshd: needs root"),
+    pytest.mark.skipif(not (SHARED_DATA / "text" / "sentiment").is_dir(), reason=f"real data not at {SHARED_DATA}"),
+]
+BUDGET = ROOT / "tests" / "budgets" / "cluster.yaml"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    import ray
+
+    ray.shutdown()  # a local Ray of an earlier test would be ended by `ray down` anyway
+    ready_s = loopback.up()
+    print(f"loopback cluster ready {ready_s:.1f} s after ray up started")
+    yield loopback.nodes()
+    loopback.down()
+
+
+def driver(storage: Path, datasets: str, *extra: str, logical_gpus: bool = True) -> list[str]:
+    """The command line of a sweep driver on the loopback cluster, one gru cell per dataset."""
+    return [sys.executable, str(ROOT / "sweeps" / "matrix.py"), "--address", loopback.HEAD, "--datasets", datasets,
+            "--models", "gru", "--methods", "recurrent", "--budget", str(BUDGET), "--data-root",
+            str(SHARED_DATA / "text"), "--weights", "random", "--storage", str(storage), "--sweep-id", "s",
+            "--gpus-per-trial", "1", *extra]
+
+
+def env(logical_gpus: bool = True) -> dict[str, str]:
+    base = {k: v for k, v in loopback.cluster_env().items() if k != LOGICAL_GPUS_ENV}
+    return base | ({LOGICAL_GPUS_ENV: "1"} if logical_gpus else {})
+
+
+def rows(sweep_dir: Path) -> pd.DataFrame:
+    files = sorted((sweep_dir / "trials").glob("*.parquet"))
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
+
+
+def wait_for(predicate, what: str, timeout: float = 240):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def running_at(sweep_dir: Path, dataset: str, min_epoch: int):
+    """The row of `dataset`'s trial once it has checkpointed `min_epoch` epochs and is still running."""
+    frame = rows(sweep_dir)
+    if frame.empty:
+        return None
+    mine = frame[(frame["dataset"] == dataset) & (frame["status"] == "running") & (frame["epochs"] >= min_epoch)]
+    has_checkpoint = not mine.empty and report.checkpoint_path(sweep_dir, mine.iloc[0]["trial_id"]).exists()
+    return mine.iloc[0] if has_checkpoint else None
+
+
+def epochs_of(sweep_dir: Path, trial_id: str) -> list[int]:
+    return list(pd.read_parquet(report.history_path(sweep_dir, trial_id))["epoch"])
+
+
+def test_cluster_is_a_head_and_two_gpu_workers(cluster):
+    ips = sorted(n["ip"] for n in cluster)
+    assert ips == ["127.0.0.10", "127.0.0.2", "127.0.0.3"]
+    assert sorted(n["gpus"] for n in cluster) == [0, 1, 1]
+
+
+def test_sweep_runs_on_both_workers(cluster, tmp_path):
+    done = subprocess.run(driver(tmp_path, "sentiment,questions"), capture_output=True, text=True, timeout=600,
+                          env=env())
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    frame = rows(tmp_path / "s")
+    assert list(frame["status"]) == ["ok", "ok"]
+    assert set(frame["node_ip"]) == {"127.0.0.2", "127.0.0.3"}  # one GPU each: the two trials ran side by side
+
+
+def test_worker_killed_mid_trial_resumes_on_the_other(cluster, tmp_path):
+    proc = subprocess.Popen(driver(tmp_path, "sentiment", "--max-failures", "2"), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env())
+    try:
+        row = wait_for(lambda: running_at(tmp_path / "s", "sentiment", 2), "a checkpointed epoch")
+        victim = row["node_ip"]
+        raylet = subprocess.run(["pgrep", "-f", f"raylet.*--node_ip_address={victim}"], capture_output=True,
+                                text=True).stdout.split()
+        assert raylet, f"no raylet for {victim}"
+        for pid in raylet:
+            os.kill(int(pid), signal.SIGKILL)
+        out, _ = proc.communicate(timeout=600)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, out[-3000:]
+    final = rows(tmp_path / "s").iloc[0]
+    assert final["status"] == "ok" and final["retries"] >= 1
+    assert final["node_ip"] != victim
+    assert epochs_of(tmp_path / "s", final["trial_id"]) == list(range(1, 13))  # each epoch once, none lost
+    loopback.wait_ready()  # the autoscaler starts the killed worker again; the next test wants both
+
+
+def test_driver_sigkill_then_resume(cluster, tmp_path):
+    sweep_dir = tmp_path / "s"
+    proc = subprocess.Popen(driver(tmp_path, "sentiment,questions"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env())
+
+    def one_finished_one_running():
+        frame = rows(sweep_dir)
+        finished = not frame.empty and (frame["status"] == "ok").any()
+        return finished and running_at(sweep_dir, "sentiment", 2) is not None
+
+    wait_for(one_finished_one_running, "one finished and one checkpointed trial")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(5)  # the cluster ends the dead driver's trials; the ledger is what it is now
+    before = rows(sweep_dir).set_index("dataset")
+    assert before.loc["questions", "status"] == "ok" and before.loc["sentiment", "status"] == "running"
+    killed_at = int(before.loc["sentiment", "epochs"])
+    finished_file = report.row_path(sweep_dir, before.loc["questions", "trial_id"])
+    finished_mtime = finished_file.stat().st_mtime_ns
+    running_id = before.loc["sentiment", "trial_id"]
+    state = report.checkpoint_path(sweep_dir, running_id) / "trial_state.json"
+    checkpointed = json.loads(state.read_text())["epoch"]
+    trained_before = pd.read_parquet(report.history_path(sweep_dir, running_id)).head(checkpointed)
+
+    done = subprocess.run(driver(tmp_path, "sentiment,questions", "--resume"), capture_output=True, text=True,
+                          timeout=600, env=env())
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "(1 already finished)" in done.stdout
+    after = rows(sweep_dir).set_index("dataset")
+    assert len(after) == 2 and set(after["status"]) == {"ok"}  # one row per trial, no duplicates
+    assert finished_file.stat().st_mtime_ns == finished_mtime  # the finished trial was not rerun
+    resumed = after.loc["sentiment"]
+    assert resumed["retries"] == 1
+    assert epochs_of(sweep_dir, resumed["trial_id"]) == list(range(1, 13))
+    history = pd.read_parquet(report.history_path(sweep_dir, resumed["trial_id"]))
+    # the checkpointed epochs were not trained again: their history rows are the ones written before the kill
+    assert killed_at >= checkpointed >= 2
+    pd.testing.assert_frame_equal(history.head(checkpointed), trained_before)
+
+
+def test_gpu_trial_that_sees_no_gpu_fails_fast(cluster, tmp_path):
+    t0 = time.time()
+    done = subprocess.run(driver(tmp_path, "questions", "--max-failures", "0"), capture_output=True, text=True,
+                          timeout=600, env=env(logical_gpus=False))
+    assert done.returncode == 1
+    row = rows(tmp_path / "s").iloc[0]
+    assert row["status"] == "error" and row["error"].startswith("GPUUnavailable: trial asked for 1 GPU")
+    assert "tensorflow sees no CUDA device" in row["error"]
+    assert time.time() - t0 < 120
