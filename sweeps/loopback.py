@@ -62,10 +62,11 @@ def provision_nodes() -> None:
 def nodes() -> list[dict]:
     """Alive nodes as {ip, gpus, cpus}, asked from a separate process (this one must not join the cluster)."""
     code = ("import json, ray; ray.init(address=%r, logging_level='ERROR'); "
-            "print(json.dumps([{'ip': n['NodeManagerAddress'], 'gpus': n['Resources'].get('GPU', 0), "
+            "print('NODES', json.dumps([{'ip': n['NodeManagerAddress'], 'gpus': n['Resources'].get('GPU', 0), "
             "'cpus': n['Resources'].get('CPU', 0)} for n in ray.nodes() if n['Alive']]))" % HEAD)
     done = _run(sys.executable, "-c", code, timeout=120, check=False)
-    lines = done.stdout.strip().splitlines()
+    # the autoscaler's event lines reach this driver's stdout too: take ours by its tag
+    lines = [line[len("NODES "):] for line in done.stdout.splitlines() if line.startswith("NODES ")]
     return json.loads(lines[-1]) if done.returncode == 0 and lines else []
 
 
@@ -83,6 +84,8 @@ def wait_ready(workers: int = 2, timeout: float = 300) -> list[dict]:
 def up() -> float:
     """Bring the cluster up; seconds from `ray up` to a ready cluster."""
     provision_nodes()
+    if ray_processes():  # start commands do not `ray stop` (it would end every Ray here): start from nothing
+        down()
     t0 = time.time()
     _ray("up", "-y", "--no-config-cache", str(CONFIG), timeout=900)
     wait_ready()
@@ -90,19 +93,36 @@ def up() -> float:
 
 
 def ray_processes() -> list[str]:
-    done = subprocess.run(["pgrep", "-af", "raylet|gcs_server|ray::|default_worker.py"], capture_output=True,
-                          text=True)
-    return [line for line in done.stdout.splitlines() if "pgrep" not in line]
+    """Live Ray processes on this machine (zombies excluded: they are gone, only not yet reaped)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline", "status"]):
+        if proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        command = " ".join(proc.info["cmdline"] or [proc.info["name"] or ""])
+        if proc.info["name"] in ("raylet", "gcs_server") or "ray::" in command or "default_worker.py" in command \
+                or "bin/ray start" in command:
+            found.append(f"{proc.pid} {command[:160]}")
+    return found
+
+
+def _wait_gone(seconds: float) -> bool:
+    deadline = time.time() + seconds
+    while ray_processes() and time.time() < deadline:
+        time.sleep(1)
+    return not ray_processes()
 
 
 def down(timeout: float = 60) -> None:
-    """`ray down`, then wait until no Ray process is left on this machine."""
+    """`ray down`, then wait until no Ray process is left on this machine. A worker the autoscaler was just
+    (re)starting can outlive the head's `ray stop`; on loopback every node is here, so a forced stop ends it."""
     _ray("down", "-y", str(CONFIG), timeout=300)
-    deadline = time.time() + timeout
-    while ray_processes() and time.time() < deadline:
-        time.sleep(1)
-    if ray_processes():
-        raise LoopbackError(f"ray down left {len(ray_processes())} Ray processes: {ray_processes()[0][:120]}")
+    if not _wait_gone(timeout / 2):
+        _ray("stop", "--force", check=False, timeout=120)
+        subprocess.run(["pkill", "-9", "-f", "bin/ray start"], check=False)
+    if not _wait_gone(timeout / 2):
+        raise LoopbackError(f"ray down left {len(ray_processes())} Ray processes: {ray_processes()[0]}")
 
 
 def main() -> None:

@@ -62,8 +62,8 @@ def rows(sweep_dir: Path) -> pd.DataFrame:
 def wait_for(predicate, what: str, timeout: float = 240):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        value = predicate()
-        if value:
+        value = predicate()  # None until ready
+        if value is not None:
             return value
         time.sleep(0.3)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
@@ -127,8 +127,8 @@ def test_driver_sigkill_then_resume(cluster, tmp_path):
 
     def one_finished_one_running():
         frame = rows(sweep_dir)
-        finished = not frame.empty and (frame["status"] == "ok").any()
-        return finished and running_at(sweep_dir, "sentiment", 2) is not None
+        finished = not frame.empty and bool((frame["status"] == "ok").any())
+        return True if finished and running_at(sweep_dir, "sentiment", 2) is not None else None
 
     wait_for(one_finished_one_running, "one finished and one checkpointed trial")
     proc.send_signal(signal.SIGKILL)
@@ -157,7 +157,7 @@ def test_driver_sigkill_then_resume(cluster, tmp_path):
     history = pd.read_parquet(report.history_path(sweep_dir, resumed["trial_id"]))
     # the checkpointed epochs were not trained again: their history rows are the ones written before the kill
     assert killed_at >= checkpointed >= 2
-    pd.testing.assert_frame_equal(history.head(checkpointed), trained_before)
+    pd.testing.assert_frame_equal(history.head(checkpointed)[trained_before.columns], trained_before)
 
 
 def test_gpu_trial_that_sees_no_gpu_fails_fast(cluster, tmp_path):
