@@ -28,7 +28,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
                         help="folder with one subfolder per dataset; default: generated demo data")
     parser.add_argument("--weights", choices=("imagenet", "random"), default=None,
                         help="backbone weights (default: imagenet on real data, random on demo data)")
-    parser.add_argument("--storage", type=Path, default=Path("runs"), help="where sweeps are stored (default runs/)")
+    parser.add_argument("--storage", type=storage_folder, default=Path("runs"),
+                        help="where sweeps are stored (default runs/); on a cluster, a folder every node mounts")
     parser.add_argument("--shared-storage", action="store_true",
                         help="--storage is mounted by every node (checked for NFS and the like otherwise)")
     parser.add_argument("--sweep-id", default=None, help="results subfolder (default: <budget>-<data>)")
@@ -49,6 +50,15 @@ def text_frameworks(args: argparse.Namespace) -> tuple[str, ...]:
     for name in names:
         METHODS.get("recurrent").trainable(name)  # unknown -> one-line error listing the valid ones
     return tuple("" if n == METHODS.get("recurrent").framework else n for n in names) or ("",)
+
+
+def storage_folder(text: str) -> Path:
+    """--storage is a folder; object-store URIs are not written to directly (yet): mount the bucket instead."""
+    if "://" in text:
+        raise argparse.ArgumentTypeError(
+            f"{text}: object-store URIs are not supported as --storage; mount the bucket on every node (s3fs, "
+            f"mountpoint-s3, gcsfuse; such mounts count as shared) and pass the mount folder")
+    return Path(text)
 
 
 def build_options(args: argparse.Namespace, cells, tag: str = "") -> "SweepOptions":

@@ -143,6 +143,22 @@ def test_gpu_request_without_gpus_fails_fast(demo_root, make_options):
         run_sweep(make_options(cells, demo_root, gpus_per_trial=1.0))
 
 
+def test_trial_given_a_gpu_it_cannot_see_stops_at_start(monkeypatch):
+    """The trial-side check (a cluster advertising GPUs its nodes cannot use): torch really sees none here."""
+    import torch
+
+    from trainables.trial import LOGICAL_GPUS_ENV, GPUUnavailable, check_gpu
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    monkeypatch.delenv(LOGICAL_GPUS_ENV, raising=False)
+    check_gpu({"gpus": 0, "framework": "torch"})  # no GPU asked: nothing to check
+    with pytest.raises(GPUUnavailable, match=r"trial asked for 0.5 GPU .* torch sees no CUDA device"):
+        check_gpu({"gpus": 0.5, "framework": "torch"})
+    monkeypatch.setenv(LOGICAL_GPUS_ENV, "1")
+    check_gpu({"gpus": 0.5, "framework": "torch"})  # logical GPUs (the loopback cluster): accepted
+
+
 def test_matrix_unknown_model_is_one_line(tmp_path):
     from tests.conftest import ROOT
     import subprocess
