@@ -74,6 +74,30 @@ def test_test_label_missing_from_train(tmp_path, demo_root):
         check_data({Cell(2, "sentiment", "lstm", "recurrent"): []}, tmp_path / "data")
 
 
+@pytest.mark.parametrize("damage, needle", [
+    (lambda p: p.write_bytes(b""), "train.csv: empty file; expected a CSV with header text,label"),
+    (lambda p: p.write_bytes(b"text,label\ncaf\xe9 au lait,pos\n"), "train.csv: not UTF-8 text (byte 14)"),
+    (lambda p: p.write_text("text,label\ngood,pos\nfine,pos\n"), "train.csv: column label has a single class"),
+    (lambda p: p.write_text("text,label\n  ,pos\n,neg\n"), "train.csv: no rows with non-empty text"),
+])
+def test_broken_text_csv_is_one_line(tmp_path, demo_root, damage, needle):
+    root = copy_dataset(demo_root, "sentiment", tmp_path / "data")
+    copy_dataset(demo_root, "spam", tmp_path / "data")
+    damage(root / "train.csv")
+    result = run_cli("--groups", "P2G1", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path))
+    assert_one_line_error(result, needle)
+
+
+def test_quoted_newlines_and_empty_texts_are_read_right(tmp_path):
+    from trainables.text.data import read_dataset
+
+    (tmp_path / "train.csv").write_text('text,label\n"line one\nline two, with comma",spam\nNA,ham\n"   ",ham\n')
+    (tmp_path / "test.csv").write_text("text,label\nnull,ham\n")
+    classes, train, test = read_dataset(tmp_path)
+    assert classes == ["ham", "spam"] and list(train["text"]) == ["line one\nline two, with comma", "NA"]
+    assert train.attrs["empty_rows"] == 1 and list(test["text"]) == ["null"]  # "NA" / "null" stay text
+
+
 def _odd_images(folder: Path) -> None:
     """Replace a class's images with every kind of odd file a scraped dataset holds."""
     from PIL import Image

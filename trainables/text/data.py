@@ -27,14 +27,23 @@ def standardize(text: str) -> list[str]:
     return _PUNCTUATION.sub("", text.lower()).split()
 
 
+def _first_bad_byte(path: Path) -> int:
+    """The file offset of the first byte that is not UTF-8 (pandas reports offsets within its own chunks)."""
+    try:
+        path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return -1
+
+
 def read_split(path: Path) -> pd.DataFrame:
     """One CSV as a frame of str columns `text`, `label`; rows with empty text are dropped (and counted)."""
     if not path.is_file():
         raise DataError(f"{path}: missing file; expected a CSV with columns text,label")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}); expected a UTF-8 CSV") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text (byte {_first_bad_byte(path)}); expected a UTF-8 CSV") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: empty file; expected a CSV with header text,label") from None
     except pd.errors.ParserError as exc:
