@@ -246,8 +246,9 @@ def check_gpu(spec: dict[str, Any]) -> None:
     if visible_gpus(spec["framework"]) == 0:
         import ray
 
+        assigned = ray.get_gpu_ids() if ray.is_initialized() else []  # get_gpu_ids() would start a Ray
         raise GPUUnavailable(
-            f"trial asked for {spec['gpus']:g} GPU and Ray assigned {ray.get_gpu_ids() or 'none'}, but "
+            f"trial asked for {spec['gpus']:g} GPU and Ray assigned {assigned or 'none'}, but "
             f"{spec['framework']} sees no CUDA device (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r});"
             f" install the GPU build on this node (make venv EXTRA=gpu) or run with --gpus-per-trial 0")
 
