@@ -28,6 +28,7 @@ pytestmark = [
     pytest.mark.skipif(not (SHARED_DATA / "text" / "sentiment").is_dir(), reason=f"real data not at {SHARED_DATA}"),
 ]
 BUDGET = ROOT / "tests" / "budgets" / "cluster.yaml"
+EPOCHS = 30  # a sentiment trial of that budget
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +80,12 @@ def running_at(sweep_dir: Path, dataset: str, min_epoch: int):
     return mine.iloc[0] if has_checkpoint else None
 
 
+def ledger_still(sweep_dir: Path, seconds: float):
+    """True once no row has changed for `seconds` (the cluster has ended a dead driver's trials), else None."""
+    newest = max(p.stat().st_mtime for p in (sweep_dir / "trials").glob("*.parquet"))
+    return True if time.time() - newest >= seconds else None
+
+
 def epochs_of(sweep_dir: Path, trial_id: str) -> list[int]:
     return list(pd.read_parquet(report.history_path(sweep_dir, trial_id))["epoch"])
 
@@ -116,7 +123,7 @@ def test_worker_killed_mid_trial_resumes_on_the_other(cluster, tmp_path):
     final = rows(tmp_path / "s").iloc[0]
     assert final["status"] == "ok" and final["retries"] >= 1
     assert final["node_ip"] != victim
-    assert epochs_of(tmp_path / "s", final["trial_id"]) == list(range(1, 13))  # each epoch once, none lost
+    assert epochs_of(tmp_path / "s", final["trial_id"]) == list(range(1, EPOCHS + 1))  # each epoch once, none lost
     loopback.wait_ready()  # the autoscaler starts the killed worker again; the next test wants both
 
 
@@ -133,7 +140,7 @@ def test_driver_sigkill_then_resume(cluster, tmp_path):
     wait_for(one_finished_one_running, "one finished and one checkpointed trial")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    time.sleep(5)  # the cluster ends the dead driver's trials; the ledger is what it is now
+    wait_for(lambda: ledger_still(sweep_dir, 3.0), "the dead driver's trials to stop writing")
     before = rows(sweep_dir).set_index("dataset")
     assert before.loc["questions", "status"] == "ok" and before.loc["sentiment", "status"] == "running"
     killed_at = int(before.loc["sentiment", "epochs"])
@@ -153,7 +160,7 @@ def test_driver_sigkill_then_resume(cluster, tmp_path):
     assert finished_file.stat().st_mtime_ns == finished_mtime  # the finished trial was not rerun
     resumed = after.loc["sentiment"]
     assert resumed["retries"] == 1
-    assert epochs_of(sweep_dir, resumed["trial_id"]) == list(range(1, 13))
+    assert epochs_of(sweep_dir, resumed["trial_id"]) == list(range(1, EPOCHS + 1))
     history = pd.read_parquet(report.history_path(sweep_dir, resumed["trial_id"]))
     # the checkpointed epochs were not trained again: their history rows are the ones written before the kill
     assert killed_at >= checkpointed >= 2
