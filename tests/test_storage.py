@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 from sweeps.storage import filesystem_type, storage_problem
 
@@ -11,16 +12,12 @@ MOUNTS = "overlay / overlay rw 0 0\nserver:/export /mnt/shared nfs4 rw 0 0\ntmpf
 def test_filesystem_type_takes_the_longest_mount_point(tmp_path):
     mounts = tmp_path / "mounts"
     mounts.write_text(MOUNTS)
-    from pathlib import Path
-
     assert filesystem_type(Path("/mnt/shared/runs"), str(mounts)) == "nfs4"
     assert filesystem_type(Path("/mnt/shared/tmp/x"), str(mounts)) == "tmpfs"
     assert filesystem_type(Path("/work/runs"), str(mounts)) == "overlay"
 
 
 def test_local_folder_is_refused_only_when_nodes_are_other_machines(tmp_path):
-    from pathlib import Path
-
     mounts = tmp_path / "mounts"
     mounts.write_text(MOUNTS)
     here = socket.gethostname()

@@ -195,8 +195,8 @@ class Trial:
             if not candidates:
                 yield None
                 return
-            folder = max(candidates, key=lambda f: json.loads((f / "trial_state.json").read_text())["epoch"])
-            state = json.loads((folder / "trial_state.json").read_text())
+            states = {folder: json.loads((folder / "trial_state.json").read_text()) for folder in candidates}
+            folder, state = max(states.items(), key=lambda item: item[1]["epoch"])
             self.history = state["history"]
             self.values.update({k: v for k, v in self.history[-1].items() if k != "epoch"}, epochs=state["epoch"])
             yield folder
