@@ -103,18 +103,23 @@ class TorchTextLearner:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            total += float(loss) * len(y)
+            total += loss.item() * len(y)
             correct += int((logits.argmax(1) == y).sum())
             seen += len(y)
         return {"loss": total / max(seen, 1), "acc": correct / max(seen, 1), "items": seen}
 
-    def predict(self, split: Encoded) -> np.ndarray:
+    def scores(self, split: Encoded) -> np.ndarray:
+        """Class probabilities, one row per example (ensembles average these)."""
         import torch
 
         self.model.eval()
         with torch.inference_mode():
-            preds = [self.model(x, lengths).argmax(1).cpu().numpy() for x, _, lengths in self._batches(split, False)]
-        return np.concatenate(preds) if preds else np.zeros(0, dtype=np.int64)
+            rows = [torch.softmax(self.model(x, lengths).float(), 1).cpu().numpy()
+                    for x, _, lengths in self._batches(split, False)]
+        return np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+
+    def predict(self, split: Encoded) -> np.ndarray:
+        return self.scores(split).argmax(1) if len(split.y) else np.zeros(0, dtype=np.int64)
 
     def save(self, folder: Path) -> None:
         import torch
