@@ -3,18 +3,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from analysis.load import ResultsError
 from analysis.report import build_report
+from trainables import store
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.split(":", 1)[1].strip())
-    parser.add_argument("results_dir", type=Path, help="a sweep folder: <storage>/<sweep-id>")
+    parser.add_argument("results_dir", help="a sweep folder: <storage>/<sweep-id> (a path or s3://bucket/...)")
+    parser.add_argument("--out", default=None, help="where the reports go (default <results_dir>/reports)")
     args = parser.parse_args(argv)
-    print(build_report(args.results_dir))
-    print(f"written: {args.results_dir / 'reports'}/{{report.md,*.csv,*.png}}")
+    out = args.out or store.join(args.results_dir, "reports")
+    print(build_report(args.results_dir, out))
+    print(f"written: {out}/{{report.md,*.csv,*.png}}")
     return 0
 
 

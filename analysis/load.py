@@ -1,11 +1,13 @@
-"""Read a sweep folder: its plan (sweep.json) and every trial row (trials/*.parquet) as one table."""
+"""Read a sweep folder (local or on an object store): its plan (sweep.json) and every trial row (trials/*.parquet)
+as one table."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import os
 
 import pandas as pd
 
+from trainables import store
 from trainables.report import column_order
 
 
@@ -13,30 +15,36 @@ class ResultsError(ValueError):
     """The folder is not a sweep's results folder, or its files are unreadable."""
 
 
-def load_manifest(sweep_dir: Path) -> dict:
-    path = sweep_dir / "sweep.json"
-    if not path.is_file():
+def load_manifest(sweep_dir: str | os.PathLike) -> dict:
+    path = store.join(sweep_dir, "sweep.json")
+    text = store.read_text(path)
+    if text is None:
         raise ResultsError(f"{sweep_dir}: not a sweep results folder (no sweep.json); pass <storage>/<sweep-id>")
     try:
-        return json.loads(path.read_text())
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path}: not valid JSON ({exc})") from None
 
 
-def load_trials(sweep_dir: Path) -> pd.DataFrame:
-    """All trial rows, in the schema's column order, sorted by trial id (deterministic)."""
+def _read_all(folder: str) -> list[pd.DataFrame]:
     frames = []
-    for path in sorted((sweep_dir / "trials").glob("*.parquet")):
+    for location in store.list_files(folder, ".parquet"):
         try:
-            frames.append(pd.read_parquet(path))
-        except Exception as exc:  # a row file is written atomically, so this is outside damage
-            raise ResultsError(f"{path}: unreadable Parquet ({type(exc).__name__}: {exc})") from None
+            frames.append(store.read_parquet(location))
+        except Exception as exc:  # files are written whole, so this is outside damage
+            raise ResultsError(f"{location}: unreadable Parquet ({type(exc).__name__}: {exc})") from None
+    return [f for f in frames if f is not None]  # one may vanish between listing and reading (a --fresh rerun)
+
+
+def load_trials(sweep_dir: str | os.PathLike) -> pd.DataFrame:
+    """All trial rows, in the schema's column order, sorted by trial id (deterministic)."""
+    frames = _read_all(store.join(sweep_dir, "trials"))
     if not frames:
         return pd.DataFrame(columns=column_order([]))
     trials = pd.concat(frames, ignore_index=True)
     return trials[column_order(trials.columns)].sort_values("trial_id", ignore_index=True)
 
 
-def load_history(sweep_dir: Path) -> pd.DataFrame:
-    frames = [pd.read_parquet(p) for p in sorted((sweep_dir / "history").glob("*.parquet"))]
+def load_history(sweep_dir: str | os.PathLike) -> pd.DataFrame:
+    frames = _read_all(store.join(sweep_dir, "history"))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

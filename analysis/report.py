@@ -1,12 +1,14 @@
 """Render the tables: print them, and write Markdown, CSV and PNG heatmaps under <sweep>/reports/."""
 from __future__ import annotations
 
-from pathlib import Path
+import io
+import os
 
 import pandas as pd
 
 from analysis import tables
 from analysis.load import load_manifest, load_trials
+from trainables import store
 from trainables.report import write_text_atomic
 
 
@@ -21,7 +23,7 @@ def markdown(frame: pd.DataFrame, index: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
-def heatmap(numeric: pd.DataFrame, title: str, path: Path) -> Path | None:
+def heatmap(numeric: pd.DataFrame, title: str, location: str) -> str | None:
     """Test accuracy as a heatmap; blank cells are failed or missing."""
     if numeric.empty:
         return None
@@ -41,17 +43,18 @@ def heatmap(numeric: pd.DataFrame, title: str, path: Path) -> Path | None:
     ax.set_title(title)
     fig.colorbar(image, ax=ax, label="test accuracy")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
-    return path
+    return store.write_bytes(buffer.getvalue(), location)
 
 
-def build_report(sweep_dir: Path) -> str:
-    """Compute every table for one sweep, write them under reports/, and return the Markdown report."""
+def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> str:
+    """Compute every table for one sweep, write them under `out` (default <sweep>/reports, a folder or a store
+    URI like the sweep itself), and return the Markdown report."""
     manifest, trials = load_manifest(sweep_dir), load_trials(sweep_dir)
     cells = tables.cell_results(manifest, trials)
-    out = sweep_dir / "reports"
+    out = str(out or store.join(sweep_dir, "reports"))
     p1_num, p1_shown = tables.part1_table(cells)
     p2_num, p2_shown = tables.part2_table(cells)
     groups1, groups2 = tables.groups_table(manifest, cells, 1), tables.groups_table(manifest, cells, 2)
@@ -72,10 +75,10 @@ def build_report(sweep_dir: Path) -> str:
         sections += ["## Failed or missing cells\n",
                      markdown(failed[["part", "dataset", "model", "method", "outcome", "error"]], index=False)]
     text = "\n".join(sections)
-    write_text_atomic(text, out / "report.md")
+    write_text_atomic(text, store.join(out, "report.md"))
     for name, frame in (("cells", cells), ("part1", p1_num), ("part2", p2_num), ("groups_part1", groups1),
                         ("groups_part2", groups2)):
-        write_text_atomic(frame.to_csv(index=name in ("part1", "part2")), out / f"{name}.csv")
-    heatmap(p1_num, "Part 1: test accuracy", out / "part1.png")
-    heatmap(p2_num, "Part 2: test accuracy", out / "part2.png")
+        write_text_atomic(frame.to_csv(index=name in ("part1", "part2")), store.join(out, f"{name}.csv"))
+    heatmap(p1_num, "Part 1: test accuracy", store.join(out, "part1.png"))
+    heatmap(p2_num, "Part 2: test accuracy", store.join(out, "part2.png"))
     return text

@@ -28,8 +28,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
                         help="folder with one subfolder per dataset; default: generated demo data")
     parser.add_argument("--weights", choices=("imagenet", "random"), default=None,
                         help="backbone weights (default: imagenet on real data, random on demo data)")
-    parser.add_argument("--storage", type=storage_folder, default=Path("runs"),
-                        help="where sweeps are stored (default runs/); on a cluster, a folder every node mounts")
+    parser.add_argument("--storage", type=storage_location, default=os.environ.get("GROUPSWEEP_STORAGE", "runs"),
+                        help="where sweeps are stored: a folder or s3://bucket/prefix (default $GROUPSWEEP_STORAGE, "
+                             "else runs/); on a cluster, a bucket or a folder every node mounts")
     parser.add_argument("--shared-storage", action="store_true",
                         help="--storage is mounted by every node (checked for NFS and the like otherwise)")
     parser.add_argument("--sweep-id", default=None, help="results subfolder (default: <budget>-<data>)")
@@ -52,22 +53,24 @@ def text_frameworks(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple("" if n == METHODS.get("recurrent").framework else n for n in names) or ("",)
 
 
-def storage_folder(text: str) -> Path:
-    """--storage is a folder; object-store URIs are not written to directly (yet): mount the bucket instead."""
-    if "://" in text:
-        raise argparse.ArgumentTypeError(
-            f"{text}: object-store URIs are not supported as --storage; mount the bucket on every node (s3fs, "
-            f"mountpoint-s3, gcsfuse; such mounts count as shared) and pass the mount folder")
-    return Path(text)
+def storage_location(text: str) -> Path | str:
+    """--storage: a folder (local, or a shared mount on a cluster) or an object-store URI such as s3://bucket/runs."""
+    from trainables import store
+
+    try:
+        return store.check_location(text) if store.is_uri(text) else Path(text).resolve()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_options(args: argparse.Namespace, cells, tag: str = "") -> "SweepOptions":
     from sweeps.runner import SweepOptions
+    from trainables import store
     from trainables.demo import generate_demo
 
     budget = load_budget(args.budget)
     demo = args.data_root is None
-    data_root = generate_demo(args.storage / "demo-data", seed=0) if demo else args.data_root
+    data_root = generate_demo(store.local_root(args.storage) / "demo-data", seed=0) if demo else args.data_root
     if not demo and not data_root.is_dir():
         raise DataError(f"--data-root {data_root}: not a folder")
     weights = args.weights or ("random" if demo else "imagenet")
@@ -78,7 +81,7 @@ def build_options(args: argparse.Namespace, cells, tag: str = "") -> "SweepOptio
     # Default id: budget, data and (for a subset) the selection, so different selections never collide.
     sweep_id = args.sweep_id or f"{budget.name}-{'demo' if demo else data_root.resolve().name}" + (f"-{tag}" if tag else "")
     return SweepOptions(cells=cells, budget=budget, data_root=data_root.resolve(), demo=demo, weights=weights,
-                        storage=args.storage.resolve(), sweep_id=sweep_id, seed=args.seed, resume=args.resume,
+                        storage=args.storage, sweep_id=sweep_id, seed=args.seed, resume=args.resume,
                         fresh=args.fresh, address=address, cpus_per_trial=args.cpus_per_trial,
                         gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures,
                         shared_storage=args.shared_storage)

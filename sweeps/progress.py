@@ -6,12 +6,11 @@ scheduler is marked `stopped`, and a trial that died without writing a row (kill
 """
 from __future__ import annotations
 
-import shutil
 import time
 
 from ray import tune
 
-from trainables import report
+from trainables import report, store
 from trainables.trial import spec_row
 
 
@@ -45,7 +44,7 @@ class SweepProgress(tune.Callback):
             report.write_parquet_atomic(report.make_row(row), report.row_path(self.results_dir,
                                                                                         spec["trial_id"]))
         # finished or stopped for good: its resume checkpoint only takes disk (a VGG16 one is half a gigabyte)
-        shutil.rmtree(report.checkpoint_path(self.results_dir, spec["trial_id"]), ignore_errors=True)
+        store.remove_tree(report.checkpoint_path(self.results_dir, spec["trial_id"]))
         self._line(trial, "stopped" if row is not None and row["status"] == "stopped" else "ok")
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -19,13 +18,16 @@ from typing import Any
 from sweeps.budgets import Budget, derive_seed, sample_configs
 from sweeps.groups import Cell, Group
 from sweeps.storage import storage_problem
-from trainables import report
+from trainables import report, store
 from trainables.common import DataError, fingerprint
 from trainables.registry import BACKBONES, CELLS, DATASETS, METHODS
 from trainables.trial import FAULT_ENV, LOGICAL_GPUS_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FINISHED = ("ok", "stopped")
+# what trials need to reach an object store when the driver has it in its environment (instance roles need none)
+STORE_ENV = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+             "AWS_SESSION_TOKEN", "GOOGLE_APPLICATION_CREDENTIALS")
 
 
 class ConfigError(ValueError):
@@ -39,7 +41,7 @@ class SweepOptions:
     data_root: Path
     demo: bool
     weights: str
-    storage: Path
+    storage: Path | str  # a folder, or an object-store URI (trainables.store)
     sweep_id: str
     seed: int = 0
     resume: bool = False
@@ -51,8 +53,8 @@ class SweepOptions:
     shared_storage: bool = False  # the user vouches that every node sees --storage
 
     @property
-    def sweep_dir(self) -> Path:
-        return self.storage / self.sweep_id
+    def sweep_dir(self) -> str:
+        return store.join(self.storage, self.sweep_id)
 
 
 def git_sha() -> str:
@@ -130,7 +132,7 @@ def plan_trials(options: SweepOptions, fingerprints: dict[str, str], resources: 
                 "cell": {"part": cell.part, "dataset": cell.dataset, "model": cell.model, "method": cell.method},
                 "framework": cell.framework or method.framework, "epoch_based": method.epoch_based, "params": params,
                 "seed": derive_seed(cell_seed, i), "data_seed": options.seed, "sweep_id": options.sweep_id,
-                "results_dir": str(options.sweep_dir), "cache_dir": str(options.storage / "cache"),
+                "results_dir": options.sweep_dir, "cache_dir": str(store.local_root(options.storage) / "cache"),
                 "data_dir": str(options.data_root / cell.dataset), "data_fingerprint": fingerprints[cell.dataset],
                 "weights": options.weights, "git_sha": sha, "max_epochs": mb.max_epochs or 1, "asha": mb.asha,
                 "budget": {"name": budget.name, "val_fraction": budget.val_fraction, "images": budget.images,
@@ -147,13 +149,12 @@ def plan_trials(options: SweepOptions, fingerprints: dict[str, str], resources: 
 def prepare_sweep_dir(options: SweepOptions, trials: list[dict]) -> list[dict]:
     """Create or reuse the results folder; returns the trials still to run."""
     sweep_dir = options.sweep_dir
-    existing = list((sweep_dir / "trials").glob("*.parquet")) if sweep_dir.exists() else []
-    if options.fresh and sweep_dir.exists():
-        shutil.rmtree(sweep_dir)
+    existing = store.list_files(store.join(sweep_dir, "trials"), ".parquet")
+    if options.fresh:
+        store.remove_tree(sweep_dir)
     elif existing and not options.resume:
         raise ConfigError(f"{sweep_dir}: already holds {len(existing)} trial rows; pass --resume to continue it, "
                           f"--fresh to start over, or --sweep-id NAME for a new sweep")
-    sweep_dir.mkdir(parents=True, exist_ok=True)
     manifest = {"sweep_id": options.sweep_id, "budget": options.budget.name, "seed": options.seed,
                 "weights": options.weights, "demo_data": options.demo,
                 "groups": sorted({g.name for gs in options.cells.values() for g in gs}),
@@ -161,7 +162,7 @@ def prepare_sweep_dir(options: SweepOptions, trials: list[dict]) -> list[dict]:
                            "framework": c.framework or METHODS.get(c.method).framework,
                            "groups": [g.name for g in gs]} for c, gs in options.cells.items()],
                 "trials": [t["trial_id"] for t in trials]}
-    report.write_text_atomic(json.dumps(manifest, indent=1), sweep_dir / "sweep.json")
+    report.write_text_atomic(json.dumps(manifest, indent=1), store.join(sweep_dir, "sweep.json"))
     finished = {t["trial_id"] for t in trials
                 if (row := report.read_row(sweep_dir, t["trial_id"])) and row["status"] in FINISHED}
     return [t for t in trials if t["trial_id"] not in finished]
@@ -176,6 +177,8 @@ def connect(options: SweepOptions) -> dict[str, float]:
     env = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
     # trials see the driver's fault plan and logical-GPU flag everywhere; its weights cache only on this machine
     forwarded = (FAULT_ENV, LOGICAL_GPUS_ENV) + (("TORCH_HOME",) if options.address is None else ())
+    if store.is_uri(options.storage):  # trials write rows to the store: they need its endpoint and credentials
+        forwarded += STORE_ENV
     env |= {name: os.environ[name] for name in forwarded if name in os.environ}
     kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR",
                   runtime_env={"env_vars": env}, configure_logging=True)
@@ -229,7 +232,8 @@ def run_tune(options: SweepOptions, trials: list[dict]) -> None:
                                     trial_name_creator=lambda t: t.config["trial"]["trial_id"],
                                     trial_dirname_creator=lambda t: t.config["trial"]["trial_id"]),
         run_config=tune.RunConfig(
-            name="tune", storage_path=str(options.sweep_dir.resolve()), verbose=0,
+            name="tune", storage_path=options.sweep_dir if store.is_uri(options.sweep_dir)
+            else str(Path(options.sweep_dir).resolve()), verbose=0,
             callbacks=[SweepProgress(len(trials), str(options.sweep_dir))],
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
@@ -244,7 +248,7 @@ class Summary:
     failed: dict[str, str]  # cell key -> first error
     statuses: dict[str, int]
     wall_s: float
-    sweep_dir: Path
+    sweep_dir: str
 
     def render(self) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items()))

@@ -2,11 +2,14 @@
 and checkpoints under the sweep folder, so on a cluster whose nodes are different machines that folder must be
 shared storage (NFS and friends); a node-local path would scatter the results over the workers' disks and the
 driver would see none of them. This module tells the two apart and refuses the second with a clear message.
+Object-store URIs (s3://, gs://) are shared by nature.
 """
 from __future__ import annotations
 
 import socket
 from pathlib import Path
+
+from trainables import store
 
 # Filesystem types (as /proc/mounts names them) whose files every node that mounts them sees.
 NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "lustre", "ceph", "glusterfs", "gpfs", "beegfs", "9p",
@@ -39,13 +42,13 @@ def other_hosts(node_hosts: list[str]) -> list[str]:
     return sorted({h for h in node_hosts if h not in here})
 
 
-def storage_problem(storage: Path, node_hosts: list[str], vouched: bool = False,
+def storage_problem(storage: Path | str, node_hosts: list[str], vouched: bool = False,
                     mounts: str = "/proc/mounts") -> str | None:
     """Why `storage` cannot hold a sweep whose trials run on `node_hosts`, or None when it can."""
     remote = other_hosts(node_hosts)
-    if not remote or vouched:
+    if not remote or vouched or store.is_uri(storage):  # every node reaches an object store
         return None
-    kind = filesystem_type(storage, mounts)
+    kind = filesystem_type(Path(storage), mounts)
     if kind in NETWORK_FILESYSTEMS:
         return None
     return (f"--storage {storage}: on this machine's own {kind} filesystem, but trials also run on "

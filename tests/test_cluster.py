@@ -76,7 +76,7 @@ def running_at(sweep_dir: Path, dataset: str, min_epoch: int):
     if frame.empty:
         return None
     mine = frame[(frame["dataset"] == dataset) & (frame["status"] == "running") & (frame["epochs"] >= min_epoch)]
-    has_checkpoint = not mine.empty and report.checkpoint_path(sweep_dir, mine.iloc[0]["trial_id"]).exists()
+    has_checkpoint = not mine.empty and (Path(report.checkpoint_path(sweep_dir, mine.iloc[0]["trial_id"])) / "latest.json").exists()
     return mine.iloc[0] if has_checkpoint else None
 
 
@@ -144,10 +144,10 @@ def test_driver_sigkill_then_resume(cluster, tmp_path):
     before = rows(sweep_dir).set_index("dataset")
     assert before.loc["questions", "status"] == "ok" and before.loc["sentiment", "status"] == "running"
     killed_at = int(before.loc["sentiment", "epochs"])
-    finished_file = report.row_path(sweep_dir, before.loc["questions", "trial_id"])
+    finished_file = Path(report.row_path(sweep_dir, before.loc["questions", "trial_id"]))
     finished_mtime = finished_file.stat().st_mtime_ns
     running_id = before.loc["sentiment", "trial_id"]
-    state = report.checkpoint_path(sweep_dir, running_id) / "trial_state.json"
+    state = Path(report.checkpoint_path(sweep_dir, running_id)) / "latest.json"  # the committed checkpoint
     checkpointed = json.loads(state.read_text())["epoch"]
     trained_before = pd.read_parquet(report.history_path(sweep_dir, running_id)).head(checkpointed)
 

@@ -59,7 +59,7 @@ def test_row_has_fixed_schema_order_and_flattened_metrics(tmp_path):
     path = report.write_parquet_atomic(row, tmp_path / "trials" / "t1.parquet")
     back = pd.read_parquet(path)
     assert back.loc[0, "test_acc"] == 0.9 and back.loc[0, "train_loss"] == 0.5
-    assert [p.name for p in path.parent.iterdir()] == ["t1.parquet"]  # no temp file left behind
+    assert [p.name for p in (tmp_path / "trials").iterdir()] == ["t1.parquet"]  # no temp file left behind
 
 
 def test_row_rejects_unknown_status():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -93,24 +94,24 @@ def test_analysis_tables_from_results(finished_sweep):
     text = build_report(options.sweep_dir)
     assert "| caltech101 | resnet18 |" in text and "| questions |" in text
     assert "gru (torch)" in text  # both frameworks ran: Part 2 columns say which
-    cells = pd.read_csv(options.sweep_dir / "reports" / "cells.csv")
+    cells = pd.read_csv(Path(options.sweep_dir) / "reports" / "cells.csv")
     assert len(cells) == len(CELLS) and (cells["outcome"] == "ok").all()
-    part1 = pd.read_csv(options.sweep_dir / "reports" / "part1.csv", index_col=[0, 1])
+    part1 = pd.read_csv(Path(options.sweep_dir) / "reports" / "part1.csv", index_col=[0, 1])
     assert list(part1.columns) == ["features_svm", "finetune", "finetune_aug"]
-    assert (options.sweep_dir / "reports" / "part1.png").stat().st_size > 1000
+    assert (Path(options.sweep_dir) / "reports" / "part1.png").stat().st_size > 1000
 
 
 def test_rerun_requires_resume_and_resume_skips_finished(finished_sweep, capsys):
     options, _ = finished_sweep
     with pytest.raises(ConfigError, match="already holds .* --resume"):
         run_sweep(options)
-    before = {p.name: p.stat().st_mtime_ns for p in (options.sweep_dir / "trials").iterdir()}
+    before = {p.name: p.stat().st_mtime_ns for p in (Path(options.sweep_dir) / "trials").iterdir()}
     options.resume = True
     summary = run_sweep(options)
     options.resume = False
     assert summary.failed == {}
     assert "(9 already finished)" in capsys.readouterr().out
-    after = {p.name: p.stat().st_mtime_ns for p in (options.sweep_dir / "trials").iterdir()}
+    after = {p.name: p.stat().st_mtime_ns for p in (Path(options.sweep_dir) / "trials").iterdir()}
     assert before == after  # nothing was rerun or rewritten
 
 

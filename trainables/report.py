@@ -1,18 +1,18 @@
 """The result schema and the one helper that turns a trial's metrics into a row.
 
 One row per trial, fixed column order (identity, param_*, metrics, cost, provenance, outcome), raw numbers only.
-Rows and per-epoch histories are written atomically (temp file + rename), so a reader never sees half a file
-and a crashed trial never corrupts another trial's results.
+Rows and per-epoch histories are written whole (trainables.store: temp file + rename locally, one object upload
+on a store), so a reader never sees half a file and a crashed trial never corrupts another trial's results.
 """
 from __future__ import annotations
 
 import json
 import os
-import tempfile
-from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
+
+from trainables import store
 
 IDENTITY = ["sweep_id", "part", "dataset", "model", "cell", "method", "framework", "trial_id", "seed"]
 METRICS = ["train_loss", "train_acc", "val_acc", "test_acc", "test_macro_f1", "epochs"]
@@ -57,45 +57,28 @@ def _scalar(value: Any) -> Any:
     return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict, tuple)) else value
 
 
-def write_parquet_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write `frame` to `path` via a temp file in the same folder and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+def write_parquet_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> str:
+    """Write `frame` to `path` (a local path or a store URI) whole: readers see the old file or the new one."""
+    return store.write_parquet(frame, path)
 
 
-def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
+def write_text_atomic(text: str, path: str | os.PathLike) -> str:
+    return store.write_text(text, path)
 
 
-def row_path(results_dir: str | os.PathLike, trial_id: str) -> Path:
-    return Path(results_dir) / "trials" / f"{trial_id}.parquet"
+def row_path(results_dir: str | os.PathLike, trial_id: str) -> str:
+    return store.join(results_dir, "trials", f"{trial_id}.parquet")
 
 
-def history_path(results_dir: str | os.PathLike, trial_id: str) -> Path:
-    return Path(results_dir) / "history" / f"{trial_id}.parquet"
+def history_path(results_dir: str | os.PathLike, trial_id: str) -> str:
+    return store.join(results_dir, "history", f"{trial_id}.parquet")
 
 
-def checkpoint_path(results_dir: str | os.PathLike, trial_id: str) -> Path:
-    return Path(results_dir) / "checkpoints" / trial_id
+def checkpoint_path(results_dir: str | os.PathLike, trial_id: str) -> str:
+    return store.join(results_dir, "checkpoints", trial_id)
 
 
 def read_row(results_dir: str | os.PathLike, trial_id: str) -> dict[str, Any] | None:
     """The stored row of one trial, or None when it has none yet."""
-    path = row_path(results_dir, trial_id)
-    if not path.exists():
-        return None
-    return pd.read_parquet(path).iloc[0].to_dict()
+    frame = store.read_parquet(row_path(results_dir, trial_id))
+    return None if frame is None else frame.iloc[0].to_dict()

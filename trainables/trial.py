@@ -13,6 +13,7 @@ import os
 import platform
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,7 +23,7 @@ from typing import Any, Callable, Iterator
 
 import pandas as pd
 
-from trainables import report
+from trainables import report, store
 from trainables.common import seed_everything
 from trainables.registry import METHODS
 
@@ -133,9 +134,11 @@ class Trial:
             tune.report(tune_metrics)
         else:
             folder = self._save_checkpoint(epoch, save)
-            tune.report(tune_metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+            tune.report(tune_metrics, checkpoint=tune.Checkpoint.from_directory(folder))  # Tune copies it now
+            if store.is_uri(self.checkpoint_dir):
+                shutil.rmtree(folder, ignore_errors=True)  # the local staging copy
         if final:
-            shutil.rmtree(self.checkpoint_dir, ignore_errors=True)  # finished: nothing left to resume
+            store.remove_tree(self.checkpoint_dir)  # finished: nothing left to resume
         self._maybe_inject_fault(epoch)
 
     def _maybe_inject_fault(self, epoch: int) -> None:
@@ -146,10 +149,9 @@ class Trial:
 
     def count_attempt(self) -> None:
         """Record this start of the trial; `retries` in the row is the number of earlier starts."""
-        path = Path(self.results_dir) / "attempts" / self.trial_id
-        path.parent.mkdir(parents=True, exist_ok=True)
-        earlier = int(path.read_text()) if path.exists() else 0
-        path.write_text(str(earlier + 1))
+        location = store.join(self.results_dir, "attempts", self.trial_id)
+        earlier = int(store.read_text(location) or 0)
+        store.write_text(str(earlier + 1), location)
         self.values["retries"] = earlier
 
     def finish(self, metrics: dict[str, Any]) -> None:
@@ -158,25 +160,40 @@ class Trial:
 
     # -- checkpoints ------------------------------------------------------------------------------------------
     @property
-    def checkpoint_dir(self) -> Path:
-        """The trial's latest checkpoint in the results folder: the sweep's own ledger, so a rerun with --resume
-        continues a trial whose driver died (Tune's restore state lags by minutes); Tune gets the same folder."""
+    def checkpoint_dir(self) -> str:
+        """The trial's checkpoints in the results folder: the sweep's own ledger, so a rerun with --resume
+        continues a trial whose driver died (Tune's restore state lags by minutes). It holds one folder per saved
+        epoch and `latest.json` naming the complete one; Tune gets a copy of each as its checkpoint."""
         return report.checkpoint_path(self.results_dir, self.trial_id)
 
     def _save_checkpoint(self, epoch: int, save: Callable[[Path], None]) -> Path:
-        """Write the learner's state and our history into a fresh folder, then swap it in whole."""
-        final = self.checkpoint_dir
-        staging = final.with_name(f"{final.name}.saving-{os.getpid()}")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        save(staging)
-        (staging / "trial_state.json").write_text(json.dumps({"history": self.history, "epoch": epoch}))
-        old = final.with_name(f"{final.name}.old-{os.getpid()}")
-        if final.exists():
-            final.rename(old)
-        staging.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
-        return final
+        """Save into the epoch's folder (staged on local disk first when the results are on a store), then point
+        `latest.json` at it — the commit — and drop older epochs. Returns the local folder Tune should copy."""
+        version = f"epoch-{epoch:04d}"
+        target = store.join(self.checkpoint_dir, version)
+        local = Path(tempfile.mkdtemp(prefix=f"{self.trial_id}-")) if store.is_uri(target) else Path(target)
+        shutil.rmtree(local, ignore_errors=True)  # a half-written folder of an attempt that died
+        local.mkdir(parents=True)
+        save(local)
+        (local / "trial_state.json").write_text(json.dumps({"history": self.history, "epoch": epoch}))
+        if store.is_uri(target):
+            store.put_folder(local, target)
+        store.write_text(json.dumps({"epoch": epoch, "folder": version}), store.join(self.checkpoint_dir, "latest.json"))
+        for old in store.list_folders(self.checkpoint_dir):
+            if old != version:
+                store.remove_tree(store.join(self.checkpoint_dir, old))
+        return local
+
+    def _ledger_checkpoint(self, stack: contextlib.ExitStack) -> Path | None:
+        """A local folder holding the ledger's latest checkpoint (fetched when the results are on a store)."""
+        pointer = store.read_text(store.join(self.checkpoint_dir, "latest.json"))
+        if pointer is None:
+            return None
+        folder = store.join(self.checkpoint_dir, json.loads(pointer)["folder"])
+        if not store.is_uri(folder):
+            return Path(folder)
+        local = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"{self.trial_id}-")))
+        return store.get_folder(folder, local)
 
     @contextlib.contextmanager
     def resume(self) -> Iterator[Path | None]:
@@ -189,8 +206,9 @@ class Trial:
         with contextlib.ExitStack() as stack:
             if checkpoint is not None:
                 candidates.append(Path(stack.enter_context(checkpoint.as_directory())))
-            if (self.checkpoint_dir / "trial_state.json").exists():
-                candidates.append(self.checkpoint_dir)
+            ledger = self._ledger_checkpoint(stack)
+            if ledger is not None:
+                candidates.append(ledger)
             if not candidates:
                 yield None
                 return

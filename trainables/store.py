@@ -1,0 +1,159 @@
+"""Where results live: a local folder or an object-store URI (`s3://bucket/prefix`, `gs://...`), behind the few
+verbs the harness needs — write a file whole, read it, list a folder, remove a tree, copy a folder in or out.
+
+Locations are plain strings (`pathlib` would fold `s3://` into `s3:/`). Both kinds go through `pyarrow.fs`, the
+layer Ray Tune itself uses for `storage_path`, so the credentials and endpoint settings that reach Tune (the usual
+`AWS_*` variables, `AWS_ENDPOINT_URL` for S3-compatible servers) reach our rows too. A write is all-or-nothing
+in both: a temporary file renamed into place locally, a single object upload on a store (an object appears only
+when its upload completes), so readers never see half a row.
+"""
+from __future__ import annotations
+
+import functools
+import io
+import os
+import posixpath
+from pathlib import Path
+
+import pyarrow.fs as pafs
+
+SCHEMES = ("s3", "gs")  # stores pyarrow.fs opens from a URI
+
+
+def is_uri(location: str | os.PathLike) -> bool:
+    return "://" in str(location)
+
+
+def check_location(location: str) -> str:
+    """The location as given when pyarrow can open it; ValueError naming what is supported otherwise."""
+    if is_uri(location):
+        scheme = str(location).split("://", 1)[0]
+        if scheme not in SCHEMES or not str(location).split("://", 1)[1].strip("/"):
+            raise ValueError(f"{location}: expected a local folder or one of {', '.join(s + '://bucket/prefix' for s in SCHEMES)}")
+    return str(location)
+
+
+def join(location: str | os.PathLike, *parts: str) -> str:
+    if is_uri(location):
+        return posixpath.join(str(location).rstrip("/"), *parts)
+    return str(Path(location).joinpath(*parts))
+
+
+@functools.lru_cache(maxsize=8)
+def _store(root: str) -> pafs.FileSystem:
+    return pafs.FileSystem.from_uri(root)[0]
+
+
+def resolve(location: str | os.PathLike) -> tuple[pafs.FileSystem, str]:
+    """(filesystem, path inside it); one filesystem object per bucket and process."""
+    location = str(location)
+    if not is_uri(location):
+        return pafs.LocalFileSystem(), str(Path(location).absolute())
+    scheme, rest = location.split("://", 1)
+    bucket = rest.split("/", 1)[0]
+    return _store(f"{scheme}://{bucket}"), rest.rstrip("/")
+
+
+def write_bytes(data: bytes, location: str | os.PathLike) -> str:
+    fs, path = resolve(location)
+    if isinstance(fs, pafs.LocalFileSystem):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        tmp = f"{posixpath.dirname(path)}/.{posixpath.basename(path)}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    else:
+        with fs.open_output_stream(path) as out:
+            out.write(data)
+    return str(location)
+
+
+def read_bytes(location: str | os.PathLike) -> bytes | None:
+    """The file's bytes, or None when there is no such file."""
+    fs, path = resolve(location)
+    try:
+        with fs.open_input_stream(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # pyarrow raises OSError for a missing object on some stores
+        if fs.get_file_info(path).type == pafs.FileType.NotFound:
+            return None
+        raise exc
+
+
+def exists(location: str | os.PathLike) -> bool:
+    fs, path = resolve(location)
+    return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+def list_files(folder: str | os.PathLike, suffix: str = "") -> list[str]:
+    """Locations of the files directly in `folder` whose names end in `suffix`, sorted; [] when it is absent."""
+    fs, path = resolve(folder)
+    infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    names = sorted(i.base_name for i in infos if i.type == pafs.FileType.File and i.base_name.endswith(suffix)
+                   and not i.base_name.startswith("."))
+    return [join(folder, name) for name in names]
+
+
+def list_folders(folder: str | os.PathLike) -> list[str]:
+    fs, path = resolve(folder)
+    infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
+
+
+def remove_tree(location: str | os.PathLike) -> None:
+    """Delete a folder and everything under it; nothing to do when it is absent."""
+    fs, path = resolve(location)
+    if fs.get_file_info(path).type != pafs.FileType.NotFound:
+        fs.delete_dir(path)
+
+
+def put_folder(local: Path, location: str | os.PathLike) -> None:
+    """Copy a local folder's files to `location` (which must not hold older files of the same names)."""
+    fs, path = resolve(location)
+    fs.create_dir(path, recursive=True)
+    pafs.copy_files(str(local.absolute()), path, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
+
+
+def get_folder(location: str | os.PathLike, local: Path) -> Path:
+    """Copy a folder from `location` into the local folder `local`; returns `local`."""
+    fs, path = resolve(location)
+    local.mkdir(parents=True, exist_ok=True)
+    pafs.copy_files(path, str(local.absolute()), source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
+    return local
+
+
+def write_text(text: str, location: str | os.PathLike) -> str:
+    return write_bytes(text.encode(), location)
+
+
+def read_text(location: str | os.PathLike) -> str | None:
+    data = read_bytes(location)
+    return None if data is None else data.decode()
+
+
+def write_parquet(frame, location: str | os.PathLike) -> str:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return write_bytes(buffer.getvalue(), location)
+
+
+def read_parquet(location: str | os.PathLike):
+    """The frame stored at `location`, or None when there is no such file."""
+    import pandas as pd
+
+    data = read_bytes(location)
+    return None if data is None else pd.read_parquet(io.BytesIO(data))
+
+
+def local_root(location: str | os.PathLike) -> Path:
+    """A real folder on this node for what must be local (feature caches, generated demo data): the storage folder
+    itself when it is local, else GROUPSWEEP_CACHE or ~/.cache/groupsweep."""
+    if not is_uri(location):
+        return Path(location)
+    return Path(os.environ.get("GROUPSWEEP_CACHE", "~/.cache/groupsweep")).expanduser()
