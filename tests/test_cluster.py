@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from analysis.load import load_manifest, load_trials
 from sweeps import loopback
 from tests.conftest import ROOT, SHARED_DATA
 from trainables import report
@@ -96,13 +97,18 @@ def test_cluster_is_a_head_and_two_gpu_workers(cluster):
     assert sorted(n["gpus"] for n in cluster) == [0, 1, 1]
 
 
-def test_sweep_runs_on_both_workers(cluster, tmp_path):
-    done = subprocess.run(driver(tmp_path, "sentiment,questions"), capture_output=True, text=True, timeout=600,
-                          env=env())
+def test_all_groups_runs_on_both_workers_writing_to_s3(cluster, s3_bucket, tmp_path):
+    """`all_groups.py` for one Part 2 group (sentiment and questions, lstm) against the cluster, results in a
+    bucket: the trials ran side by side on the two GPU workers and wrote their rows, plan and report there."""
+    command = [sys.executable, str(ROOT / "sweeps" / "all_groups.py"), "--address", loopback.HEAD, "--part", "2",
+               "--groups", "2", "--budget", str(BUDGET), "--data-root", str(SHARED_DATA / "text"), "--weights",
+               "random", "--storage", s3_bucket, "--sweep-id", "s", "--gpus-per-trial", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env(), cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    frame = rows(tmp_path / "s")
-    assert list(frame["status"]) == ["ok", "ok"]
+    frame = load_trials(f"{s3_bucket}/s")
+    assert list(frame["dataset"]) == ["questions", "sentiment"] and list(frame["status"]) == ["ok", "ok"]
     assert set(frame["node_ip"]) == {"127.0.0.2", "127.0.0.3"}  # one GPU each: the two trials ran side by side
+    assert "cells" in load_manifest(f"{s3_bucket}/s") and not (tmp_path / "runs").exists()
 
 
 def test_worker_killed_mid_trial_resumes_on_the_other(cluster, tmp_path):

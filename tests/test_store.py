@@ -14,7 +14,7 @@ import pytest
 from analysis.load import load_history, load_manifest, load_trials
 from sweeps.groups import Cell
 from sweeps.runner import run_sweep
-from trainables import report, store
+from trainables import store
 
 
 @pytest.fixture(params=["local", "s3"])
