@@ -21,7 +21,7 @@ from sweeps.storage import storage_problem
 from trainables import report, store
 from trainables.common import DataError, fingerprint
 from trainables.registry import BACKBONES, CELLS, DATASETS, METHODS
-from trainables.trial import FAULT_ENV, LOGICAL_GPUS_ENV
+from trainables.trial import FAULT_ENV, LOGICAL_GPUS_ENV, one_line
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FINISHED = ("ok", "stopped")
@@ -115,6 +115,17 @@ def check_weights(options: SweepOptions) -> None:
     except OSError as exc:
         raise ConfigError(f"--weights imagenet: {exc}; fetch it where there is internet with `python -m "
                           f"trainables.images.prefetch --dest DIR` and set TORCH_HOME=DIR, or pass --weights random")
+
+
+def check_storage(options: SweepOptions) -> None:
+    """The results location takes a file (bucket exists, credentials and endpoint work, folder writable) before
+    any trial starts, so a typo in --storage is one line now rather than a failed row per trial later."""
+    probe = store.join(options.sweep_dir, f".write-check-{os.getpid()}")
+    try:
+        store.write_text("ok", probe)
+        store.remove_file(probe)
+    except OSError as exc:
+        raise ConfigError(f"--storage {options.storage}: cannot write there ({one_line(exc)})") from None
 
 
 def plan_trials(options: SweepOptions, fingerprints: dict[str, str], resources: dict[str, float]) -> list[dict]:
@@ -279,6 +290,7 @@ def run_sweep(options: SweepOptions) -> Summary:
     check_cells(options.cells)
     fingerprints = check_data(options.cells, options.data_root)
     check_weights(options)
+    check_storage(options)
     try:
         resources = connect(options)
         trials = plan_trials(options, fingerprints, resources)

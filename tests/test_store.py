@@ -14,6 +14,8 @@ import pytest
 from analysis.load import load_history, load_manifest, load_trials
 from sweeps.groups import Cell
 from sweeps.runner import run_sweep
+from tests.conftest import run_cli
+from tests.test_bad_input import assert_one_line_error
 from trainables import store
 
 
@@ -104,3 +106,17 @@ def test_sweep_on_s3_with_a_retry_then_analysis_and_resume(s3_bucket, demo_root,
     assert again.statuses == {"ok": 2}
     assert {r.trial_id: r.finished_utc for r in load_trials(again.sweep_dir).itertuples()} == before  # not rerun
     assert json.loads(store.read_text(store.join(again.sweep_dir, "sweep.json")))["sweep_id"] == "test"
+
+
+def test_cli_refuses_a_storage_uri_it_cannot_write(tmp_path):
+    result = run_cli("--storage", "ftp://host/runs")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        "argument --storage: ftp://host/runs: expected a local folder or one of s3://bucket/prefix, gs://bucket/prefix")
+
+
+def test_missing_bucket_is_one_line_before_any_trial(s3_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("GROUPSWEEP_CACHE", str(tmp_path / "cache"))  # demo data is generated on this node
+    result = run_cli("--local", "--part", "2", "--groups", "1", "--storage", "s3://no-such-bucket/runs")
+    assert_one_line_error(result, "--storage s3://no-such-bucket/runs: cannot write there", "no-such-bucket")
+    assert (tmp_path / "cache" / "demo-data").is_dir()

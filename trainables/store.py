@@ -9,6 +9,7 @@ when its upload completes), so readers never see half a row.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import os
@@ -111,6 +112,12 @@ def remove_tree(location: str | os.PathLike) -> None:
     fs, path = resolve(location)
     if fs.get_file_info(path).type != pafs.FileType.NotFound:
         fs.delete_dir(path)
+
+
+def remove_file(location: str | os.PathLike) -> None:
+    fs, path = resolve(location)
+    with contextlib.suppress(FileNotFoundError):
+        fs.delete_file(path)
 
 
 def put_folder(local: Path, location: str | os.PathLike) -> None:
