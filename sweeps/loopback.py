@@ -37,8 +37,10 @@ def _run(*cmd: str, timeout: float = 600, check: bool = True) -> subprocess.Comp
     # from the project root: cluster.local.yaml mounts "." on every node
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=cluster_env(), cwd=ROOT)
     if check and done.returncode != 0:
-        tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
-        raise LoopbackError(f"{' '.join(cmd[:3])} failed (exit {done.returncode}): {' | '.join(tail)}")
+        lines = (done.stdout + done.stderr).strip().splitlines()
+        # `ray up` ends with "Failed to setup head node"; the cause (a setup command's error) is further up
+        causes = [line for line in lines[:-5] if "rror" in line or "failed" in line.lower()][-3:]
+        raise LoopbackError(f"{' '.join(cmd[:3])} failed (exit {done.returncode}): {' | '.join(causes + lines[-5:])}")
     return done
 
 

@@ -174,8 +174,8 @@ def prepare_sweep_dir(options: SweepOptions, trials: list[dict]) -> list[dict]:
                            "groups": [g.name for g in gs]} for c, gs in options.cells.items()],
                 "trials": [t["trial_id"] for t in trials]}
     report.write_text_atomic(json.dumps(manifest, indent=1), store.join(sweep_dir, "sweep.json"))
-    finished = {t["trial_id"] for t in trials
-                if (row := report.read_row(sweep_dir, t["trial_id"])) and row["status"] in FINISHED}
+    rows = report.read_rows(sweep_dir, [t["trial_id"] for t in trials])
+    finished = {trial_id for trial_id, row in rows.items() if row and row["status"] in FINISHED}
     return [t for t in trials if t["trial_id"] not in finished]
 
 
@@ -271,7 +271,7 @@ class Summary:
 
 
 def summarize(options: SweepOptions, trials: list[dict], t0: float) -> Summary:
-    rows = {t["trial_id"]: report.read_row(options.sweep_dir, t["trial_id"]) for t in trials}
+    rows = report.read_rows(options.sweep_dir, [t["trial_id"] for t in trials])
     statuses: dict[str, int] = {}
     by_cell: dict[str, list[dict]] = {}
     for spec in trials:

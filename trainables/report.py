@@ -80,5 +80,10 @@ def checkpoint_path(results_dir: str | os.PathLike, trial_id: str) -> str:
 
 def read_row(results_dir: str | os.PathLike, trial_id: str) -> dict[str, Any] | None:
     """The stored row of one trial, or None when it has none yet."""
-    frame = store.read_parquet(row_path(results_dir, trial_id))
-    return None if frame is None else frame.iloc[0].to_dict()
+    return read_rows(results_dir, [trial_id])[trial_id]
+
+
+def read_rows(results_dir: str | os.PathLike, trial_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+    """The stored rows of many trials (None for those without one), read together."""
+    frames = store.read_parquets([row_path(results_dir, t) for t in trial_ids])
+    return {t: None if f is None else f.iloc[0].to_dict() for t, f in zip(trial_ids, frames)}

@@ -144,6 +144,17 @@ def read_text(location: str | os.PathLike) -> str | None:
     return None if data is None else data.decode()
 
 
+def read_parquets(locations: list[str]) -> list:
+    """Many small files at once: frames (None where missing) in the order given. On a store each read is a round
+    trip, so they overlap in threads — a thousand rows take a second, not a minute."""
+    if len(locations) < 2 or not is_uri(locations[0]):
+        return [read_parquet(location) for location in locations]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return list(pool.map(read_parquet, locations))
+
+
 def write_parquet(frame, location: str | os.PathLike) -> str:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
