@@ -53,6 +53,7 @@ def test_unsupported_locations_are_refused_in_one_line():
             store.check_location(bad)
 
 
+@pytest.mark.filterwarnings("ignore:`get_checkpoint` is meant")  # outside Tune: only the ledger is there
 def test_ledger_checkpoint_on_s3_resumes_in_a_fresh_process_state(s3_bucket):
     """A trial saves two epochs to the bucket; a new Trial for the same id (the driver was restarted) finds the
     newest one, downloaded, with its history — and only the committed epoch is kept."""

@@ -79,12 +79,8 @@ def read_bytes(location: str | os.PathLike) -> bytes | None:
     try:
         with fs.open_input_stream(path) as f:
             return f.read()
-    except FileNotFoundError:
+    except FileNotFoundError:  # what pyarrow raises for a missing file or object (a missing bucket too)
         return None
-    except OSError as exc:  # pyarrow raises OSError for a missing object on some stores
-        if fs.get_file_info(path).type == pafs.FileType.NotFound:
-            return None
-        raise exc
 
 
 def exists(location: str | os.PathLike) -> bool:
