@@ -27,8 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 CELLS = ("rnn", "lstm", "gru")
-SPACE = {"embed_dim": [64, 128, 200, 300], "units": [64, 128, 256], "layers": [1, 2], "bidirectional": [True, True, False],
-         "pooling": ["max", "max", "mean", "last"], "batch_size": [16, 32, 64], "optimizer": ["adam", "rmsprop"]}
+SPACE = {"embed_dim": [64, 128, 200, 300], "units": [64, 128, 256], "layers": [1, 2],
+         "bidirectional": [True, True, False], "pooling": ["max", "max", "mean", "last"], "batch_size": [16, 32, 64], "optimizer": ["adam", "rmsprop"]}
 # per dataset: vocabulary caps, sequence lengths and epochs worth trying (questions are ten words, posts hundreds)
 DATASET_SPACE = {
     "questions": {"max_tokens": [1000, 1500, 2000, 3000, 7694], "max_len": ["auto"]},
@@ -85,7 +85,8 @@ def run_one(job: dict) -> dict | None:
             "test_y": test.y}
 
 
-def jobs(datasets: list[str], cells: list[str], per_dataset: int, root: Path, deadline: float, grace_s: float) -> list[dict]:
+def jobs(datasets: list[str], cells: list[str], per_dataset: int, root: Path, deadline: float,
+         grace_s: float) -> list[dict]:
     """Round-robin over datasets and cells so a deadline leaves every cell some trials; slow datasets first."""
     rng = np.random.RandomState(20261126)
     out = []

@@ -77,8 +77,10 @@ def running_at(sweep_dir: Path, dataset: str, min_epoch: int):
     if frame.empty:
         return None
     mine = frame[(frame["dataset"] == dataset) & (frame["status"] == "running") & (frame["epochs"] >= min_epoch)]
-    has_checkpoint = not mine.empty and (Path(report.checkpoint_path(sweep_dir, mine.iloc[0]["trial_id"])) / "latest.json").exists()
-    return mine.iloc[0] if has_checkpoint else None
+    if mine.empty:
+        return None
+    committed = Path(report.checkpoint_path(sweep_dir, mine.iloc[0]["trial_id"])) / "latest.json"
+    return mine.iloc[0] if committed.exists() else None
 
 
 def ledger_still(sweep_dir: Path, seconds: float):

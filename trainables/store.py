@@ -28,9 +28,10 @@ def is_uri(location: str | os.PathLike) -> bool:
 def check_location(location: str) -> str:
     """The location as given when pyarrow can open it; ValueError naming what is supported otherwise."""
     if is_uri(location):
-        scheme = str(location).split("://", 1)[0]
-        if scheme not in SCHEMES or not str(location).split("://", 1)[1].strip("/"):
-            raise ValueError(f"{location}: expected a local folder or one of {', '.join(s + '://bucket/prefix' for s in SCHEMES)}")
+        scheme, _, rest = str(location).partition("://")
+        if scheme not in SCHEMES or not rest.strip("/"):
+            kinds = ", ".join(f"{s}://bucket/prefix" for s in SCHEMES)
+            raise ValueError(f"{location}: expected a local folder or one of {kinds}")
     return str(location)
 
 

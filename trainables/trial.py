@@ -178,7 +178,8 @@ class Trial:
         (local / "trial_state.json").write_text(json.dumps({"history": self.history, "epoch": epoch}))
         if store.is_uri(target):
             store.put_folder(local, target)
-        store.write_text(json.dumps({"epoch": epoch, "folder": version}), store.join(self.checkpoint_dir, "latest.json"))
+        pointer = json.dumps({"epoch": epoch, "folder": version})
+        store.write_text(pointer, store.join(self.checkpoint_dir, "latest.json"))
         for old in store.list_folders(self.checkpoint_dir):
             if old != version:
                 store.remove_tree(store.join(self.checkpoint_dir, old))
