@@ -1,7 +1,7 @@
 """A wide pilot search of Part 2's PyTorch twin on one GPU, outside Ray: how far can these cells go, and which
 configurations get there? Its findings become entries of a budget that the real harness then runs.
 
-    python bench/text_gpu_pilot.py --data DIR [--datasets questions,sentiment] [--minutes 7] [--workers 16]
+    python bench/text_gpu_pilot.py --data DIR [--datasets questions,sentiment] [--minutes 7] [--workers 4]
                                    [--out results.jsonl]
 
 For GPU machines that have CUDA PyTorch but neither Ray nor TensorFlow (the lent device machines here): it uses
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import os
 import sys
 import time
 from pathlib import Path
@@ -127,7 +126,8 @@ def main() -> None:
     parser.add_argument("--per-dataset", type=int, default=300, help="configurations drawn per dataset")
     parser.add_argument("--minutes", type=float, default=7.0, help="no trial starts after this")
     parser.add_argument("--grace", type=float, default=60.0, help="seconds a running trial may go past it")
-    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    # processes share the GPU by time-slicing (no MPS): 16 made each trial slower than a CPU core; 3 ran well
+    parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--max-epochs", type=int, default=MAX_EPOCHS)
     parser.add_argument("--cells", default=",".join(CELLS))
     parser.add_argument("--fix", type=json.loads, default={}, help='JSON of hyperparameters to fix, e.g. {"layers": 1}')
