@@ -27,16 +27,10 @@ def load_manifest(sweep_dir: str | os.PathLike) -> dict:
 
 
 def _read_all(folder: str) -> list[pd.DataFrame]:
-    locations = store.list_files(folder, ".parquet")
     try:
-        frames = store.read_parquets(locations)
-    except Exception:  # files are written whole, so this is outside damage: name the file
-        for location in locations:
-            try:
-                store.read_parquet(location)
-            except Exception as exc:
-                raise ResultsError(f"{location}: unreadable Parquet ({type(exc).__name__}: {exc})") from None
-        raise
+        frames = store.read_parquets(store.list_files(folder, ".parquet"))
+    except store.UnreadableFile as exc:
+        raise ResultsError(str(exc)) from None
     return [f for f in frames if f is not None]  # one may vanish between listing and reading (a --fresh rerun)
 
 

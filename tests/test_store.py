@@ -121,3 +121,11 @@ def test_missing_bucket_is_one_line_before_any_trial(s3_server, tmp_path, monkey
     result = run_cli("--local", "--part", "2", "--groups", "1", "--storage", "s3://no-such-bucket/runs")
     assert_one_line_error(result, "--storage s3://no-such-bucket/runs: cannot write there", "no-such-bucket")
     assert (tmp_path / "cache" / "demo-data").is_dir()
+
+
+def test_a_damaged_row_file_is_named(location):
+    from analysis.load import ResultsError
+
+    store.write_text("not parquet", store.join(location, "s", "trials", "bad.parquet"))
+    with pytest.raises(ResultsError, match=r"bad\.parquet: unreadable Parquet"):
+        load_trials(store.join(location, "s"))

@@ -159,12 +159,21 @@ def write_parquet(frame, location: str | os.PathLike) -> str:
     return write_bytes(buffer.getvalue(), location)
 
 
+class UnreadableFile(ValueError):
+    """A file that exists but does not parse; the message names it."""
+
+
 def read_parquet(location: str | os.PathLike):
     """The frame stored at `location`, or None when there is no such file."""
     import pandas as pd
 
     data = read_bytes(location)
-    return None if data is None else pd.read_parquet(io.BytesIO(data))
+    if data is None:
+        return None
+    try:
+        return pd.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # files are written whole, so this is outside damage
+        raise UnreadableFile(f"{location}: unreadable Parquet ({type(exc).__name__}: {exc})") from None
 
 
 def local_root(location: str | os.PathLike) -> Path:
