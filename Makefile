@@ -29,5 +29,7 @@ demo: venv
 test: venv
 	$(PY) -m pytest
 
+# Results under runs/ are never deleted wholesale: `make demo` starts its own sweep over with --fresh, which
+# removes only that sweep's folder (sweeps/storage.py: remove_sweep).
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf .pytest_cache

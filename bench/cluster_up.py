@@ -1,9 +1,8 @@
 """Time from `ray up cluster.local.yaml` to a ready loopback cluster (head + two logical-GPU workers joined),
-then `ray down` and the time until no Ray process is left. Needs root (sshd on 127.0.0.x).
+then `python -m sweeps.loopback down` and the time until none of the cluster's processes is left (other Ray
+processes on the machine are not touched). Needs root (sshd on 127.0.0.x).
 
     python bench/cluster_up.py [--repeats 2]
-
-`ray down` ends every Ray process on the machine: run it with nothing else using Ray.
 """
 from __future__ import annotations
 
@@ -28,9 +27,9 @@ def main() -> None:
         loopback.down()
         downs.append(time.time() - t0)
         print(f"run {i + 1}: ready {ups[-1]:.1f} s after ray up started ({len(nodes)} nodes: "
-              f"{', '.join(sorted(n['ip'] for n in nodes))}); ray down to no Ray process {downs[-1]:.1f} s")
+              f"{', '.join(sorted(n['ip'] for n in nodes))}); down to none of its processes {downs[-1]:.1f} s")
     print(f"\nloopback cluster, {args.repeats} runs: ray up -> ready median {statistics.median(ups):.1f} s "
-          f"(min {min(ups):.1f}, max {max(ups):.1f}); ray down -> clean median {statistics.median(downs):.1f} s")
+          f"(min {min(ups):.1f}, max {max(ups):.1f}); down -> clean median {statistics.median(downs):.1f} s")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -33,7 +34,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
                              "else runs/); on a cluster, a bucket or a folder every node mounts")
     parser.add_argument("--shared-storage", action="store_true",
                         help="--storage is mounted by every node (checked for NFS and the like otherwise)")
-    parser.add_argument("--sweep-id", default=None, help="results subfolder (default: <budget>-<data>)")
+    parser.add_argument("--sweep-id", type=sweep_id_name, default=None,
+                        help="results subfolder: letters, digits, - _ . (default: <budget>-<data>[-<selection>])")
     parser.add_argument("--seed", type=int, default=0, help="sweep seed: configurations, splits, initialisation")
     state = parser.add_mutually_exclusive_group()
     state.add_argument("--resume", action="store_true", help="keep finished trials, run the rest")
@@ -63,13 +65,30 @@ def storage_location(text: str) -> Path | str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def sweep_id_name(text: str) -> str:
+    """--sweep-id: one safe folder name under --storage (sweeps.storage.check_sweep_id)."""
+    from sweeps.storage import check_sweep_id
+
+    try:
+        return check_sweep_id(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def default_sweep_id(budget: str, data: str, tag: str) -> str:
+    """<budget>-<data>[-<tag>], with anything a sweep id cannot hold (a data folder named 'my data') as '_'."""
+    raw = f"{budget}-{data}" + (f"-{tag}" if tag else "")
+    return re.sub(r"[^A-Za-z0-9._-]", "_", raw)[:100]
+
+
 def build_options(args: argparse.Namespace, cells, tag: str = "") -> "SweepOptions":
-    from sweeps.runner import SweepOptions
+    from sweeps.runner import SweepOptions, check_storage
     from trainables import store
     from trainables.demo import generate_demo
 
     budget = load_budget(args.budget)
     demo = args.data_root is None
+    check_storage(args.storage)  # before the demo data is generated under it
     data_root = generate_demo(store.local_root(args.storage) / "demo-data", seed=0) if demo else args.data_root
     if not demo and not data_root.is_dir():
         raise DataError(f"--data-root {data_root}: not a folder")
@@ -79,7 +98,7 @@ def build_options(args: argparse.Namespace, cells, tag: str = "") -> "SweepOptio
               f"nothing more. Pass --data-root for real data.")
     address = None if args.local else (args.address or os.environ.get("RAY_ADDRESS") or "auto")
     # Default id: budget, data and (for a subset) the selection, so different selections never collide.
-    sweep_id = args.sweep_id or f"{budget.name}-{'demo' if demo else data_root.resolve().name}" + (f"-{tag}" if tag else "")
+    sweep_id = args.sweep_id or default_sweep_id(budget.name, "demo" if demo else data_root.resolve().name, tag)
     return SweepOptions(cells=cells, budget=budget, data_root=data_root.resolve(), demo=demo, weights=weights,
                         storage=args.storage, sweep_id=sweep_id, seed=args.seed, resume=args.resume,
                         fresh=args.fresh, address=address, cpus_per_trial=args.cpus_per_trial,

@@ -4,14 +4,20 @@ cluster mode on a laptop:
 
     python -m sweeps.loopback up      # sshd + token + ray up, then wait until both workers joined
     python -m sweeps.loopback status
-    python -m sweeps.loopback down    # ray down; no Ray process is left on the machine
+    python -m sweeps.loopback down    # ends this cluster's processes, and only them
 
-`ray down` (like `ray stop`) ends every Ray process on the machine, local sweeps included.
+`down` does not run `ray down`: that runs a bare `ray stop` on the head, which ends every Ray process on the
+machine (a local sweep's too). Every node of this cluster has its own temp dir (`/tmp/ray-<node ip>`, set in
+cluster.local.yaml's start commands), which each of its daemons and `ray start` names on its command line; `down`
+ends those processes and their descendants (workers retitle themselves `ray::...` and lose their arguments), then
+`ray down --workers-only` marks the nodes released in the on-prem provider's state (it touches no process).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -21,6 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "cluster.local.yaml"
 HEAD = "127.0.0.10:6379"
 WORKERS = ("127.0.0.2", "127.0.0.3")
+NODE_IPS = (HEAD.split(":")[0], *WORKERS)
+# a node's temp dir on a command line (/tmp/ray-127.0.0.2 but not /tmp/ray-127.0.0.20)
+TEMP_DIR_MARK = re.compile("/tmp/ray-(?:%s)(?![0-9.])" % "|".join(re.escape(ip) for ip in NODE_IPS))
 NODE_CHECKOUT = Path.home() / "groupsweep"  # where cluster.local.yaml's file_mounts put the project on a node
 
 
@@ -86,7 +95,7 @@ def wait_ready(workers: int = 2, timeout: float = 300) -> list[dict]:
 def up() -> float:
     """Bring the cluster up; seconds from `ray up` to a ready cluster."""
     provision_nodes()
-    if ray_processes():  # start commands do not `ray stop` (it would end every Ray here): start from nothing
+    if cluster_processes():  # a cluster of ours left over (start commands never `ray stop`): start from nothing
         down()
     t0 = time.time()
     _ray("up", "-y", "--no-config-cache", str(CONFIG), timeout=900)
@@ -94,37 +103,62 @@ def up() -> float:
     return time.time() - t0
 
 
-def ray_processes() -> list[str]:
-    """Live Ray processes on this machine (zombies excluded: they are gone, only not yet reaped)."""
+def cluster_processes() -> list:
+    """This cluster's live processes (psutil.Process): those whose command line names one of its nodes' temp
+    dirs, and their descendants; never this process or its ancestors (a driver may call `down`)."""
     import psutil
 
-    found = []
-    for proc in psutil.process_iter(["name", "cmdline", "status"]):
-        if proc.info["status"] == psutil.STATUS_ZOMBIE:
-            continue
-        command = " ".join(proc.info["cmdline"] or [proc.info["name"] or ""])
-        if proc.info["name"] in ("raylet", "gcs_server") or "ray::" in command or "default_worker.py" in command \
-                or "bin/ray start" in command:
-            found.append(f"{proc.pid} {command[:160]}")
-    return found
+    spared = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+    found: dict[int, psutil.Process] = {}
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and TEMP_DIR_MARK.search(" ".join(proc.info["cmdline"] or [])):
+                found |= {p.pid: p for p in [proc, *proc.children(recursive=True)]}
+        except psutil.Error:
+            continue  # ended while we looked
+    return [p for pid, p in sorted(found.items()) if pid not in spared and _alive(p)]
 
 
-def _wait_gone(seconds: float) -> bool:
-    deadline = time.time() + seconds
-    while ray_processes() and time.time() < deadline:
-        time.sleep(1)
-    return not ray_processes()
+def _alive(proc) -> bool:
+    import psutil
+
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
-def down(timeout: float = 60) -> None:
-    """`ray down`, then wait until no Ray process is left on this machine. A worker the autoscaler was just
-    (re)starting can outlive the head's `ray stop`; on loopback every node is here, so a forced stop ends it."""
-    _ray("down", "-y", str(CONFIG), timeout=300)
-    if not _wait_gone(timeout / 2):
-        _ray("stop", "--force", check=False, timeout=120)
-        subprocess.run(["pkill", "-9", "-f", "bin/ray start"], check=False)
-    if not _wait_gone(timeout / 2):
-        raise LoopbackError(f"ray down left {len(ray_processes())} Ray processes: {ray_processes()[0]}")
+def stop_processes(grace: float = 5) -> int:
+    """SIGTERM this cluster's processes, SIGKILL what is left after `grace` seconds; again for any started
+    meanwhile (the autoscaler may be restarting a worker). Returns how many were ended."""
+    import psutil
+
+    ended = 0
+    for _ in range(5):
+        procs = cluster_processes()
+        if not procs:
+            return ended
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                proc.terminate()
+        _, alive = psutil.wait_procs(procs, timeout=grace)
+        for proc in alive:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        psutil.wait_procs(alive, timeout=5)
+        ended += len(procs)
+    return ended
+
+
+def down() -> None:
+    """End this cluster's processes (and no other: see the module docstring), then release its nodes in the
+    provider's state so the next `ray up` starts them anew."""
+    stop_processes()
+    _ray("down", "-y", "--workers-only", str(CONFIG), timeout=300)
+    left = cluster_processes()
+    if left:
+        raise LoopbackError(f"{len(left)} processes of the cluster outlived SIGKILL: {left[0].pid} "
+                            f"{' '.join(left[0].cmdline())[:160]}")
 
 
 def main() -> None:
@@ -134,7 +168,7 @@ def main() -> None:
             print(f"loopback cluster ready in {up():.1f} s: {json.dumps(nodes())}")
         elif verb == "down":
             down()
-            print("loopback cluster down; no Ray process left")
+            print("loopback cluster down; none of its processes is left")
         elif verb == "status":
             print(json.dumps(nodes()) if nodes() else f"no cluster at {HEAD}")
         else:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sweeps.budgets import Budget, derive_seed, sample_configs
 from sweeps.groups import Cell, Group
-from sweeps.storage import storage_problem
+from sweeps.storage import ForeignFolder, check_sweep_id, remove_sweep, storage_problem
 from trainables import report, store
 from trainables.common import DataError, fingerprint
 from trainables.registry import BACKBONES, CELLS, DATASETS, METHODS
@@ -51,6 +51,12 @@ class SweepOptions:
     gpus_per_trial: float | None = None
     max_failures: int = 1
     shared_storage: bool = False  # the user vouches that every node sees --storage
+
+    def __post_init__(self) -> None:
+        try:  # the id names the one folder this sweep may write and --fresh may delete
+            check_sweep_id(self.sweep_id)
+        except ValueError as exc:
+            raise ConfigError(f"--sweep-id {exc}") from None
 
     @property
     def sweep_dir(self) -> str:
@@ -117,15 +123,26 @@ def check_weights(options: SweepOptions) -> None:
                           f"trainables.images.prefetch --dest DIR` and set TORCH_HOME=DIR, or pass --weights random")
 
 
-def check_storage(options: SweepOptions) -> None:
-    """The results location takes a file (bucket exists, credentials and endpoint work, folder writable) before
-    any trial starts, so a typo in --storage is one line now rather than a failed row per trial later."""
-    probe = store.join(options.sweep_dir, f".write-check-{os.getpid()}")
+def check_storage(storage: Path | str) -> None:
+    """The results location takes a file (bucket exists, credentials and endpoint work, folder can be created and
+    written) before anything is written there, so a typo in --storage is one line now rather than a traceback or
+    a failed row per trial later. The probe is this process's own file, removed by its exact name."""
+    probe = store.join(storage, f".write-check-{os.getpid()}")
     try:
         store.write_text("ok", probe)
         store.remove_file(probe)
     except OSError as exc:
-        raise ConfigError(f"--storage {options.storage}: cannot write there ({one_line(exc)})") from None
+        raise ConfigError(f"--storage {storage}: cannot write there ({one_line(exc)})") from None
+
+
+def clear_sweep(options: SweepOptions) -> None:
+    """--fresh: delete this sweep's own earlier folder (storage.remove_sweep refuses anything else)."""
+    try:
+        removed = remove_sweep(options.storage, options.sweep_id)
+    except ForeignFolder as exc:
+        raise ConfigError(str(exc)) from None
+    if removed:
+        print(f"--fresh: removed {options.sweep_dir} ({', '.join(removed)})")
 
 
 def plan_trials(options: SweepOptions, fingerprints: dict[str, str], resources: dict[str, float]) -> list[dict]:
@@ -161,9 +178,7 @@ def prepare_sweep_dir(options: SweepOptions, trials: list[dict]) -> list[dict]:
     """Create or reuse the results folder; returns the trials still to run."""
     sweep_dir = options.sweep_dir
     existing = store.list_files(store.join(sweep_dir, "trials"), ".parquet")
-    if options.fresh:
-        store.remove_tree(sweep_dir)
-    elif existing and not options.resume:
+    if existing and not options.resume:
         raise ConfigError(f"{sweep_dir}: already holds {len(existing)} trial rows; pass --resume to continue it, "
                           f"--fresh to start over, or --sweep-id NAME for a new sweep")
     manifest = {"sweep_id": options.sweep_id, "budget": options.budget.name, "seed": options.seed,
@@ -290,7 +305,9 @@ def run_sweep(options: SweepOptions) -> Summary:
     check_cells(options.cells)
     fingerprints = check_data(options.cells, options.data_root)
     check_weights(options)
-    check_storage(options)
+    check_storage(options.storage)
+    if options.fresh:
+        clear_sweep(options)
     try:
         resources = connect(options)
         trials = plan_trials(options, fingerprints, resources)

@@ -39,9 +39,9 @@ def make_options(tiny_budget, tmp_path):
     return make
 
 
-def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    """Run `python sweeps/all_groups.py ARGS` as a user would."""
-    return subprocess.run([sys.executable, str(ROOT / "sweeps" / "all_groups.py"), *args], cwd=cwd,
+def run_cli(*args: str, cwd: Path = ROOT, script: str = "all_groups.py") -> subprocess.CompletedProcess:
+    """Run `python sweeps/<script> ARGS` as a user would."""
+    return subprocess.run([sys.executable, str(ROOT / "sweeps" / script), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=600)
 
 

@@ -2,14 +2,15 @@
 with logical GPUs) and the faults a long sweep meets on one: a trial spread, a worker node killed mid-trial, the
 driver killed with SIGKILL and rerun with --resume, and a GPU trial on a node whose framework sees no GPU.
 
-The set-up needs root (it installs and starts sshd on loopback; .ci/run does the same). `ray down` ends every Ray
-process on the machine, so these tests keep the cluster to this module.
+The set-up needs root (it installs and starts sshd on loopback; .ci/run does the same). The cluster is this
+module's: `loopback.down` ends its processes only (found by its nodes' temp dirs), which the last test checks.
 """
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -36,7 +37,7 @@ EPOCHS = 30  # a sentiment trial of that budget
 def cluster():
     import ray
 
-    ray.shutdown()  # a local Ray of an earlier test would be ended by `ray down` anyway
+    ray.shutdown()  # an earlier test's local Ray would only take CPUs the workers need
     ready_s = loopback.up()
     print(f"loopback cluster ready {ready_s:.1f} s after ray up started")
     yield loopback.nodes()
@@ -184,3 +185,35 @@ def test_gpu_trial_that_sees_no_gpu_fails_fast(cluster, tmp_path):
     assert row["status"] == "error" and row["error"].startswith("GPUUnavailable: trial asked for 1 GPU")
     assert "tensorflow sees no CUDA device" in row["error"]
     assert time.time() - t0 < 120
+
+
+CANARY = """
+import pathlib, sys, time, ray
+ray.init(num_cpus=1, include_dashboard=False, logging_level="ERROR")
+f = ray.remote(lambda: 1)
+print("canary up", ray.get(f.remote()), flush=True)
+while not pathlib.Path(sys.argv[1]).exists():
+    time.sleep(0.2)
+print("canary still up", ray.get(f.remote()), flush=True)
+"""
+
+
+def test_down_ends_this_clusters_processes_and_no_other(cluster, tmp_path):
+    """Last in the module: a local Ray of another user on the same machine (a local sweep) outlives
+    `python -m sweeps.loopback down` and still runs tasks; none of the cluster's processes is left. A cluster of
+    real machines would show the same only on its own nodes: here every node and the canary share one kernel."""
+    go = tmp_path / "go"
+    canary = subprocess.Popen([sys.executable, "-c", CANARY, str(go)], stdout=subprocess.PIPE, text=True,
+                              stderr=subprocess.DEVNULL)
+    try:
+        assert canary.stdout.readline().strip() == "canary up 1"
+        assert loopback.cluster_processes()
+        loopback.down()
+        assert loopback.cluster_processes() == []
+        with pytest.raises(ConnectionRefusedError):  # the head's GCS port is closed
+            socket.create_connection(("127.0.0.10", 6379), timeout=5)
+        go.touch()
+        out, _ = canary.communicate(timeout=120)
+    finally:
+        canary.kill()
+    assert canary.returncode == 0 and out.strip() == "canary still up 1"

@@ -108,6 +108,19 @@ def test_sweep_on_s3_with_a_retry_then_analysis_and_resume(s3_bucket, demo_root,
     assert {r.trial_id: r.finished_utc for r in load_trials(again.sweep_dir).itertuples()} == before  # not rerun
     assert json.loads(store.read_text(store.join(again.sweep_dir, "sweep.json")))["sweep_id"] == "test"
 
+    # --fresh's removal on this real sweep in the bucket: exactly the keys under <prefix>/test/ go
+    from sweeps.storage import remove_sweep
+    from tests.test_fresh import assert_canaries_survive, plant_canaries
+
+    canaries = plant_canaries(s3_bucket.rsplit("/", 1)[0])  # around the storage s3://bucket/runs
+    canaries[store.join(options.storage, "test2", "keep.txt")] = "a sweep whose name extends this one's"
+    store.write_text(canaries[store.join(options.storage, "test2", "keep.txt")],
+                     store.join(options.storage, "test2", "keep.txt"))
+    assert remove_sweep(options.storage, "test") == ["attempts", "checkpoints", "history", "reports", "sweep.json",
+                                                     "trials", "tune"]
+    assert store.list_entries(summary.sweep_dir) == {}
+    assert_canaries_survive(canaries)
+
 
 def test_cli_refuses_a_storage_uri_it_cannot_write(tmp_path):
     result = run_cli("--storage", "ftp://host/runs")

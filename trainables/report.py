@@ -75,6 +75,9 @@ def history_path(results_dir: str | os.PathLike, trial_id: str) -> str:
 
 
 def checkpoint_path(results_dir: str | os.PathLike, trial_id: str) -> str:
+    """The trial's own checkpoint folder, which finished trials delete: the id must be one plain name."""
+    if not trial_id or trial_id in (".", "..") or "/" in trial_id or "\\" in trial_id:
+        raise ValueError(f"trial id {trial_id!r}: expected one folder name")
     return store.join(results_dir, "checkpoints", trial_id)
 
 

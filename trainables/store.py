@@ -14,6 +14,7 @@ import functools
 import io
 import os
 import posixpath
+import shutil
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -104,11 +105,44 @@ def list_folders(folder: str | os.PathLike) -> list[str]:
     return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
 
 
+def list_entries(folder: str | os.PathLike) -> dict[str, str]:
+    """Everything directly in `folder`, hidden names included: name -> "file", "folder" or "link" (a symbolic
+    link, local folders only; never followed). {} when the folder is absent."""
+    if not is_uri(folder):
+        try:
+            with os.scandir(folder) as entries:
+                return {e.name: "link" if e.is_symlink() else "folder" if e.is_dir() else "file" for e in entries}
+        except FileNotFoundError:
+            return {}
+    fs, path = resolve(folder)
+    infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    return {i.base_name: "folder" if i.type == pafs.FileType.Directory else "file" for i in infos}
+
+
 def remove_tree(location: str | os.PathLike) -> None:
-    """Delete a folder and everything under it; nothing to do when it is absent."""
+    """Delete a folder and everything under it; nothing to do when it is absent. Callers pass the exact folder
+    they created: on a store that is the keys under `<location>/`, locally a real folder (a symbolic link is
+    refused, and links inside are removed, never followed)."""
+    if not is_uri(location):
+        if os.path.lexists(location):
+            shutil.rmtree(location)  # raises OSError on a symbolic link instead of deleting its target
+        return
     fs, path = resolve(location)
     if fs.get_file_info(path).type != pafs.FileType.NotFound:
         fs.delete_dir(path)
+
+
+def remove_empty_folder(location: str | os.PathLike) -> None:
+    """Delete a folder that holds nothing (OSError when it still holds something); absent: nothing to do."""
+    if not is_uri(location):
+        with contextlib.suppress(FileNotFoundError):
+            os.rmdir(location)
+        return
+    fs, path = resolve(location)
+    if list_entries(location):
+        raise OSError(f"{location}: not empty")
+    if fs.get_file_info(path).type != pafs.FileType.NotFound:
+        fs.delete_dir(path)  # only the folder's own marker is left
 
 
 def remove_file(location: str | os.PathLike) -> None:

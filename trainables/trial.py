@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -30,6 +31,7 @@ from trainables.registry import METHODS
 FAULT_ENV = "GROUPSWEEP_INJECT_FAULT"  # "<trial id substring>@<epoch>": fail once after that epoch (chaos tests)
 # set on clusters whose GPUs are logical only (the loopback test cluster advertises --num-gpus=1 without CUDA)
 LOGICAL_GPUS_ENV = "GROUPSWEEP_LOGICAL_GPUS"
+EPOCH_FOLDER = re.compile(r"epoch-\d{4,}")  # a checkpoint folder this module names (see _save_checkpoint)
 _VERSIONED = ("ray", "torch", "torchvision", "tensorflow", "tensorflow-cpu", "keras", "scikit-learn", "numpy",
               "pandas", "pyarrow", "pillow")
 
@@ -181,7 +183,7 @@ class Trial:
         pointer = json.dumps({"epoch": epoch, "folder": version})
         store.write_text(pointer, store.join(self.checkpoint_dir, "latest.json"))
         for old in store.list_folders(self.checkpoint_dir):
-            if old != version:
+            if EPOCH_FOLDER.fullmatch(old) and old != version:  # only the epochs this trial saved
                 store.remove_tree(store.join(self.checkpoint_dir, old))
         return local
 
