@@ -44,7 +44,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus-per-trial", type=float, default=None)
     parser.add_argument("--max-failures", type=int, default=1, help="retries of a failing trial (from checkpoint)")
     parser.add_argument("--frameworks", default="tensorflow",
-                        help="Part 2 frameworks, comma-separated: tensorflow (the handout's), torch (its appendix twin)")
+                        help="Part 2 frameworks, comma-separated: tensorflow (the handout's), torch (its twin)")
 
 
 def text_frameworks(args: argparse.Namespace) -> tuple[str, ...]:

@@ -112,7 +112,8 @@ def cluster_processes() -> list:
     found: dict[int, psutil.Process] = {}
     for proc in psutil.process_iter(["cmdline", "status"]):
         try:
-            if proc.info["status"] != psutil.STATUS_ZOMBIE and TEMP_DIR_MARK.search(" ".join(proc.info["cmdline"] or [])):
+            command = " ".join(proc.info["cmdline"] or [])
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and TEMP_DIR_MARK.search(command):
                 found |= {p.pid: p for p in [proc, *proc.children(recursive=True)]}
         except psutil.Error:
             continue  # ended while we looked

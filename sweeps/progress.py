@@ -41,8 +41,8 @@ class SweepProgress(tune.Callback):
         row = report.read_row(self.results_dir, spec["trial_id"])
         if row is not None and row["status"] == "running":  # the scheduler stopped it before the last epoch
             row["status"] = "stopped"
-            report.write_parquet_atomic(report.make_row(row), report.row_path(self.results_dir,
-                                                                                        spec["trial_id"]))
+            report.write_parquet_atomic(report.make_row(row, spec.get("param_types")),
+                                        report.row_path(self.results_dir, spec["trial_id"]))
         # finished or stopped for good: its resume checkpoint only takes disk (a VGG16 one is half a gigabyte)
         store.remove_tree(report.checkpoint_path(self.results_dir, spec["trial_id"]))
         self._line(trial, "stopped" if row is not None and row["status"] == "stopped" else "ok")
@@ -53,7 +53,7 @@ class SweepProgress(tune.Callback):
         if row is None or row["status"] != "error":  # died before it could write its own error row
             base = row if row is not None else spec_row(spec)
             row = dict(base, status="error", error=_last_error_line(trial))
-            report.write_parquet_atomic(report.make_row(row),
+            report.write_parquet_atomic(report.make_row(row, spec.get("param_types")),
                                         report.row_path(self.results_dir, spec["trial_id"]))
         self._line(trial, "error")
 

@@ -18,7 +18,7 @@ from typing import Any
 from sweeps.budgets import Budget, derive_seed, sample_configs
 from sweeps.groups import Cell, Group
 from sweeps.storage import ForeignFolder, check_sweep_id, remove_sweep, storage_problem
-from trainables import report, store
+from trainables import report, schema, store
 from trainables.common import DataError, fingerprint
 from trainables.registry import BACKBONES, CELLS, DATASETS, METHODS
 from trainables.trial import FAULT_ENV, LOGICAL_GPUS_ENV, one_line
@@ -98,7 +98,8 @@ def check_data(cells: dict[Cell, list[Group]], data_root: Path) -> dict[str, str
         kind = DATASETS.get(name).kind
         if not folder.is_dir():
             layout = "<name>/{train,test}/<class>/<image>" if kind == "images" else "<name>/{train,test}.csv"
-            raise ConfigError(f"--data-root {data_root}: no dataset folder {name!r} (expected {folder}, layout {layout})")
+            raise ConfigError(f"--data-root {data_root}: no dataset folder {name!r} (expected {folder}, "
+                              f"layout {layout})")
         try:
             (check_image_folder if kind == "images" else check_text_dataset)(folder)
         except DataError as exc:
@@ -145,9 +146,15 @@ def clear_sweep(options: SweepOptions) -> None:
         print(f"--fresh: removed {options.sweep_dir} ({', '.join(removed)})")
 
 
+def sweep_param_types(options: SweepOptions) -> dict[str, str]:
+    """param_<name> -> column type over every cell's search space: one row schema for the whole sweep."""
+    budget = options.budget
+    return schema.param_types(budget.method(c.method).space_for(c.dataset) for c in options.cells)
+
+
 def plan_trials(options: SweepOptions, fingerprints: dict[str, str], resources: dict[str, float]) -> list[dict]:
     """Every trial of the sweep as a self-contained spec, sampled reproducibly per cell."""
-    budget, sha = options.budget, git_sha()
+    budget, sha, param_types = options.budget, git_sha(), sweep_param_types(options)
     by_sample: list[list[dict]] = []
     for cell in options.cells:
         method = METHODS.get(cell.method)
@@ -163,6 +170,7 @@ def plan_trials(options: SweepOptions, fingerprints: dict[str, str], resources: 
                 "results_dir": options.sweep_dir, "cache_dir": str(store.local_root(options.storage) / "cache"),
                 "data_dir": str(options.data_root / cell.dataset), "data_fingerprint": fingerprints[cell.dataset],
                 "weights": options.weights, "git_sha": sha, "max_epochs": mb.max_epochs or 1, "asha": mb.asha,
+                "param_types": param_types,
                 "budget": {"name": budget.name, "val_fraction": budget.val_fraction, "images": budget.images,
                            "text": budget.text, "checkpoint_every": budget.checkpoint_every},
                 **resources,
@@ -187,7 +195,7 @@ def prepare_sweep_dir(options: SweepOptions, trials: list[dict]) -> list[dict]:
                 "cells": [{"key": c.key, "part": c.part, "dataset": c.dataset, "model": c.model, "method": c.method,
                            "framework": c.framework or METHODS.get(c.method).framework,
                            "groups": [g.name for g in gs]} for c, gs in options.cells.items()],
-                "trials": [t["trial_id"] for t in trials]}
+                "trials": [t["trial_id"] for t in trials], "param_types": sweep_param_types(options)}
     report.write_text_atomic(json.dumps(manifest, indent=1), store.join(sweep_dir, "sweep.json"))
     rows = report.read_rows(sweep_dir, [t["trial_id"] for t in trials])
     finished = {trial_id for trial_id, row in rows.items() if row and row["status"] in FINISHED}

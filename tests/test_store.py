@@ -133,7 +133,8 @@ def test_missing_bucket_is_one_line_before_any_trial(s3_server, tmp_path, monkey
     monkeypatch.setenv("GROUPSWEEP_CACHE", str(tmp_path / "cache"))  # demo data is generated on this node
     result = run_cli("--local", "--part", "2", "--groups", "1", "--storage", "s3://no-such-bucket/runs")
     assert_one_line_error(result, "--storage s3://no-such-bucket/runs: cannot write there", "no-such-bucket")
-    assert (tmp_path / "cache" / "demo-data").is_dir()
+    assert not (tmp_path / "cache").exists()  # refused before the demo data was generated
+    assert store.local_root("s3://no-such-bucket/runs") == tmp_path / "cache"  # where it would have gone
 
 
 def test_a_damaged_row_file_is_named(location):

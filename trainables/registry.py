@@ -85,6 +85,9 @@ class MethodSpec:
     trainables: dict[str, str]  # framework -> "module:function" run(dataset_dir, trial); the first is the default
     epoch_based: bool  # reports every epoch (ASHA can stop it early)
     augment: bool = False
+    # searched parameters whose values the handout asks students to compare: the report shows the best trial
+    # (by validation) for each of their values
+    variants: tuple[str, ...] = ()
 
     @property
     def framework(self) -> str:
@@ -135,12 +138,14 @@ for _b in (
     BACKBONES.register(_b.name, _b)
 
 for _m in (
-    MethodSpec("features_svm", 1, {"torch": "trainables.images.feature_svm:run"}, epoch_based=False),
-    MethodSpec("finetune", 1, {"torch": "trainables.images.finetune:run"}, epoch_based=True),
-    MethodSpec("finetune_aug", 1, {"torch": "trainables.images.finetune:run"}, epoch_based=True, augment=True),
+    MethodSpec("features_svm", 1, {"torch": "trainables.images.feature_svm:run"}, epoch_based=False,
+               variants=("kernel",)),
+    MethodSpec("finetune", 1, {"torch": "trainables.images.finetune:run"}, epoch_based=True, variants=("mode",)),
+    MethodSpec("finetune_aug", 1, {"torch": "trainables.images.finetune:run"}, epoch_based=True, augment=True,
+               variants=("mode", "augment")),
     # The handout uses TensorFlow; its appendix's PyTorch twin is selectable per cell (framework=torch).
     MethodSpec("recurrent", 2, {"tensorflow": "trainables.text.rnn:run", "torch": "trainables.text.rnn_torch:run"},
-               epoch_based=True),
+               epoch_based=True, variants=("pooling", "bidirectional")),
 ):
     METHODS.register(_m.name, _m)
 

@@ -6,19 +6,18 @@ on a store), so a reader never sees half a file and a crashed trial never corrup
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Iterable, Mapping
 
-import pandas as pd
+import pyarrow as pa
 
-from trainables import store
+from trainables import schema, store
 
-IDENTITY = ["sweep_id", "part", "dataset", "model", "cell", "method", "framework", "trial_id", "seed"]
-METRICS = ["train_loss", "train_acc", "val_acc", "test_acc", "test_macro_f1", "epochs"]
-COST = ["wall_s", "extract_s", "fit_s", "items_per_s"]
-PROVENANCE = ["device", "node_id", "node_ip", "versions", "git_sha", "data_fingerprint", "started_utc", "finished_utc"]
-OUTCOME = ["status", "error", "retries"]
+IDENTITY = list(schema.IDENTITY)
+METRICS = list(schema.METRICS)
+COST = list(schema.COST)
+PROVENANCE = list(schema.PROVENANCE)
+OUTCOME = list(schema.OUTCOME)
 STATUSES = ("ok", "error", "stopped", "running")
 SPLITS = ("train", "val", "test")
 
@@ -43,23 +42,26 @@ def column_order(columns: Iterable[str]) -> list[str]:
     return head + params + tail + extras
 
 
-def make_row(values: Mapping[str, Any]) -> pd.DataFrame:
-    """One trial as a one-row frame: every schema column present (missing = null), fixed order, scalars only."""
-    row = {k: _scalar(v) if k.startswith("param_") else v for k, v in values.items()}
-    row.update({c: None for c in IDENTITY + METRICS + COST + PROVENANCE + OUTCOME if c not in row})
-    if row["status"] not in STATUSES:
-        raise ValueError(f"status {row['status']!r} is not one of {STATUSES}")
-    return pd.DataFrame([row])[column_order(row)]
+def make_row(values: Mapping[str, Any], param_types: Mapping[str, str] | None = None) -> pa.Table:
+    """One trial as a one-row Arrow table of the sweep's schema (trainables.schema): every column present
+    (missing = typed null), fixed order. `param_types` come from the sweep's plan; without them (a lone row) the
+    values' own types are used."""
+    if values.get("status") not in STATUSES:
+        raise ValueError(f"status {values.get('status')!r} is not one of {STATUSES}")
+    if param_types is None:
+        param_types = {k: schema.value_type([v]) for k, v in values.items() if k.startswith("param_")}
+    return schema.to_table([values], schema.row_schema(param_types), f"row {values.get('trial_id')}")
 
 
-def _scalar(value: Any) -> Any:
-    """Parquet columns need scalars; lists/dicts in a config are stored as JSON text."""
-    return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict, tuple)) else value
+def history_table(epochs: list[Mapping[str, Any]], trial_id: str) -> pa.Table:
+    """A trial's per-epoch records in the history schema; values that belong to the row only are left out."""
+    keep = [{k: v for k, v in e.items() if k in schema.HISTORY} | {"trial_id": trial_id} for e in epochs]
+    return schema.to_table(keep, schema.HISTORY_SCHEMA, f"history of {trial_id}")
 
 
-def write_parquet_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> str:
-    """Write `frame` to `path` (a local path or a store URI) whole: readers see the old file or the new one."""
-    return store.write_parquet(frame, path)
+def write_parquet_atomic(table: pa.Table, path: str | os.PathLike) -> str:
+    """Write `table` to `path` (a local path or a store URI) whole: readers see the old file or the new one."""
+    return store.write_parquet(table, path)
 
 
 def write_text_atomic(text: str, path: str | os.PathLike) -> str:

@@ -187,9 +187,15 @@ def read_parquets(locations: list[str]) -> list:
         return list(pool.map(read_parquet, locations))
 
 
-def write_parquet(frame, location: str | os.PathLike) -> str:
+def write_parquet(table, location: str | os.PathLike) -> str:
+    """Write an Arrow table (or a pandas frame, without its index) as one Parquet file, whole."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not isinstance(table, pa.Table):
+        table = pa.Table.from_pandas(table, preserve_index=False)
     buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
+    pq.write_table(table, buffer)
     return write_bytes(buffer.getvalue(), location)
 
 

@@ -22,7 +22,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import pandas as pd
 
 from trainables import report, store
 from trainables.common import seed_everything
@@ -109,12 +108,12 @@ class Trial:
         values = dict(self.values, status=status, error=error, device=self.device, started_utc=self.started_utc,
                       finished_utc=utc_now(), wall_s=time.time() - self.started, versions=library_versions(),
                       **_node())
-        report.write_parquet_atomic(report.make_row({**spec_row(self.spec), **values}),
+        report.write_parquet_atomic(report.make_row({**spec_row(self.spec), **values}, self.spec.get("param_types")),
                                     report.row_path(self.results_dir, self.trial_id))
 
     def _write_history(self) -> None:
-        frame = pd.DataFrame(self.history).assign(trial_id=self.trial_id)
-        report.write_parquet_atomic(frame, report.history_path(self.results_dir, self.trial_id))
+        report.write_parquet_atomic(report.history_table(self.history, self.trial_id),
+                                    report.history_path(self.results_dir, self.trial_id))
 
     # -- reporting --------------------------------------------------------------------------------------------
     def report_epoch(self, epoch: int, metrics: dict[str, Any], final: bool,

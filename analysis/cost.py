@@ -1,0 +1,49 @@
+"""What a sweep cost: trial hours by device kind (each trial's wall time times the CPUs or GPUs it reserved), an
+estimated price, and the sweep's wall time. The default prices are AWS on-demand list prices in us-east-1 (the
+cluster.yaml instance types); pass your own with --price-gpu-hour / --price-cpu-hour.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+PRICE_GPU_HOUR = 1.006   # USD: g5.xlarge (1 NVIDIA A10G + 4 vCPU), the cluster.yaml worker, per GPU-hour
+PRICE_CPU_HOUR = 0.0425  # USD: c6i.xlarge ($0.17/h for 4 vCPU), per vCPU-hour
+
+
+@dataclass(frozen=True)
+class Prices:
+    gpu_hour: float = PRICE_GPU_HOUR
+    cpu_hour: float = PRICE_CPU_HOUR
+
+
+def device_kind(device: pd.Series) -> pd.Series:
+    """'GPU' for trials that ran on a CUDA device, else 'CPU'."""
+    text = device.fillna("").astype(str).str.lower()
+    return text.str.contains("cuda|gpu").map({True: "GPU", False: "CPU"})
+
+
+def trial_hours(trials: pd.DataFrame) -> pd.DataFrame:
+    """Per trial: device kind and resource-hours (GPU-hours on a GPU, vCPU-hours otherwise); rows without a
+    wall time (never started) count zero. Rows from before `cpus`/`gpus` were recorded count one of each."""
+    kind = device_kind(trials["device"]) if len(trials) else pd.Series(dtype=str)
+    units = pd.Series(1.0, index=trials.index)
+    for column, which in (("gpus", "GPU"), ("cpus", "CPU")):
+        if column in trials:
+            reserved = pd.to_numeric(trials[column], errors="coerce").where(lambda v: v > 0)
+            units = units.where(kind != which, reserved.fillna(1.0))
+    hours = pd.to_numeric(trials["wall_s"], errors="coerce").fillna(0.0) / 3600.0 * units
+    return pd.DataFrame({"kind": kind, "hours": hours}, index=trials.index)
+
+
+def summary(trials: pd.DataFrame, prices: Prices = Prices()) -> dict:
+    """GPU-h, CPU-h, estimated cost and the sweep's wall time (first start to last finish)."""
+    hours = trial_hours(trials)
+    gpu_h = float(hours.loc[hours["kind"] == "GPU", "hours"].sum())
+    cpu_h = float(hours.loc[hours["kind"] == "CPU", "hours"].sum())
+    started = pd.to_datetime(trials.get("started_utc"), errors="coerce", utc=True)
+    finished = pd.to_datetime(trials.get("finished_utc"), errors="coerce", utc=True)
+    wall = (finished.max() - started.min()).total_seconds() if len(trials) and started.notna().any() else 0.0
+    return {"gpu_hours": gpu_h, "cpu_hours": cpu_h, "cost": gpu_h * prices.gpu_hour + cpu_h * prices.cpu_hour,
+            "wall_s": wall, "prices": prices}

@@ -1,0 +1,110 @@
+"""The one Arrow schema of a sweep's row and history files, so that any Parquet reader opens a sweep's `trials/`
+(or `history/`) folder as one table: pandas, `pyarrow.dataset`, DuckDB's `read_parquet('trials/*.parquet')`.
+
+Every file of a sweep has every column, in the same order, with the same type, whatever its trial did: a column
+a trial has no value for is a typed null, never Arrow's `null` type (which other files' `double` cannot be cast to).
+Known columns are declared here; `param_*` columns are typed from the budget's search spaces of the sweep's cells
+(`param_types`), and the sweep passes those types to every trial. A row value that is not declared is an error in
+the code that produced it, caught by the first test that runs that trainable.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Mapping
+
+import pyarrow as pa
+
+TYPES = {"string": pa.string(), "int64": pa.int64(), "double": pa.float64(), "bool": pa.bool_()}
+STR, INT, FLT, BOOL = "string", "int64", "double", "bool"
+
+IDENTITY = {"sweep_id": STR, "part": INT, "dataset": STR, "model": STR, "cell": STR, "method": STR, "framework": STR,
+            "trial_id": STR, "seed": INT}
+METRICS = {"train_loss": FLT, "train_acc": FLT, "val_acc": FLT, "test_acc": FLT, "test_macro_f1": FLT, "epochs": INT}
+COST = {"wall_s": FLT, "extract_s": FLT, "fit_s": FLT, "items_per_s": FLT}
+PROVENANCE = {"device": STR, "node_id": STR, "node_ip": STR, "versions": STR, "git_sha": STR, "data_fingerprint": STR,
+              "started_utc": STR, "finished_utc": STR}
+OUTCOME = {"status": STR, "error": STR, "retries": INT}
+# What trainables add to a row (sorted after the schema's groups): facts of the data and of the training run.
+DETAIL = {"best_epoch": INT, "early_stopped": BOOL, "classes": STR, "test_per_class_acc": STR, "test_confusion": STR,
+          "skipped_images": INT, "skipped_rows": INT, "trained_on_features": BOOL, "features_cached": BOOL,
+          "cudnn_eligible": BOOL, "max_len": INT, "vocab_size": INT}
+# One row per epoch; the last also carries the test metrics. Per-class detail lives in the row only.
+HISTORY = {"trial_id": STR, "epoch": INT, "train_loss": FLT, "train_acc": FLT, "val_acc": FLT, "test_acc": FLT,
+           "test_macro_f1": FLT, "items_per_s": FLT, "best_epoch": INT, "early_stopped": BOOL}
+
+
+class SchemaError(ValueError):
+    """A value the schema does not declare, or one that does not fit its column's type."""
+
+
+def value_type(values: Iterable[Any]) -> str:
+    """The column type that holds every value: bool, int64, double or string (lists, dicts and mixed values
+    such as `max_len: [auto, 64]` are stored as text)."""
+    seen = {type(v) for v in values if v is not None}
+    if not seen:
+        return STR
+    if seen == {bool}:
+        return BOOL
+    if seen <= {int}:
+        return INT
+    if seen <= {int, float}:
+        return FLT
+    return STR
+
+
+def param_types(spaces: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """`param_<name>` -> type over every search space of a sweep (tune domains or fixed values), sorted."""
+    values: dict[str, list[Any]] = {}
+    for space in spaces:
+        for name, domain in space.items():
+            values.setdefault(name, []).extend(_domain_values(domain))
+    return {f"param_{name}": value_type(vals) for name, vals in sorted(values.items())}
+
+
+def _domain_values(domain: Any) -> list[Any]:
+    """Example values of a tune domain (its categories, or one number of its kind) or the fixed value itself."""
+    if hasattr(domain, "categories"):
+        return list(domain.categories)
+    if hasattr(domain, "lower"):
+        kind = type(domain).__name__
+        return [1] if kind == "Integer" else [1.0]
+    return [domain]
+
+
+def row_schema(params: Mapping[str, str]) -> pa.Schema:
+    """Identity, param_* (sorted), metrics, cost, provenance, outcome, then the trainables' detail columns."""
+    ordered = (IDENTITY | dict(sorted(params.items())) | METRICS | COST | PROVENANCE | OUTCOME
+               | dict(sorted(DETAIL.items())))
+    return pa.schema([(name, TYPES[kind]) for name, kind in ordered.items()])
+
+
+HISTORY_SCHEMA = pa.schema([(name, TYPES[kind]) for name, kind in HISTORY.items()])
+
+
+def to_table(records: list[Mapping[str, Any]], schema: pa.Schema, what: str) -> pa.Table:
+    """Records as a table of exactly `schema`: missing values are typed nulls; an undeclared key is an error."""
+    extra = sorted({key for record in records for key in record} - set(schema.names))
+    if extra:
+        raise SchemaError(f"{what}: {', '.join(extra)} not in the result schema (trainables/schema.py)")
+    columns = []
+    for field in schema:
+        values = [_coerce(record.get(field.name), field.type) for record in records]
+        try:
+            columns.append(pa.array(values, type=field.type))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            raise SchemaError(f"{what}: column {field.name} ({field.type}): {exc}") from None
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _coerce(value: Any, kind: pa.DataType) -> Any:
+    """NaN is null (what pandas reads a null number as); numpy scalars become Python ones; a whole float fits an
+    integer column (a row read back through pandas); text columns take any scalar as text."""
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+        value = value.item()
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if kind == pa.string() and not isinstance(value, str):
+        return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict, tuple)) else str(value)
+    if kind == pa.int64() and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
