@@ -1,23 +1,51 @@
-"""`python -m analysis RESULTS_DIR`: print a sweep's comparison tables and write them under RESULTS_DIR/reports/."""
+"""`python -m analysis RESULTS_DIR`: a sweep's report (reports/index.html, Markdown, CSV) under RESULTS_DIR/reports/.
+`python -m analysis export RESULTS_DIR --out FILE.parquet`: every row in one file (and FILE.history.parquet).
+"""
 from __future__ import annotations
 
 import argparse
 import sys
 
+from analysis.cost import PRICE_CPU_HOUR, PRICE_GPU_HOUR, Prices
 from analysis.load import ResultsError
-from analysis.report import build_report
 from trainables import store
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.split(":", 1)[1].strip())
+def report_main(argv: list[str]) -> int:
+    from analysis.report import build_report
+
+    parser = argparse.ArgumentParser(prog="python -m analysis", description="a sweep's report: index.html, "
+                                     "report.md and CSV tables (export: python -m analysis export RUN --out F)")
     parser.add_argument("results_dir", help="a sweep folder: <storage>/<sweep-id> (a path or s3://bucket/...)")
     parser.add_argument("--out", default=None, help="where the reports go (default <results_dir>/reports)")
+    parser.add_argument("--price-gpu-hour", type=float, default=PRICE_GPU_HOUR,
+                        help=f"USD per GPU-hour for the cost estimate (default {PRICE_GPU_HOUR}: AWS g5.xlarge)")
+    parser.add_argument("--price-cpu-hour", type=float, default=PRICE_CPU_HOUR,
+                        help=f"USD per vCPU-hour (default {PRICE_CPU_HOUR}: AWS c6i.xlarge / 4)")
     args = parser.parse_args(argv)
     out = args.out or store.join(args.results_dir, "reports")
-    print(build_report(args.results_dir, out))
+    print(build_report(args.results_dir, out, Prices(args.price_gpu_hour, args.price_cpu_hour)))
     print(f"written: {out}/{{report.md,*.csv,*.png}}")
+    print(f"report: {store.join(out, 'index.html')}")
     return 0
+
+
+def export_main(argv: list[str]) -> int:
+    from analysis.export import export
+
+    parser = argparse.ArgumentParser(prog="python -m analysis export",
+                                     description="one compacted Parquet file of a sweep's rows, plus its history")
+    parser.add_argument("results_dir", help="a sweep folder: <storage>/<sweep-id>")
+    parser.add_argument("--out", required=True, help="FILE.parquet (the history goes to FILE.history.parquet)")
+    args = parser.parse_args(argv)
+    rows, history = export(args.results_dir, args.out)
+    print(f"written: {rows} and {history}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    return export_main(argv[1:]) if argv[:1] == ["export"] else report_main(argv)
 
 
 def entry() -> None:

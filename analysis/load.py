@@ -2,10 +2,13 @@
 as one table."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
 
 from trainables import store
 from trainables.report import column_order
@@ -27,8 +30,17 @@ def load_manifest(sweep_dir: str | os.PathLike) -> dict:
 
 
 def _read_all(folder: str) -> list[pd.DataFrame]:
+    """Every Parquet file in `folder`. Files of one schema (trainables.schema) are read as one dataset, in threads;
+    folders written before that schema, or with a damaged file, are read file by file, which names the file."""
+    locations = store.list_files(folder, ".parquet")
+    if not locations:
+        return []
+    with contextlib.suppress(pa.ArrowException, OSError):
+        fs, _ = store.resolve(folder)
+        paths = [store.resolve(location)[1] for location in locations]
+        return [ds.dataset(paths, format="parquet", filesystem=fs).to_table().to_pandas()]
     try:
-        frames = store.read_parquets(store.list_files(folder, ".parquet"))
+        frames = store.read_parquets(locations)
     except store.UnreadableFile as exc:
         raise ResultsError(str(exc)) from None
     return [f for f in frames if f is not None]  # one may vanish between listing and reading (a --fresh rerun)
@@ -46,3 +58,14 @@ def load_trials(sweep_dir: str | os.PathLike) -> pd.DataFrame:
 def load_history(sweep_dir: str | os.PathLike) -> pd.DataFrame:
     frames = _read_all(store.join(sweep_dir, "history"))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def load_histories(sweep_dir: str | os.PathLike, trial_ids: list[str]) -> dict[str, pd.DataFrame]:
+    """The per-epoch history of just these trials (the report needs the selected ones, not all of them)."""
+    from trainables.report import history_path
+
+    try:
+        frames = store.read_parquets([history_path(sweep_dir, t) for t in trial_ids])
+    except store.UnreadableFile as exc:
+        raise ResultsError(str(exc)) from None
+    return {t: f for t, f in zip(trial_ids, frames) if f is not None}

@@ -1,4 +1,5 @@
-"""Render the tables: print them, and write Markdown, CSV and PNG heatmaps under <sweep>/reports/."""
+"""Render a sweep's results under <sweep>/reports/: the HTML report (analysis.html), and the Markdown, CSV and PNG
+heatmaps that scripts and READMEs take."""
 from __future__ import annotations
 
 import io
@@ -6,7 +7,7 @@ import os
 
 import pandas as pd
 
-from analysis import tables
+from analysis import cost, html, tables
 from analysis.load import load_manifest, load_trials
 from trainables import store
 from trainables.report import write_text_atomic
@@ -49,7 +50,8 @@ def heatmap(numeric: pd.DataFrame, title: str, location: str) -> str | None:
     return store.write_bytes(buffer.getvalue(), location)
 
 
-def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> str:
+def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = None,
+                 prices: cost.Prices = cost.Prices()) -> str:
     """Compute every table for one sweep, write them under `out` (default <sweep>/reports, a folder or a store
     URI like the sweep itself), and return the Markdown report."""
     manifest, trials = load_manifest(sweep_dir), load_trials(sweep_dir)
@@ -81,4 +83,6 @@ def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = N
         write_text_atomic(frame.to_csv(index=name in ("part1", "part2")), store.join(out, f"{name}.csv"))
     heatmap(p1_num, "Part 1: test accuracy", store.join(out, "part1.png"))
     heatmap(p2_num, "Part 2: test accuracy", store.join(out, "part2.png"))
+    page = html.render(html.build_context(manifest, trials, sweep_dir, prices))
+    write_text_atomic(page, store.join(out, "index.html"))
     return text

@@ -1,15 +1,15 @@
 """Comparison tables as pivots over the results table, with a deterministic sort in the course's order.
 
-Model selection is honest: each cell's best trial is the finished one with the highest validation accuracy, and
-the tables show that trial's test accuracy. Cells that failed or never ran stay in every table as `error` / `missing`.
+Model selection is honest: each cell's selected trial is the completed one with the highest validation accuracy
+(analysis.selection), and the tables show that trial's test accuracy. Cells that failed or never ran stay in every table as `error` / `missing`.
 """
 from __future__ import annotations
 
 import pandas as pd
 
+from analysis.selection import best_trials, cell_key
 from trainables.registry import BACKBONES, CELLS, DATASETS, METHODS
 
-FINISHED = ("ok", "stopped")
 _ORDER = {name: i for i, name in enumerate(DATASETS.names() + BACKBONES.names() + CELLS.names() + METHODS.names())}
 
 
@@ -18,23 +18,23 @@ def _rank(values: pd.Series) -> pd.Series:
 
 
 def cell_results(manifest: dict, trials: pd.DataFrame) -> pd.DataFrame:
-    """One row per planned cell: outcome, number of trials per status, and the selected trial's numbers."""
+    """One row per planned cell: outcome, number of trials per status, and the selected trial's numbers and
+    hyperparameters (analysis.selection: by validation accuracy only)."""
+    keys = cell_key(trials) if len(trials) else pd.Series(dtype=str)
+    chosen = best_trials(trials.assign(cell_key=keys), ["cell_key"]).set_index("cell_key") if len(trials) else None
     rows = []
     for cell in manifest["cells"]:
-        model_col = "model" if cell["part"] == 1 else "cell"
-        mine = trials[(trials["part"] == cell["part"]) & (trials["dataset"] == cell["dataset"])
-                      & (trials[model_col] == cell["model"]) & (trials["method"] == cell["method"])
-                      & (trials["framework"] == cell["framework"])]
-        done = mine[mine["status"].isin(FINISHED) & mine["test_acc"].notna()]
-        row = {"part": cell["part"], "dataset": cell["dataset"], "model": cell["model"], "method": cell["method"],
-               "framework": cell["framework"], "groups": " ".join(cell["groups"]), "trials": len(mine),
-               "trials_error": int((mine["status"] == "error").sum())}
-        if len(done):
-            best = done.sort_values(["val_acc", "trial_id"], ascending=[False, True]).iloc[0]
+        mine = trials[keys == cell["key"]] if len(trials) else trials
+        row = {"key": cell["key"], "part": cell["part"], "dataset": cell["dataset"], "model": cell["model"],
+               "method": cell["method"], "framework": cell["framework"], "groups": " ".join(cell["groups"]),
+               "trials": len(mine), "trials_error": int((mine["status"] == "error").sum()) if len(mine) else 0}
+        if chosen is not None and cell["key"] in chosen.index:
+            best = chosen.loc[cell["key"]]
             row.update(outcome="ok", test_acc=best["test_acc"], val_acc=best["val_acc"],
-                       test_macro_f1=best["test_macro_f1"], best_trial=best["trial_id"])
+                       test_macro_f1=best["test_macro_f1"], epochs=best["epochs"], best_trial=best["trial_id"],
+                       params=format_params(best))
         else:
-            errors = mine["error"].dropna()
+            errors = mine["error"].dropna() if len(mine) else []
             row.update(outcome="error" if len(errors) else "missing", error=errors.iloc[0] if len(errors) else None)
         rows.append(row)
     frame = pd.DataFrame(rows)
@@ -43,6 +43,18 @@ def cell_results(manifest: dict, trials: pd.DataFrame) -> pd.DataFrame:
     keys = [frame["part"], _rank(frame["dataset"]), _rank(frame["model"]), _rank(frame["method"])]
     order = pd.DataFrame({f"k{i}": k for i, k in enumerate(keys)}).sort_values([f"k{i}" for i in range(4)]).index
     return frame.loc[order].reset_index(drop=True)
+
+
+def format_params(trial: pd.Series) -> str:
+    """A trial's hyperparameters as `name=value, ...` (what to tell a group), numbers to 3 significant digits."""
+    items = []
+    for column in sorted(c for c in trial.index if c.startswith("param_")):
+        value = trial[column]
+        if value is None or (isinstance(value, float) and value != value):
+            continue
+        shown = f"{value:.3g}" if isinstance(value, float) else str(value)
+        items.append(f"{column.removeprefix('param_')}={shown}")
+    return ", ".join(items)
 
 
 def _display(cells: pd.DataFrame) -> pd.Series:

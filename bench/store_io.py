@@ -44,7 +44,8 @@ def measure(location: str, rows: int) -> dict[str, float]:
     values = {"sweep_id": "bench", "status": "ok", "test_acc": 0.9, "param_lr": 0.01}
     t0 = time.perf_counter()
     for trial_id in ids:
-        report.write_parquet_atomic(report.make_row(values | {"trial_id": trial_id}), report.row_path(location, trial_id))
+        row = report.make_row(values | {"trial_id": trial_id})
+        report.write_parquet_atomic(row, report.row_path(location, trial_id))
     write_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     one_by_one = [store.read_parquet(report.row_path(location, t)) for t in ids]

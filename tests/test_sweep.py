@@ -74,6 +74,26 @@ def test_rows_carry_the_full_schema(finished_sweep):
     assert svm["param_C"].notna().all() and svm["param_kernel"].isin(["linear", "rbf"]).all()
 
 
+def test_any_parquet_reader_opens_the_folders_as_one_table(finished_sweep):
+    """Rows of every method (their param_* sets differ, failed and stopped rows hold nulls) and histories read as
+    one table in pandas, pyarrow.dataset and DuckDB, with the same rows."""
+    import duckdb
+    import pyarrow.dataset as ds
+
+    options, summary = finished_sweep
+    for folder, key in (("trials", "trial_id"), ("history", "trial_id")):
+        path = Path(options.sweep_dir) / folder
+        frame = pd.read_parquet(path)
+        table = ds.dataset(path, format="parquet").to_table()
+        sql = duckdb.sql(f"select * from read_parquet('{path}/*.parquet')").df()
+        assert len(frame) == table.num_rows == len(sql) > 0
+        assert list(frame.columns) == table.column_names == list(sql.columns)
+        assert sorted(frame[key]) == sorted(table.column(key).to_pylist()) == sorted(sql[key])
+    trials = pd.read_parquet(Path(options.sweep_dir) / "trials")
+    assert {"param_C", "param_mode", "param_units", "param_augment"} <= set(trials.columns)
+    assert trials.loc[trials["method"] == "features_svm", "param_mode"].isna().all()
+
+
 def test_history_has_one_row_per_epoch(finished_sweep):
     options, _ = finished_sweep
     trials = load_trials(options.sweep_dir)
@@ -99,6 +119,43 @@ def test_analysis_tables_from_results(finished_sweep):
     part1 = pd.read_csv(Path(options.sweep_dir) / "reports" / "part1.csv", index_col=[0, 1])
     assert list(part1.columns) == ["features_svm", "finetune", "finetune_aug"]
     assert (Path(options.sweep_dir) / "reports" / "part1.png").stat().st_size > 1000
+
+
+def test_html_report_links_every_cell_and_needs_no_network(finished_sweep):
+    """reports/index.html: every cell has its detail with the selected trial's numbers; epoch-based cells have a
+    learning curve, the image cells a confusion matrix with their class names; nothing is fetched from outside."""
+    import re
+
+    options, _ = finished_sweep
+    build_report(options.sweep_dir)
+    page = (Path(options.sweep_dir) / "reports" / "index.html").read_text()
+    trials = load_trials(options.sweep_dir)
+    for key in {t.rsplit("-", 2)[0] for t in trials["trial_id"]}:
+        assert f'id="cell-{key}"' in page and f'href="#cell-{key}"' in page
+    cells = pd.read_csv(Path(options.sweep_dir) / "reports" / "cells.csv")
+    assert page.count('alt="learning curves"') == (cells["epochs"] >= 2).sum() >= 4  # a curve needs two epochs
+    assert "Confusion matrix (rows: true class)" in page and "class_29" in page
+    assert "Best trial per mode (chosen by val)" in page or "Best trial per kernel (chosen by val)" in page
+    for section in ("1. Overview", "2. Results", "3. Groups", "4. Hyperparameter effects", "5. Accuracy against cost",
+                    "6. Published anchors", "7. Failed or missing cells"):
+        assert section in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # no network: every plot is a data URI
+    assert "@import" not in page and "url(http" not in page
+
+
+def test_export_writes_one_rows_file_and_one_history_file(finished_sweep, tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+
+    from analysis.__main__ import main as analysis_main
+
+    options, _ = finished_sweep
+    assert analysis_main(["export", options.sweep_dir, "--out", str(tmp_path / "e2e.parquet")]) == 0
+    rows, history = pq.read_table(tmp_path / "e2e.parquet"), pd.read_parquet(tmp_path / "e2e.history.parquet")
+    assert rows.num_rows == len(load_trials(options.sweep_dir))
+    assert json.loads(rows.schema.metadata[b"groupsweep.sweep"])["sweep_id"] == "e2e"
+    assert set(history["trial_id"]) <= set(rows.column("trial_id").to_pylist()) and len(history) >= rows.num_rows
 
 
 def test_rerun_requires_resume_and_resume_skips_finished(finished_sweep, capsys):

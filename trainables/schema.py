@@ -65,9 +65,8 @@ def _domain_values(domain: Any) -> list[Any]:
     """Example values of a tune domain (its categories, or one number of its kind) or the fixed value itself."""
     if hasattr(domain, "categories"):
         return list(domain.categories)
-    if hasattr(domain, "lower"):
-        kind = type(domain).__name__
-        return [1] if kind == "Integer" else [1.0]
+    if hasattr(domain, "sample"):  # a numeric tune domain (Integer or Float)
+        return [1] if type(domain).__name__ == "Integer" else [1.0]
     return [domain]
 
 

@@ -1,0 +1,236 @@
+"""The morning report: `reports/index.html`, one self-contained page (no network: styles, a few lines of script to
+sort tables, and every plot inline), rendered by Jinja2 with autoescape from analysis/templates/.
+
+Everything here is a small function over the one results table (rows), the plan (sweep.json) and the selected
+trials' histories: pivots and plots, no per-dataset branches. Selection is analysis.selection's, by validation
+accuracy; a test number is shown only for the trial validation chose.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from analysis import cost, plots, tables
+from analysis.anchors import load_anchors
+from analysis.effects import method_effects
+from analysis.load import load_histories
+from analysis.selection import best_trials, cell_key
+from trainables.registry import METHODS
+
+TEMPLATES = Path(__file__).with_name("templates")
+FULL_MATRIX_CLASSES = 30  # more classes than this: per-class accuracy and the most confused pairs instead
+
+
+@dataclass
+class CellDetail:
+    key: str
+    title: str
+    groups: str
+    outcome: str
+    error: str | None
+    selected: dict[str, Any] | None
+    variants: list[dict[str, Any]] = field(default_factory=list)  # {param, rows: [{value, val, test, trial}]}
+    curve: str | None = None
+    confusion: dict[str, Any] | None = None
+    trial_columns: list[str] = field(default_factory=list)
+    trials: list[dict[str, Any]] = field(default_factory=list)
+
+
+def overview(manifest: dict, trials: pd.DataFrame, prices: cost.Prices) -> dict[str, Any]:
+    """Section 1: what ran, on what, with what, and what it cost (and what the plan estimated)."""
+    versions = json.loads(trials["versions"].dropna().iloc[0]) if trials["versions"].notna().any() else {}
+    fingerprints = (trials.dropna(subset=["data_fingerprint"]).drop_duplicates("dataset")
+                    .sort_values("dataset")[["dataset", "data_fingerprint"]].itertuples(index=False))
+    spent = cost.summary(trials, prices)
+    statuses = trials["status"].value_counts().sort_index().to_dict() if len(trials) else {}
+    return {"sweep_id": manifest["sweep_id"], "budget": manifest["budget"], "weights": manifest["weights"],
+            "demo": manifest.get("demo_data", False), "seed": manifest.get("seed"),
+            "fingerprints": [(d, f) for d, f in fingerprints], "versions": versions,
+            "git_shas": sorted(trials["git_sha"].dropna().unique()), "statuses": statuses,
+            "devices": trials["device"].fillna("never ran").value_counts().sort_index().to_dict(),
+            "nodes": sorted(trials["node_ip"].dropna().unique()), "cost": spent,
+            "estimate": manifest.get("estimate"), "trials": len(trials)}
+
+
+def cell_title(cell: dict[str, Any]) -> str:
+    """dataset · model · method, plus the framework when it is not the method's default."""
+    framework = "" if cell["framework"] == METHODS.get(cell["method"]).framework else f" ({cell['framework']})"
+    return f"{cell['dataset']} · {cell['model']} · {cell['method']}{framework}"
+
+
+def selected_rows(cells: pd.DataFrame) -> list[dict[str, Any]]:
+    """Section 2: each cell's selected trial — what to tell a group."""
+    ok = cells[cells["outcome"] == "ok"] if len(cells) else cells
+    return [r | {"title": cell_title(r)} for r in ok.to_dict("records")]
+
+
+def group_entries(manifest: dict, cells: pd.DataFrame, part: int) -> list[dict[str, Any]]:
+    """Section 3: each group of a part in course order, its cells side by side (each with its key for a link)."""
+    from sweeps.groups import Group, group_cells
+
+    default = {r.key: r for r in cells.itertuples(index=False) if r.framework == METHODS.get(r.method).framework}
+    numbers = sorted(int(g.split("G")[1]) for g in manifest["groups"] if g.startswith(f"P{part}G"))
+    entries = []
+    for number in numbers:
+        members = []
+        for cell in group_cells(Group(part, number)):
+            hit = default.get(cell.key)
+            members.append({"label": f"{cell.dataset} · {cell.model} · {cell.method}", "key": cell.key,
+                            "value": None if hit is None or hit.outcome != "ok" else hit.test_acc,
+                            "outcome": "missing" if hit is None else hit.outcome})
+        entries.append({"name": f"P{part}G{number}", "cells": members})
+    return entries
+
+
+def variants(mine: pd.DataFrame, method: str) -> list[dict[str, Any]]:
+    """The best trial (by validation) for each value of the method's compared parameters (mode, augment, ...)."""
+    out = []
+    for name in METHODS.get(method).variants:
+        column = f"param_{name}"
+        if column not in mine or mine[column].astype(str).nunique() < 2:
+            continue
+        best = best_trials(mine.assign(_value=mine[column].astype(str)), ["_value"])
+        rows = [{"value": r["_value"], "val": r["val_acc"], "test": r["test_acc"], "trial": r["trial_id"]}
+                for r in best.assign(_value=best[column].astype(str)).to_dict("records")]
+        out.append({"param": name, "rows": sorted(rows, key=lambda r: -r["val"])})
+    return out
+
+
+def confusion(selected: pd.Series) -> dict[str, Any] | None:
+    """The selected trial's confusion matrix (rows: true class) and per-class accuracy, with its class names."""
+    if not isinstance(selected.get("test_confusion"), str) or not isinstance(selected.get("classes"), str):
+        return None
+    classes, matrix = json.loads(selected["classes"]), json.loads(selected["test_confusion"])
+    size = len(classes)
+    padded = [[(row[j] if i < len(matrix) and j < len(row) else 0) for j in range(size)]
+              for i, row in enumerate(matrix + [[]] * (size - len(matrix)))]
+    support = [sum(row) for row in padded]
+    per_class = [{"name": classes[i], "acc": padded[i][i] / support[i] if support[i] else None, "n": support[i]}
+                 for i in range(size)]
+    pairs = sorted(((padded[i][j], classes[i], classes[j]) for i in range(size) for j in range(size)
+                    if i != j and padded[i][j]), key=lambda p: (-p[0], p[1], p[2]))[:10]
+    peak = max((max(row) for row in padded), default=0) or 1
+    return {"classes": classes, "matrix": padded if size <= FULL_MATRIX_CLASSES else None, "peak": peak,
+            "per_class": per_class, "pairs": [{"n": n, "true": t, "predicted": p} for n, t, p in pairs]}
+
+
+def trial_rows(mine: pd.DataFrame, selected_id: str | None) -> tuple[list[str], list[dict[str, Any]]]:
+    """Every trial of a cell: status, searched params, val, epochs, time; test only for the selected one."""
+    params = [c for c in mine.columns if c.startswith("param_") and mine[c].notna().any()]
+    varied = [c for c in params if mine[c].astype(str).nunique() > 1] or params
+    rows = []
+    for r in mine.sort_values(["val_acc", "trial_id"], ascending=[False, True], na_position="last").to_dict("records"):
+        row = {"trial": r["trial_id"].rsplit("-", 2)[1], "trial_id": r["trial_id"], "status": r["status"],
+               **{c.removeprefix("param_"): r[c] for c in varied}, "val": r["val_acc"], "epochs": r["epochs"],
+               "wall_s": r["wall_s"], "selected": r["trial_id"] == selected_id,
+               "test": r["test_acc"] if r["trial_id"] == selected_id else None, "error": r["error"]}
+        rows.append(row)
+    return [c.removeprefix("param_") for c in varied], rows
+
+
+def cell_details(cells: pd.DataFrame, trials: pd.DataFrame, histories: dict[str, pd.DataFrame]) -> list[CellDetail]:
+    """Section 3's per-cell detail, in course order."""
+    keys = cell_key(trials) if len(trials) else pd.Series(dtype=str)
+    by_id = trials.set_index("trial_id", drop=False) if len(trials) else trials
+    details = []
+    for cell in cells.to_dict("records"):
+        mine = trials[keys == cell["key"]] if len(trials) else trials
+        chosen = by_id.loc[cell["best_trial"]] if cell["outcome"] == "ok" else None
+        detail = CellDetail(cell["key"], cell_title(cell), cell["groups"], cell["outcome"], cell.get("error"),
+                            None if chosen is None else cell)
+        if chosen is not None:
+            detail.variants = variants(mine, cell["method"])
+            best_epoch = chosen.get("best_epoch")
+            kept = int(best_epoch) if pd.notna(best_epoch) else None
+            detail.curve = plots.learning_curve(histories.get(cell["best_trial"], pd.DataFrame()), kept)
+            detail.confusion = confusion(chosen)
+        detail.trial_columns, detail.trials = trial_rows(mine, cell.get("best_trial")) if len(mine) else ([], [])
+        details.append(detail)
+    return details
+
+
+def cost_points(cells: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
+    """Section 5: each cell's selected test accuracy and the trial hours all its trials took."""
+    if trials.empty or cells.empty:
+        return pd.DataFrame(columns=["key", "method", "test_acc", "hours"])
+    hours = cost.trial_hours(trials)["hours"].groupby(cell_key(trials)).sum()
+    return cells.assign(hours=cells["key"].map(hours))[["key", "method", "test_acc", "hours"]]
+
+
+def anchor_rows(cells: pd.DataFrame) -> list[dict[str, Any]]:
+    """Section 6: each published figure beside the best selected result of this sweep on that dataset and method."""
+    rows = []
+    for anchor in load_anchors():
+        mine = cells[(cells["dataset"] == anchor.dataset) & (cells["method"] == anchor.method)
+                     & (cells["outcome"] == "ok")] if len(cells) else cells
+        # the cell whose selected trial validated best: its test accuracy is the sweep's figure for this dataset
+        best = mine.sort_values(["val_acc", "key"], ascending=[False, True]).head(1).to_dict("records")
+        rows.append({"anchor": anchor, "ours": best[0] if best else None})
+    return rows
+
+
+def build_context(manifest: dict, trials: pd.DataFrame, sweep_dir: str | os.PathLike,
+                  prices: cost.Prices) -> dict[str, Any]:
+    cells = tables.cell_results(manifest, trials)
+    selected_ids = list(cells["best_trial"].dropna()) if len(cells) and "best_trial" in cells else []
+    histories = load_histories(sweep_dir, selected_ids)
+    p1_num, _ = tables.part1_table(cells)
+    p2_num, _ = tables.part2_table(cells)
+    methods = [m for m in METHODS.names() if len(trials) and (trials["method"] == m).any()]
+    return {
+        "overview": overview(manifest, trials, prices),
+        "part_tables": [pivot_links(cells, 1, p1_num, "Part 1: test accuracy of the selected trial"),
+                        pivot_links(cells, 2, p2_num, "Part 2: test accuracy of the selected trial")],
+        "selected": selected_rows(cells),
+        "groups": [(1, group_entries(manifest, cells, 1)), (2, group_entries(manifest, cells, 2))],
+        "cells": cell_details(cells, trials, histories),
+        "effects": [e for e in (method_effects(trials, m) for m in methods) if e is not None],
+        "cost_plot": plots.accuracy_vs_cost(cost_points(cells, trials)),
+        "anchors": anchor_rows(cells),
+        "failed": cells[cells["outcome"] != "ok"].to_dict("records") if len(cells) else [],
+    }
+
+
+def pivot_links(cells: pd.DataFrame, part: int, numeric: pd.DataFrame, title: str) -> dict[str, Any]:
+    """A part's pivot as rows of (label, [(value, outcome, cell key)]) so every number links to its cell."""
+    if numeric.empty:
+        return {"title": title, "columns": [], "rows": [], "heatmap": None}
+    mine = cells[cells["part"] == part]
+    column = "method" if part == 1 else "model"
+    index = ["dataset", "model"] if part == 1 else ["dataset"]
+    lookup = {}
+    for r in mine.to_dict("records"):
+        where = tuple(r[i] for i in index)
+        lookup[(where, r[column])] = r
+        lookup[(where, f"{r[column]} ({r['framework']})")] = r  # tables.part2_table's label when frameworks mix
+    rows = []
+    for label in numeric.index:
+        key = label if isinstance(label, tuple) else (label,)
+        row = [lookup.get((key, c)) for c in numeric.columns]
+        rows.append({"label": " / ".join(map(str, key)),
+                     "cells": [None if r is None else {"key": r["key"], "outcome": r["outcome"],
+                                                       "value": r.get("test_acc")} for r in row]})
+    return {"title": title, "columns": [str(c) for c in numeric.columns], "rows": rows,
+            "heatmap": plots.heatmap(numeric, title)}
+
+
+def render(context: dict[str, Any]) -> str:
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                                     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment.filters["pct"] = lambda v: "—" if v is None or v != v else f"{100 * v:.1f} %"
+    environment.filters["num"] = _number
+    return environment.get_template("index.html.j2").render(**context)
+
+
+def _number(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
