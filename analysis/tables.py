@@ -17,6 +17,10 @@ def _rank(values: pd.Series) -> pd.Series:
     return values.map(lambda v: _ORDER.get(v, len(_ORDER)))
 
 
+CELL_COLUMNS = ["key", "part", "dataset", "model", "method", "framework", "groups", "trials", "trials_error",
+                "outcome", "test_acc", "val_acc", "test_macro_f1", "epochs", "best_trial", "params", "error"]
+
+
 def cell_results(manifest: dict, trials: pd.DataFrame) -> pd.DataFrame:
     """One row per planned cell: outcome, number of trials per status, and the selected trial's numbers and
     hyperparameters (analysis.selection: by validation accuracy only)."""
@@ -37,7 +41,7 @@ def cell_results(manifest: dict, trials: pd.DataFrame) -> pd.DataFrame:
             errors = mine["error"].dropna() if len(mine) else []
             row.update(outcome="error" if len(errors) else "missing", error=errors.iloc[0] if len(errors) else None)
         rows.append(row)
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows, columns=CELL_COLUMNS)  # every column, even when no cell has a result
     if frame.empty:
         return frame
     keys = [frame["part"], _rank(frame["dataset"]), _rank(frame["model"]), _rank(frame["method"])]

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from analysis.load import ResultsError
 from sweeps.budgets import BudgetError, list_budgets, load_budget
 from sweeps.groups import GroupError
 from trainables.common import DataError
@@ -16,7 +17,7 @@ from trainables.registry import METHODS, UnknownNameError
 if TYPE_CHECKING:
     from sweeps.runner import SweepOptions
 
-USER_ERRORS = (BudgetError, GroupError, UnknownNameError, DataError)
+USER_ERRORS = (BudgetError, GroupError, UnknownNameError, DataError, ResultsError)
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +44,11 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpus-per-trial", type=int, default=None)
     parser.add_argument("--gpus-per-trial", type=float, default=None)
     parser.add_argument("--max-failures", type=int, default=1, help="retries of a failing trial (from checkpoint)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the plan (cells, trials, epochs, resources) and its estimated hours and cost; "
+                             "starts nothing")
+    parser.add_argument("--estimate-from", default=None, metavar="RUN",
+                        help="estimate trial hours from a previous sweep's rows (<storage>/<sweep-id>)")
     parser.add_argument("--frameworks", default="tensorflow",
                         help="Part 2 frameworks, comma-separated: tensorflow (the handout's), torch (its twin)")
 
@@ -103,13 +109,29 @@ def build_options(args: argparse.Namespace, cells, tag: str = "") -> "SweepOptio
                         storage=args.storage, sweep_id=sweep_id, seed=args.seed, resume=args.resume,
                         fresh=args.fresh, address=address, cpus_per_trial=args.cpus_per_trial,
                         gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures,
-                        shared_storage=args.shared_storage)
+                        shared_storage=args.shared_storage, estimate_from=args.estimate_from)
+
+
+def dry_run(args: argparse.Namespace, cells, tag: str = "") -> int:
+    """--dry-run: the plan and its price, without Ray, data or storage."""
+    from sweeps import estimate
+
+    budget = load_budget(args.budget)
+    data = "demo" if args.data_root is None else args.data_root.resolve().name
+    sweep_id = args.sweep_id or default_sweep_id(budget.name, data, tag)
+    cpus = float(args.cpus_per_trial or budget.resources.get("cpus_per_trial", 1))
+    gpus = float(args.gpus_per_trial if args.gpus_per_trial is not None else budget.resources.get("gpus_per_trial", 0))
+    plans = estimate.plan_cells(list(cells), budget, args.estimate_from)
+    print(estimate.render(sweep_id, budget, plans, estimate.estimate(plans, cpus, gpus, run=args.estimate_from)))
+    return 0
 
 
 def run_cells(args: argparse.Namespace, cells, tag: str = "") -> int:
     """Run a sweep over `cells` with the parsed options; print the summary; exit code 1 if any cell failed."""
     from sweeps.runner import run_sweep
 
+    if args.dry_run:
+        return dry_run(args, cells, tag)
     summary = run_sweep(build_options(args, cells, tag))
     print(summary.render())
     return 0 if not summary.failed else 1

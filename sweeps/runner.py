@@ -51,6 +51,7 @@ class SweepOptions:
     gpus_per_trial: float | None = None
     max_failures: int = 1
     shared_storage: bool = False  # the user vouches that every node sees --storage
+    estimate_from: str | None = None  # a previous sweep whose measured hours estimate this one's (sweeps.estimate)
 
     def __post_init__(self) -> None:
         try:  # the id names the one folder this sweep may write and --fresh may delete
@@ -182,7 +183,15 @@ def plan_trials(options: SweepOptions, fingerprints: dict[str, str], resources: 
     return [spec for layer in by_sample for spec in layer]
 
 
-def prepare_sweep_dir(options: SweepOptions, trials: list[dict]) -> list[dict]:
+def plan_estimate(options: SweepOptions, resources: dict[str, float]) -> dict:
+    """The plan's estimated trial hours and price (sweeps.estimate), recorded in sweep.json for the report."""
+    from sweeps import estimate
+
+    plans = estimate.plan_cells(list(options.cells), options.budget, options.estimate_from)
+    return estimate.estimate(plans, resources["cpus"], resources["gpus"], run=options.estimate_from)
+
+
+def prepare_sweep_dir(options: SweepOptions, trials: list[dict], estimate: dict | None = None) -> list[dict]:
     """Create or reuse the results folder; returns the trials still to run."""
     sweep_dir = options.sweep_dir
     existing = store.list_files(store.join(sweep_dir, "trials"), ".parquet")
@@ -195,7 +204,8 @@ def prepare_sweep_dir(options: SweepOptions, trials: list[dict]) -> list[dict]:
                 "cells": [{"key": c.key, "part": c.part, "dataset": c.dataset, "model": c.model, "method": c.method,
                            "framework": c.framework or METHODS.get(c.method).framework,
                            "groups": [g.name for g in gs]} for c, gs in options.cells.items()],
-                "trials": [t["trial_id"] for t in trials], "param_types": sweep_param_types(options)}
+                "trials": [t["trial_id"] for t in trials], "param_types": sweep_param_types(options),
+                "estimate": estimate}
     report.write_text_atomic(json.dumps(manifest, indent=1), store.join(sweep_dir, "sweep.json"))
     rows = report.read_rows(sweep_dir, [t["trial_id"] for t in trials])
     finished = {trial_id for trial_id, row in rows.items() if row and row["status"] in FINISHED}
@@ -319,7 +329,7 @@ def run_sweep(options: SweepOptions) -> Summary:
     try:
         resources = connect(options)
         trials = plan_trials(options, fingerprints, resources)
-        todo = prepare_sweep_dir(options, trials)
+        todo = prepare_sweep_dir(options, trials, plan_estimate(options, resources))
         print(f"sweep {options.sweep_id}: {len(options.cells)} cells, {len(trials)} trials "
               f"({len(trials) - len(todo)} already finished), budget {options.budget.name}, weights {options.weights}, "
               f"{resources['cpus']} CPU + {resources['gpus']:g} GPU per trial", flush=True)

@@ -143,6 +143,19 @@ def test_html_report_links_every_cell_and_needs_no_network(finished_sweep):
     assert "@import" not in page and "url(http" not in page
 
 
+def test_estimate_from_a_finished_run_uses_its_measured_hours(finished_sweep):
+    from sweeps import estimate
+
+    options, _ = finished_sweep
+    plans = estimate.plan_cells(list(CELLS), options.budget, options.sweep_dir)
+    assert {p.source for p in plans} == {"measured: same cell"}
+    assert all(0 < p.hours_per_trial < 0.1 for p in plans)  # seconds-long tiny trials, not the full defaults
+    summary = estimate.estimate(plans, cpus=1, gpus=0, run=options.sweep_dir)
+    assert summary["trial_hours"] == sum(p.trials * p.hours_per_trial for p in plans)
+    recorded = json.loads((Path(options.sweep_dir) / "sweep.json").read_text())["estimate"]
+    assert recorded["source"].startswith("defaults per method") and recorded["trial_hours"] > 0
+
+
 def test_export_writes_one_rows_file_and_one_history_file(finished_sweep, tmp_path):
     import json
 
@@ -192,3 +205,17 @@ def test_trial_that_raises_once_resumes_from_its_checkpoint(demo_root, make_opti
     assert row["retries"] == 1 and row["epochs"] == 2 and row["param_pooling"] == "max"
     history = pd.read_parquet(report.history_path(summary.sweep_dir, row["trial_id"]))
     assert list(history["epoch"]) == [1, 2]
+
+
+def test_report_of_a_sweep_without_rows_lists_its_cells_as_missing(tmp_path):
+    """A sweep whose trials never wrote a row still gets every page: the planned cell stays, as missing."""
+    cell = {"key": "p2-spam-lstm-recurrent", "part": 2, "dataset": "spam", "model": "lstm", "method": "recurrent",
+            "framework": "tensorflow", "groups": ["P2G1"]}
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "sweep.json").write_text(json.dumps({"sweep_id": "s", "budget": "smoke", "seed": 0,
+                                                            "weights": "random", "groups": ["P2G1"],
+                                                            "cells": [cell], "trials": []}))
+    text = build_report(tmp_path / "s")
+    assert "| 2 | spam | lstm | recurrent | missing |" in text
+    page = (tmp_path / "s" / "reports" / "index.html").read_text()
+    assert 'id="cell-p2-spam-lstm-recurrent"' in page and "7. Failed or missing cells" in page

@@ -231,7 +231,8 @@ def spec_row(spec: dict[str, Any]) -> dict[str, Any]:
     row = {"sweep_id": spec["sweep_id"], "part": cell["part"], "dataset": cell["dataset"],
            "model": cell["model"] if part1 else None, "cell": None if part1 else cell["model"],
            "method": cell["method"], "framework": spec["framework"], "trial_id": spec["trial_id"],
-           "seed": spec["seed"], "git_sha": spec.get("git_sha"), "data_fingerprint": spec.get("data_fingerprint")}
+           "seed": spec["seed"], "git_sha": spec.get("git_sha"), "data_fingerprint": spec.get("data_fingerprint"),
+           "cpus": spec.get("cpus"), "gpus": spec.get("gpus")}  # what the trial reserved: its cost
     return row | {f"param_{k}": v for k, v in spec["params"].items()}
 
 

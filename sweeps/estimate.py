@@ -1,0 +1,79 @@
+"""What a sweep will cost before it runs: trials per cell, epochs, resources, and estimated trial hours and price.
+
+An estimate per trial comes from a previous sweep's measured rows when one is given (`--estimate-from RUN`: the
+mean wall time of that run's trials of the same cell, else of the same method), or else from a stated default per
+method (DEFAULT_HOURS_PER_EPOCH: full-size course data on one GPU). Both assume every trial runs all its epochs,
+so they are upper bounds where ASHA or early stopping ends trials sooner. `sweep.json` records the estimate, and
+the report shows it beside what the sweep spent.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from analysis.cost import Prices
+from sweeps.budgets import Budget
+from sweeps.groups import Cell
+
+# Hours per epoch of one trial (features_svm: per trial, its one fit on cached features) on one A10G-class GPU at
+# the full budget's sizes (a few thousand images at native resolution, up to 14k texts of up to 400 tokens).
+DEFAULT_HOURS_PER_EPOCH = {"features_svm": 0.02, "finetune": 0.01, "finetune_aug": 0.012, "recurrent": 0.01}
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    key: str
+    method: str
+    trials: int
+    epochs: int
+    hours_per_trial: float
+    source: str
+
+
+def measured_hours(run: str) -> tuple[pd.Series, pd.Series]:
+    """(mean hours per trial by cell key, by method) over a previous run's completed or stopped trials."""
+    from analysis.load import load_trials
+    from analysis.selection import cell_key
+
+    trials = load_trials(run)
+    done = trials[trials["status"].isin(["ok", "stopped"]) & trials["wall_s"].notna()]
+    hours = done["wall_s"] / 3600.0
+    return hours.groupby(cell_key(done)).mean(), hours.groupby(done["method"]).mean()
+
+
+def plan_cells(cells: list[Cell], budget: Budget, run: str | None = None) -> list[CellPlan]:
+    by_cell, by_method = measured_hours(run) if run else (pd.Series(dtype=float), pd.Series(dtype=float))
+    plans = []
+    for cell in cells:
+        mb = budget.method(cell.method)
+        epochs = mb.max_epochs or 1
+        if cell.key in by_cell:
+            hours, source = float(by_cell[cell.key]), "measured: same cell"
+        elif cell.method in by_method:
+            hours, source = float(by_method[cell.method]), "measured: same method"
+        else:
+            hours, source = DEFAULT_HOURS_PER_EPOCH[cell.method] * epochs, "default per method"
+        plans.append(CellPlan(cell.key, cell.method, mb.num_samples, epochs, hours, source))
+    return plans
+
+
+def estimate(plans: list[CellPlan], cpus: float, gpus: float, prices: Prices = Prices(),
+             run: str | None = None) -> dict:
+    """Trial hours and price over the plan: GPU-hours at the GPU price when trials take GPUs, else vCPU-hours."""
+    trial_hours = sum(p.trials * p.hours_per_trial for p in plans)
+    price = gpus * prices.gpu_hour if gpus else cpus * prices.cpu_hour
+    return {"trial_hours": trial_hours, "cost": trial_hours * price, "cpus": cpus, "gpus": gpus,
+            "source": f"measured in {run}" if run else "defaults per method: full-size data on one GPU"}
+
+
+def render(sweep_id: str, budget: Budget, plans: list[CellPlan], summary: dict) -> str:
+    lines = [f"plan for sweep {sweep_id}: budget {budget.name}, {len(plans)} cells, "
+             f"{sum(p.trials for p in plans)} trials, {summary['cpus']:g} CPU + {summary['gpus']:g} GPU per trial",
+             f"{'cell':<48} {'trials':>6} {'epochs':>6} {'h/trial':>8}  estimate from"]
+    lines += [f"{p.key:<48} {p.trials:>6} {p.epochs:>6} {p.hours_per_trial:>8.3f}  {p.source}" for p in plans]
+    unit, per_trial = ("GPU", summary["gpus"]) if summary["gpus"] else ("vCPU", summary["cpus"])
+    lines.append(f"estimated: {summary['trial_hours']:.2f} trial-hours ({summary['trial_hours'] * per_trial:.2f} "
+                 f"{unit}-hours), about ${summary['cost']:.2f}; an upper bound: trials that ASHA or early stopping "
+                 f"ends sooner cost less ({summary['source']})")
+    return "\n".join(lines)

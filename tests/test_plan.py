@@ -1,0 +1,20 @@
+"""--dry-run: the plan and its price before anything starts (the estimate from measured rows is in test_sweep)."""
+from __future__ import annotations
+
+from sweeps.budgets import load_budget
+from sweeps.groups import all_groups, expand
+from tests.conftest import run_cli
+
+
+def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path):
+    result = run_cli("--dry-run", "--budget", "full", "--storage", str(tmp_path / "runs"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    cells = expand(all_groups())
+    trials = sum(load_budget("full").method(c.method).num_samples for c in cells)
+    assert lines[0] == (f"plan for sweep full-demo: budget full, {len(cells)} cells, {trials} trials, "
+                        "4 CPU + 1 GPU per trial")
+    assert any(line.startswith("p1-caltech101-resnet18-finetune_aug") and line.split()[1:3] == ["16", "30"]
+               for line in lines)
+    assert lines[-1].startswith("estimated: ") and "GPU-hours), about $" in lines[-1]
+    assert not (tmp_path / "runs").exists()  # no storage, no demo data, no Ray
