@@ -2,9 +2,11 @@
 results table).
 
 Datasets differ far more than configurations do, so each trial's score is its validation accuracy minus the median
-of its own cell: what the configuration added or lost within its cell. Importance is the share of a random
-forest's impurity reduction per parameter, fitted on (params -> that score); it is stated with the number of trials
-it rests on and left out below MIN_TRIALS. Only validation accuracy is used.
+of its own cell: what the configuration added or lost within its cell. A parameter's importance is the share of
+that score's variance its values explain on their own (fANOVA's first-order term, estimated as the correlation ratio
+over its categories, numbers in up to BINS quantile bins); what no single parameter explains is interaction and
+noise. It is stated with the number of trials it rests on and left out below MIN_TRIALS. Only validation accuracy
+is used.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import pandas as pd
 from analysis.selection import SELECTABLE, cell_key
 
 MIN_TRIALS = 10
+BINS = 4
 
 
 @dataclass
@@ -40,26 +43,26 @@ def searched_params(trials: pd.DataFrame) -> list[str]:
 
 
 def importance(trials: pd.DataFrame, params: list[str], score: pd.Series) -> pd.Series:
-    """Random-forest impurity importance of each parameter for `score`, normalised to sum to 1."""
-    from sklearn.ensemble import RandomForestRegressor
+    """Per parameter, the share of `score`'s variance explained by its values alone (between-group variance over
+    total variance), sorted from most to least."""
+    total = float(((score - score.mean()) ** 2).sum())
+    shares = {}
+    for param in params:
+        groups = _groups(trials[param])
+        means = score.groupby(groups).transform("mean")
+        shares[param.removeprefix("param_")] = float(((means - score.mean()) ** 2).sum()) / total if total else 0.0
+    return pd.Series(shares).sort_values(ascending=False)
 
-    features = pd.DataFrame({p: _encode(trials[p]) for p in params})
-    forest = RandomForestRegressor(n_estimators=100, min_samples_leaf=2, random_state=0)
-    forest.fit(features.to_numpy(), score.to_numpy())
-    shares = pd.Series(forest.feature_importances_, index=[p.removeprefix("param_") for p in params])
-    return shares / shares.sum() if shares.sum() > 0 else shares
 
-
-def _encode(values: pd.Series) -> np.ndarray:
-    """Numbers as numbers (log10 when they span decades), anything else as its category's rank."""
+def _groups(values: pd.Series) -> pd.Series:
+    """Categories as they are; numbers (log-spaced when they span decades) in up to BINS quantile bins."""
     numeric = pd.to_numeric(values, errors="coerce")
-    if numeric.notna().all() and not values.map(lambda v: isinstance(v, (str, bool))).any():
-        positive = numeric[numeric > 0]
-        if len(positive) == len(numeric) and positive.max() / positive.min() > 100:
-            return np.log10(numeric.to_numpy(dtype=float))
-        return numeric.to_numpy(dtype=float)
-    labels = {label: i for i, label in enumerate(sorted(values.astype(str).unique()))}
-    return values.astype(str).map(labels).to_numpy(dtype=float)
+    if numeric.isna().any() or values.map(lambda v: isinstance(v, (str, bool))).any() or numeric.nunique() <= BINS:
+        return values.astype(str)
+    positive = numeric[numeric > 0]
+    if len(positive) == len(numeric) and positive.max() / positive.min() > 100:
+        numeric = np.log10(numeric)
+    return pd.qcut(numeric, BINS, duplicates="drop").astype(str)
 
 
 def method_effects(trials: pd.DataFrame, method: str) -> MethodEffects | None:

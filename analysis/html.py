@@ -175,9 +175,11 @@ def anchor_rows(cells: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def build_context(manifest: dict, trials: pd.DataFrame, sweep_dir: str | os.PathLike,
-                  prices: cost.Prices) -> dict[str, Any]:
-    cells = tables.cell_results(manifest, trials)
+def build_context(manifest: dict, trials: pd.DataFrame, cells: pd.DataFrame, sweep_dir: str | os.PathLike,
+                  prices: cost.Prices, heatmaps: dict[int, bytes | None] | None = None) -> dict[str, Any]:
+    """Everything the template shows, from the rows, tables.cell_results of them, and the PNG heatmaps that
+    build_report already drew (part -> bytes)."""
+    heatmaps = heatmaps or {}
     selected_ids = list(cells["best_trial"].dropna()) if len(cells) and "best_trial" in cells else []
     histories = load_histories(sweep_dir, selected_ids)
     p1_num, _ = tables.part1_table(cells)
@@ -185,8 +187,8 @@ def build_context(manifest: dict, trials: pd.DataFrame, sweep_dir: str | os.Path
     methods = [m for m in METHODS.names() if len(trials) and (trials["method"] == m).any()]
     return {
         "overview": overview(manifest, trials, prices),
-        "part_tables": [pivot_links(cells, 1, p1_num, "Part 1: test accuracy of the selected trial"),
-                        pivot_links(cells, 2, p2_num, "Part 2: test accuracy of the selected trial")],
+        "part_tables": [pivot_links(cells, part, numeric, f"Part {part}: test accuracy of the selected trial",
+                                    heatmaps.get(part)) for part, numeric in ((1, p1_num), (2, p2_num))],
         "selected": selected_rows(cells),
         "groups": [(1, group_entries(manifest, cells, 1)), (2, group_entries(manifest, cells, 2))],
         "cells": cell_details(cells, trials, histories),
@@ -197,7 +199,8 @@ def build_context(manifest: dict, trials: pd.DataFrame, sweep_dir: str | os.Path
     }
 
 
-def pivot_links(cells: pd.DataFrame, part: int, numeric: pd.DataFrame, title: str) -> dict[str, Any]:
+def pivot_links(cells: pd.DataFrame, part: int, numeric: pd.DataFrame, title: str,
+                heatmap: bytes | None = None) -> dict[str, Any]:
     """A part's pivot as rows of (label, [(value, outcome, cell key)]) so every number links to its cell."""
     if numeric.empty:
         return {"title": title, "columns": [], "rows": [], "heatmap": None}
@@ -217,7 +220,7 @@ def pivot_links(cells: pd.DataFrame, part: int, numeric: pd.DataFrame, title: st
                      "cells": [None if r is None else {"key": r["key"], "outcome": r["outcome"],
                                                        "value": r.get("test_acc")} for r in row]})
     return {"title": title, "columns": [str(c) for c in numeric.columns], "rows": rows,
-            "heatmap": plots.heatmap(numeric, title)}
+            "heatmap": plots.data_uri(heatmap, "image/png") if heatmap else None}
 
 
 def render(context: dict[str, Any]) -> str:

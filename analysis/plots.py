@@ -27,12 +27,23 @@ def _pyplot():
     return plt
 
 
-def _uri(fig) -> str:
+
+def _render(fig, fmt: str) -> bytes:
+    """The figure's bytes. Margins come from the figure's own layout: a "tight" bounding box would draw every
+    figure twice, and a report draws one per cell."""
     plt = _pyplot()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    fig.savefig(buffer, format=fmt, dpi=110, metadata={"Date": None} if fmt == "svg" else None)
     plt.close(fig)
-    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return buffer.getvalue()
+
+
+def _uri(fig) -> str:
+    return data_uri(_render(fig, "svg"), "image/svg+xml")
+
+
+def data_uri(data: bytes, mime: str) -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode()
 
 
 def learning_curve(history: pd.DataFrame, kept_epoch: int | None) -> str | None:
@@ -40,7 +51,7 @@ def learning_curve(history: pd.DataFrame, kept_epoch: int | None) -> str | None:
     if history.empty or len(history) < 2:
         return None
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(3.6, 2.2))
+    fig, ax = plt.subplots(figsize=(3.6, 2.6))
     epochs = history["epoch"].to_numpy()
     for column, label, color in (("train_acc", "train acc", COLORS[0]), ("val_acc", "val acc", COLORS[1])):
         if column in history and history[column].notna().any():
@@ -48,16 +59,21 @@ def learning_curve(history: pd.DataFrame, kept_epoch: int | None) -> str | None:
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1.02)
+    # few, fixed ticks: laying out tick labels is most of a small figure's drawing time
+    ax.set_yticks([0, 0.5, 1])
+    ax.set_xticks(np.unique(np.linspace(epochs.min(), epochs.max(), min(len(epochs), 6)).round().astype(int)))
+    handles = ax.get_lines()
     if "train_loss" in history and history["train_loss"].notna().any():
         loss = ax.twinx()
-        loss.plot(epochs, history["train_loss"], linestyle="--", color="#777777", label="train loss")
+        handles += loss.plot(epochs, history["train_loss"], linestyle="--", color="#777777", label="train loss")
         loss.set_ylabel("train loss")
+        low, high = float(history["train_loss"].min()), float(history["train_loss"].max())
+        loss.set_yticks([low, high] if high > low else [low], [f"{low:.3g}", f"{high:.3g}"][:1 + (high > low)])
         loss.spines["top"].set_visible(False)
     if kept_epoch:
-        ax.axvline(kept_epoch, color=COLORS[3], linewidth=1)
-        ax.annotate("kept", (kept_epoch, 0.03), color=COLORS[3], ha="left", xytext=(2, 0),
-                    textcoords="offset points")
-    ax.legend(loc="lower right", fontsize=7, frameon=False)
+        handles.append(ax.axvline(kept_epoch, color=COLORS[3], linewidth=1, label=f"kept (epoch {kept_epoch})"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2, fontsize=7, frameon=False)
+    fig.subplots_adjust(left=0.15, right=0.84, top=0.96, bottom=0.36)
     return _uri(fig)
 
 
@@ -65,33 +81,38 @@ def slice_plot(values: pd.Series, score: pd.Series, name: str) -> str:
     """Optuna's slice plot: one dot per trial, the parameter's value against its score (log axis for spans of
     more than two decades, categories in their own order)."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(2.4, 1.9))
+    fig, ax = plt.subplots(figsize=(2.4, 2.0))
     numeric = pd.to_numeric(values, errors="coerce")
     if numeric.notna().all() and values.map(type).isin([int, float, np.int64, np.float64]).all():
-        ax.scatter(numeric, score, s=9, alpha=0.6, color=COLORS[0], linewidths=0)
+        ax.scatter(numeric, score, s=9, alpha=0.6, color=COLORS[0], linewidths=0, rasterized=len(score) > 300)
         positive = numeric[numeric > 0]
         if len(positive) == len(numeric) and positive.max() / positive.min() > 100:
             ax.set_xscale("log")
+        else:
+            ax.locator_params(axis="x", nbins=3)
+            ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
     else:
         labels = sorted(values.astype(str).unique())
         where = values.astype(str).map({label: i for i, label in enumerate(labels)})
         jitter = np.random.RandomState(0).uniform(-0.15, 0.15, len(where))
-        ax.scatter(where + jitter, score, s=9, alpha=0.6, color=COLORS[0], linewidths=0)
+        ax.scatter(where + jitter, score, s=9, alpha=0.6, color=COLORS[0], linewidths=0, rasterized=len(score) > 300)
         ax.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 3 else 0, ha="right"
                       if len(labels) > 3 else "center")
     ax.axhline(0, color="#bbbbbb", linewidth=0.8)
+    ax.locator_params(axis="y", nbins=4)
     ax.set_xlabel(name)
     ax.set_ylabel("val acc − cell median")
+    fig.subplots_adjust(left=0.27, right=0.97, top=0.96, bottom=0.33)
     return _uri(fig)
 
 
 def importance_bars(importance: pd.Series) -> str:
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(3.2, 0.4 + 0.22 * len(importance)))
+    fig, ax = plt.subplots(figsize=(3.4, 0.6 + 0.22 * len(importance)), layout="constrained")
     ordered = importance.sort_values()
     ax.barh(range(len(ordered)), ordered.to_numpy(), color=COLORS[0])
     ax.set_yticks(range(len(ordered)), list(ordered.index))
-    ax.set_xlabel("share of explained variance")
+    ax.set_xlabel("share of the variance it explains alone")
     return _uri(fig)
 
 
@@ -101,7 +122,7 @@ def accuracy_vs_cost(points: pd.DataFrame) -> str | None:
     if points.empty:
         return None
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.0, 3.0))
+    fig, ax = plt.subplots(figsize=(5.0, 3.0), layout="constrained")
     for (method, mine), color in zip(points.groupby("method", sort=True), _cycle()):
         ax.scatter(mine["hours"].clip(lower=1e-4), mine["test_acc"], s=14, label=method, color=color, alpha=0.8)
     ax.set_xscale("log")
@@ -112,13 +133,14 @@ def accuracy_vs_cost(points: pd.DataFrame) -> str | None:
     return _uri(fig)
 
 
-def heatmap(numeric: pd.DataFrame, title: str) -> str | None:
-    """Test accuracy of the selected trials as a heatmap; blank cells are failed or missing."""
+def heatmap_png(numeric: pd.DataFrame, title: str) -> bytes | None:
+    """Test accuracy of the selected trials as a PNG heatmap (the report's and reports/partN.png); blank cells are
+    failed or missing."""
     if numeric.empty:
         return None
     plt = _pyplot()
     labels = [" / ".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in numeric.index]
-    fig, ax = plt.subplots(figsize=(2 + 1.2 * numeric.shape[1], 0.8 + 0.3 * numeric.shape[0]))
+    fig, ax = plt.subplots(figsize=(2 + 1.2 * numeric.shape[1], 0.8 + 0.3 * numeric.shape[0]), layout="constrained")
     data = numeric.to_numpy(dtype=float)
     image = ax.imshow(data, vmin=0, vmax=1, cmap="viridis", aspect="auto")
     ax.set_xticks(range(numeric.shape[1]), [str(c) for c in numeric.columns])
@@ -128,7 +150,7 @@ def heatmap(numeric: pd.DataFrame, title: str) -> str | None:
                 color="white" if np.isnan(value) or value < 0.6 else "black", fontsize=7)
     ax.set_title(title)
     fig.colorbar(image, ax=ax, label="test accuracy")
-    return _uri(fig)
+    return _render(fig, "png")
 
 
 def _cycle() -> Iterator[str]:

@@ -2,12 +2,11 @@
 heatmaps that scripts and READMEs take."""
 from __future__ import annotations
 
-import io
 import os
 
 import pandas as pd
 
-from analysis import cost, html, tables
+from analysis import cost, html, plots, tables
 from analysis.load import load_manifest, load_trials
 from trainables import store
 from trainables.report import write_text_atomic
@@ -20,34 +19,9 @@ def markdown(frame: pd.DataFrame, index: bool = True) -> str:
     frame = frame.reset_index() if index else frame
     header = [str(c) for c in frame.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    lines += ["| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |"
+              for row in frame.itertuples(index=False)]
     return "\n".join(lines) + "\n"
-
-
-def heatmap(numeric: pd.DataFrame, title: str, location: str) -> str | None:
-    """Test accuracy as a heatmap; blank cells are failed or missing."""
-    if numeric.empty:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = [" / ".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in numeric.index]
-    fig, ax = plt.subplots(figsize=(2 + 1.4 * numeric.shape[1], 1 + 0.38 * numeric.shape[0]))
-    image = ax.imshow(numeric.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
-    ax.set_xticks(range(numeric.shape[1]), [str(c) for c in numeric.columns])
-    ax.set_yticks(range(numeric.shape[0]), labels)
-    for (r, c), value in pd.DataFrame(numeric.to_numpy(dtype=float)).stack(future_stack=True).items():
-        ax.text(c, r, "—" if pd.isna(value) else f"{value:.2f}", ha="center", va="center",
-                color="white" if pd.isna(value) or value < 0.6 else "black", fontsize=8)
-    ax.set_title(title)
-    fig.colorbar(image, ax=ax, label="test accuracy")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return store.write_bytes(buffer.getvalue(), location)
 
 
 def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = None,
@@ -81,8 +55,11 @@ def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = N
     for name, frame in (("cells", cells), ("part1", p1_num), ("part2", p2_num), ("groups_part1", groups1),
                         ("groups_part2", groups2)):
         write_text_atomic(frame.to_csv(index=name in ("part1", "part2")), store.join(out, f"{name}.csv"))
-    heatmap(p1_num, "Part 1: test accuracy", store.join(out, "part1.png"))
-    heatmap(p2_num, "Part 2: test accuracy", store.join(out, "part2.png"))
-    page = html.render(html.build_context(manifest, trials, sweep_dir, prices))
+    heatmaps = {}
+    for part, numeric in ((1, p1_num), (2, p2_num)):
+        heatmaps[part] = plots.heatmap_png(numeric, f"Part {part}: test accuracy")
+        if heatmaps[part]:
+            store.write_bytes(heatmaps[part], store.join(out, f"part{part}.png"))
+    page = html.render(html.build_context(manifest, trials, cells, sweep_dir, prices, heatmaps))
     write_text_atomic(page, store.join(out, "index.html"))
     return text

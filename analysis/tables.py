@@ -1,7 +1,8 @@
 """Comparison tables as pivots over the results table, with a deterministic sort in the course's order.
 
 Model selection is honest: each cell's selected trial is the completed one with the highest validation accuracy
-(analysis.selection), and the tables show that trial's test accuracy. Cells that failed or never ran stay in every table as `error` / `missing`.
+(analysis.selection), and the tables show that trial's test accuracy. Cells that failed or never ran stay in every
+table as `error` / `missing`.
 """
 from __future__ import annotations
 

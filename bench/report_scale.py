@@ -40,11 +40,11 @@ def synthetic_sweep(folder: Path, n_trials: int, seed: int = 0) -> int:
                 "cells": [{"key": c.key, "part": c.part, "dataset": c.dataset, "model": c.model, "method": c.method,
                            "framework": c.framework or METHODS.get(c.method).framework,
                            "groups": [g.name for g in gs]} for c, gs in cells.items()], "trials": []}
-    for cell in cells:
+    for c, cell in enumerate(cells):
         classes = [f"class {i}" for i in range(DATASETS.get(cell.dataset).n_classes)]
         method = METHODS.get(cell.method)
         for i, params in enumerate(sample_configs(budget.method(cell.method).space_for(cell.dataset), per_cell,
-                                                  seed + i)):
+                                                  seed + c)):
             trial_id = f"{cell.key}-{i:02d}-{i:06x}"
             manifest["trials"].append(trial_id)
             epochs = 10 if method.epoch_based else 1
