@@ -26,8 +26,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--address", default=None,
                        help="Ray cluster address (default: $RAY_ADDRESS, else 'auto'; ignored with --local)")
     parser.add_argument("--budget", default="smoke", help=f"named budget ({', '.join(list_budgets())}) or a YAML path")
-    parser.add_argument("--data-root", type=Path, default=None,
-                        help="folder with one subfolder per dataset; default: generated demo data")
+    parser.add_argument("--data-root", type=data_location, default=None,
+                        help="folder (or s3://bucket/prefix) with one subfolder per dataset; default: generated "
+                             "demo data. On a cluster, a bucket is copied once to each node's cache")
     parser.add_argument("--weights", choices=("imagenet", "random"), default=None,
                         help="backbone weights (default: imagenet on real data, random on demo data)")
     parser.add_argument("--storage", type=storage_location, default=os.environ.get("GROUPSWEEP_STORAGE", "runs"),
@@ -71,6 +72,16 @@ def storage_location(text: str) -> Path | str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def data_location(text: str) -> Path | str:
+    """--data-root: a local folder, or an object-store URI whose datasets each node copies (trainables.data.sync)."""
+    from trainables import store
+
+    try:
+        return store.check_location(text) if store.is_uri(text) else Path(text).resolve()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def sweep_id_name(text: str) -> str:
     """--sweep-id: one safe folder name under --storage (sweeps.storage.check_sweep_id)."""
     from sweeps.storage import check_sweep_id
@@ -79,6 +90,11 @@ def sweep_id_name(text: str) -> str:
         return check_sweep_id(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def data_name(root: Path | str) -> str:
+    """The last part of a data root (a folder's name, a bucket prefix's last segment), for the default sweep id."""
+    return str(root).rstrip("/").rsplit("/", 1)[-1]
 
 
 def default_sweep_id(budget: str, data: str, tag: str) -> str:
@@ -96,7 +112,7 @@ def build_options(args: argparse.Namespace, cells, tag: str = "") -> "SweepOptio
     demo = args.data_root is None
     check_storage(args.storage)  # before the demo data is generated under it
     data_root = generate_demo(store.local_root(args.storage) / "demo-data", seed=0) if demo else args.data_root
-    if not demo and not data_root.is_dir():
+    if not demo and not store.is_uri(data_root) and not data_root.is_dir():
         raise DataError(f"--data-root {data_root}: not a folder")
     weights = args.weights or ("random" if demo else "imagenet")
     if demo:
@@ -104,8 +120,8 @@ def build_options(args: argparse.Namespace, cells, tag: str = "") -> "SweepOptio
               f"nothing more. Pass --data-root for real data.")
     address = None if args.local else (args.address or os.environ.get("RAY_ADDRESS") or "auto")
     # Default id: budget, data and (for a subset) the selection, so different selections never collide.
-    sweep_id = args.sweep_id or default_sweep_id(budget.name, "demo" if demo else data_root.resolve().name, tag)
-    return SweepOptions(cells=cells, budget=budget, data_root=data_root.resolve(), demo=demo, weights=weights,
+    sweep_id = args.sweep_id or default_sweep_id(budget.name, "demo" if demo else data_name(data_root), tag)
+    return SweepOptions(cells=cells, budget=budget, data_root=data_root, demo=demo, weights=weights,
                         storage=args.storage, sweep_id=sweep_id, seed=args.seed, resume=args.resume,
                         fresh=args.fresh, address=address, cpus_per_trial=args.cpus_per_trial,
                         gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures,
@@ -117,7 +133,7 @@ def dry_run(args: argparse.Namespace, cells, tag: str = "") -> int:
     from sweeps import estimate
 
     budget = load_budget(args.budget)
-    data = "demo" if args.data_root is None else args.data_root.resolve().name
+    data = "demo" if args.data_root is None else data_name(args.data_root)
     sweep_id = args.sweep_id or default_sweep_id(budget.name, data, tag)
     cpus = float(args.cpus_per_trial or budget.resources.get("cpus_per_trial", 1))
     gpus = float(args.gpus_per_trial if args.gpus_per_trial is not None else budget.resources.get("gpus_per_trial", 0))

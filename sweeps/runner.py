@@ -17,7 +17,8 @@ from typing import Any
 
 from sweeps.budgets import Budget, derive_seed, sample_configs
 from sweeps.groups import Cell, Group
-from sweeps.storage import ForeignFolder, check_sweep_id, remove_sweep, storage_problem
+from sweeps.storage import (NETWORK_FILESYSTEMS, ForeignFolder, check_sweep_id, filesystem_type, other_hosts,
+                            remove_sweep, storage_problem)
 from trainables import report, schema, store
 from trainables.common import DataError, fingerprint
 from trainables.registry import BACKBONES, CELLS, DATASETS, METHODS
@@ -38,7 +39,7 @@ class ConfigError(ValueError):
 class SweepOptions:
     cells: dict[Cell, list[Group]]
     budget: Budget
-    data_root: Path
+    data_root: Path | str  # a folder, or an object-store URI that each node copies (trainables.data.sync)
     demo: bool
     weights: str
     storage: Path | str  # a folder, or an object-store URI (trainables.store)
@@ -88,24 +89,31 @@ def check_cells(cells: dict[Cell, list[Group]]) -> None:
             backbone_spec(cell.model)
 
 
-def check_data(cells: dict[Cell, list[Group]], data_root: Path) -> dict[str, str]:
-    """Preflight every dataset the cells need; returns dataset -> fingerprint."""
+def check_data(cells: dict[Cell, list[Group]], data_root: Path | str) -> dict[str, str]:
+    """Preflight every dataset the cells need; returns dataset -> fingerprint. A bucket is checked from its
+    listing (layout, sizes, times: no download); its files' contents are checked on each node after the copy."""
+    from trainables.data.sync import check_remote_layout, list_remote, remote_fingerprint
     from trainables.images.data import check_image_folder
     from trainables.text.data import check_text_dataset
 
     fingerprints = {}
     for name in sorted({cell.dataset for cell in cells}):
-        folder = data_root / name
+        folder = store.join(data_root, name)
         kind = DATASETS.get(name).kind
-        if not folder.is_dir():
+        listing = list_remote(folder) if store.is_uri(folder) else None
+        if not (listing if listing is not None else Path(folder).is_dir()):
             layout = "<name>/{train,test}/<class>/<image>" if kind == "images" else "<name>/{train,test}.csv"
             raise ConfigError(f"--data-root {data_root}: no dataset folder {name!r} (expected {folder}, "
                               f"layout {layout})")
         try:
-            (check_image_folder if kind == "images" else check_text_dataset)(folder)
+            if listing is not None:
+                check_remote_layout(folder, kind, listing)
+            else:
+                (check_image_folder if kind == "images" else check_text_dataset)(Path(folder))
         except DataError as exc:
             raise ConfigError(str(exc)) from None
-        fingerprints[name] = fingerprint(folder, content=kind == "text")
+        fingerprints[name] = (remote_fingerprint(listing) if listing is not None
+                              else fingerprint(folder, content=kind == "text"))
     return fingerprints
 
 
@@ -169,7 +177,8 @@ def plan_trials(options: SweepOptions, fingerprints: dict[str, str], resources: 
                 "framework": cell.framework or method.framework, "epoch_based": method.epoch_based, "params": params,
                 "seed": derive_seed(cell_seed, i), "data_seed": options.seed, "sweep_id": options.sweep_id,
                 "results_dir": options.sweep_dir, "cache_dir": str(store.local_root(options.storage) / "cache"),
-                "data_dir": str(options.data_root / cell.dataset), "data_fingerprint": fingerprints[cell.dataset],
+                "data_dir": store.join(options.data_root, cell.dataset), "data_fingerprint": fingerprints[cell.dataset],
+                "data_kind": DATASETS.get(cell.dataset).kind, "verify_data": resources.get("verify_data", False),
                 "weights": options.weights, "git_sha": sha, "max_epochs": mb.max_epochs or 1, "asha": mb.asha,
                 "param_types": param_types,
                 "budget": {"name": budget.name, "val_fraction": budget.val_fraction, "images": budget.images,
@@ -235,7 +244,8 @@ def connect(options: SweepOptions) -> dict[str, float]:
             raise ConfigError(f"--address {options.address}: cannot reach a Ray cluster ({str(exc).splitlines()[0]}); "
                               f"start one with `ray up cluster.yaml` or use --local") from None
     alive = [n for n in ray.nodes() if n.get("Alive")]
-    problem = storage_problem(options.storage, [n["NodeManagerHostname"] for n in alive], options.shared_storage)
+    hosts = [n["NodeManagerHostname"] for n in alive]
+    problem = storage_problem(options.storage, hosts, options.shared_storage)
     if problem:
         raise ConfigError(problem)
     nodes = [n["Resources"] for n in alive]
@@ -251,7 +261,18 @@ def connect(options: SweepOptions) -> dict[str, float]:
                           f"would wait forever. Use --gpus-per-trial 0 or a cluster with GPUs")
     if gpus is None:
         gpus = float(options.budget.resources.get("gpus_per_trial", 0)) if max_gpus else 0.0
-    return {"cpus": cpus, "gpus": gpus}
+    return {"cpus": cpus, "gpus": gpus, "verify_data": data_needs_check(options, hosts)}
+
+
+def data_needs_check(options: SweepOptions, hosts: list[str]) -> bool:
+    """A local --data-root that is this machine's own disk, on a cluster with other machines: each trial checks
+    that its node holds the same data (its fingerprint) before using it, and fails in one line otherwise."""
+    remote = other_hosts(hosts)
+    if not remote or store.is_uri(options.data_root) or filesystem_type(Path(options.data_root)) in NETWORK_FILESYSTEMS:
+        return False
+    print(f"note: --data-root {options.data_root} is on this machine's own disk and trials also run on "
+          f"{', '.join(remote[:3])}: each trial checks that its node holds the same data")
+    return True
 
 
 def trial_resources(config: dict) -> Any:

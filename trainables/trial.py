@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator
 
 
 from trainables import report, store
-from trainables.common import seed_everything
+from trainables.common import DataError, fingerprint, seed_everything
 from trainables.registry import METHODS
 
 FAULT_ENV = "GROUPSWEEP_INJECT_FAULT"  # "<trial id substring>@<epoch>": fail once after that epoch (chaos tests)
@@ -154,6 +154,27 @@ class Trial:
         earlier = int(store.read_text(location) or 0)
         store.write_text(str(earlier + 1), location)
         self.values["retries"] = earlier
+
+    def data_folder(self) -> Path:
+        """The dataset on this node: a bucket's copy in the node's cache (made once per node, `data_sync_s` the
+        seconds it took here, 0 when it was there), or the local folder, checked against the driver's
+        fingerprint when the sweep asked (a local --data-root on a cluster of several machines)."""
+        location = self.spec["data_dir"]
+        if store.is_uri(location):
+            from trainables.data.sync import node_copy
+
+            cache = Path(os.environ.get("GROUPSWEEP_CACHE", "~/.cache/groupsweep")).expanduser()
+            folder, self.values["data_sync_s"] = node_copy(location, self.spec["data_fingerprint"], cache)
+            return folder
+        if self.spec.get("verify_data"):
+            here = fingerprint(location, content=self.spec.get("data_kind") == "text") \
+                if Path(location).is_dir() else None
+            if here != self.spec["data_fingerprint"]:
+                found = "no such folder" if here is None else f"fingerprint {here}"
+                raise DataError(f"node {_node()['node_ip']}: dataset {self.cell['dataset']} at {location} is not the "
+                                f"driver's ({found}, expected {self.spec['data_fingerprint']}); copy it to every node "
+                                f"or use a bucket: --data-root s3://...")
+        return Path(location)
 
     def finish(self, metrics: dict[str, Any]) -> None:
         """Record a trial that reports once (no epochs)."""
@@ -293,7 +314,7 @@ def run_trial(config: dict[str, Any]) -> None:
     try:
         check_gpu(trial.spec)
         run = load_method(trial.cell["method"], trial.spec["framework"])
-        run(Path(trial.spec["data_dir"]), trial)
+        run(trial.data_folder(), trial)
     except Exception as exc:  # every failure must leave an error row; Tune then sees it too
         with contextlib.suppress(Exception):
             trial.fail(exc)
