@@ -230,7 +230,7 @@ def connect(options: SweepOptions) -> dict[str, float]:
     env = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
     # trials see the driver's fault plan and logical-GPU flag everywhere; its weights cache only on this machine
     forwarded = (FAULT_ENV, LOGICAL_GPUS_ENV) + (("TORCH_HOME",) if options.address is None else ())
-    if store.is_uri(options.storage):  # trials write rows to the store: they need its endpoint and credentials
+    if store.is_uri(options.storage) or store.is_uri(options.data_root):  # trials reach the store themselves
         forwarded += STORE_ENV
     env |= {name: os.environ[name] for name in forwarded if name in os.environ}
     kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR",

@@ -187,6 +187,51 @@ def test_gpu_trial_that_sees_no_gpu_fails_fast(cluster, tmp_path):
     assert time.time() - t0 < 120
 
 
+def test_bucket_data_reaches_each_worker_once(cluster, s3_bucket, demo_root, tmp_path):
+    """One Part 1 and one Part 2 group with data and results only in the bucket: each worker (its own
+    GROUPSWEEP_CACHE, cluster.local.yaml) copies each dataset it needs once — data_sync_s > 0 on its first trial of
+    that dataset, 0 after — every row of a dataset carries the bucket's fingerprint; then both workers' copies of
+    spam are damaged, and the next trials find that and copy again. The driver's data folder is never given to the
+    trials. What this cannot prove: separate disks — both caches are folders of this one machine."""
+    import shutil
+
+    from trainables import store
+    from trainables.data import upload
+    from trainables.data.sync import list_remote, remote_fingerprint
+
+    data = store.join(s3_bucket, "course-data")
+    assert upload.main([str(demo_root), data, "--datasets", "caltech101,sentiment,spam"]) == 0
+    caches = [Path(f"/tmp/groupsweep-node-{ip}") for ip in loopback.WORKERS]
+    for cache in caches:
+        shutil.rmtree(cache / "data", ignore_errors=True)  # this test's own datasets, copied anew
+    command = [sys.executable, str(ROOT / "sweeps" / "all_groups.py"), "--address", loopback.HEAD, "--groups",
+               "P1G19,P2G1", "--budget", str(BUDGET), "--data-root", data, "--weights", "random", "--storage",
+               s3_bucket, "--sweep-id", "data", "--gpus-per-trial", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env(), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    frame = load_trials(f"{s3_bucket}/data").sort_values("started_utc")
+    assert set(frame["status"]) == {"ok"} and set(frame["node_ip"]) == set(loopback.WORKERS)
+    for (node, dataset), mine in frame.groupby(["node_ip", "dataset"]):
+        synced = list(mine["data_sync_s"])
+        assert synced[0] > 0 and all(s == 0 for s in synced[1:]), (node, dataset, synced)
+    for dataset, mine in frame.groupby("dataset"):
+        assert set(mine["data_fingerprint"]) == {remote_fingerprint(list_remote(store.join(data, dataset)))}
+    spam = remote_fingerprint(list_remote(store.join(data, "spam")))
+    copies = [cache / "data" / f"spam-{spam}" for cache in caches]
+    good = next(c for c in copies if c.is_dir())  # spam's one trial ran on one worker: give the other its copy
+    for copy in copies:
+        if copy != good:
+            shutil.copytree(good, copy)
+    for copy in copies:  # then damage both, so whichever worker runs spam next finds a damaged copy
+        (copy / "train.csv").write_text("text,label\ndamaged,x\n")
+    again = subprocess.run([*command[:command.index("--sweep-id") + 1], "again", "--gpus-per-trial", "1"],
+                           capture_output=True, text=True, timeout=600, env=env(), cwd=tmp_path)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    rows = load_trials(f"{s3_bucket}/again")
+    first_spam = rows[rows["dataset"] == "spam"].sort_values("started_utc").groupby("node_ip").head(1)
+    assert (first_spam["data_sync_s"] > 0).all() and (rows["status"] == "ok").all()  # recopied, no wrong rows
+
+
 CANARY = """
 import pathlib, sys, time, ray
 ray.init(num_cpus=1, include_dashboard=False, logging_level="ERROR")
