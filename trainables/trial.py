@@ -13,6 +13,7 @@ import os
 import platform
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -171,7 +172,7 @@ class Trial:
                 if Path(location).is_dir() else None
             if here != self.spec["data_fingerprint"]:
                 found = "no such folder" if here is None else f"fingerprint {here}"
-                raise DataError(f"node {_node()['node_ip']}: dataset {self.cell['dataset']} at {location} is not the "
+                raise DataError(f"node {_node()['node_ip'] or socket.gethostname()}: dataset {self.cell['dataset']} at {location} is not the "
                                 f"driver's ({found}, expected {self.spec['data_fingerprint']}); copy it to every node "
                                 f"or use a bucket: --data-root s3://...")
         return Path(location)
@@ -262,7 +263,8 @@ def _node() -> dict[str, str | None]:
     with contextlib.suppress(Exception):
         import ray
 
-        return {"node_id": ray.get_runtime_context().get_node_id(), "node_ip": ray.util.get_node_ip_address()}
+        if ray.is_initialized():  # get_runtime_context() would start a Ray outside a trial
+            return {"node_id": ray.get_runtime_context().get_node_id(), "node_ip": ray.util.get_node_ip_address()}
     return {"node_id": None, "node_ip": None}
 
 
