@@ -100,3 +100,32 @@ def test_unknown_mode_is_a_clear_error():
     model = backbones.classifier("resnet18", 4, "random", 32)
     with pytest.raises(ValueError, match="params.mode: unknown fine-tuning mode 'some'"):
         backbones.param_groups(model, BACKBONES.get("resnet18"), "some", lr=0.1, head_lr_mult=1)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "densenet121", "inception_v3"])
+@pytest.mark.parametrize("mode", ["head", "last3"])
+def test_frozen_parameters_and_buffers_do_not_move_in_an_epoch(name, mode):
+    """A training epoch through the fine-tune learner changes nothing frozen: no weight, and no BatchNorm running
+    statistic (the frozen part stays in eval mode); the trainable part does change."""
+    from trainables.images.finetune import ImageLearner, make_scheduler
+
+    torch.manual_seed(0)
+    spec, size = BACKBONES.get(name), max(BACKBONES.get(name).min_size, 64)
+    model = backbones.classifier(name, 3, "random", size)
+    groups = backbones.param_groups(model, spec, mode, 0.05, 1.0)
+    optimizer = torch.optim.SGD(groups, lr=0.05, momentum=0.9)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    trained = {n for n, p in model.named_parameters() if p.requires_grad}
+    # buffers of modules none of whose own parameters train (BatchNorm running mean/var, batch counters)
+    frozen_buffers = {f"{m_name}.{b}" if m_name else b for m_name, m in model.named_modules()
+                      for b, _ in m.named_buffers(recurse=False)
+                      if not any(p.requires_grad for p in m.parameters(recurse=False))}
+    batches = [(torch.randn(4, 3, size, size), torch.tensor([0, 1, 2, 0])) for _ in range(2)]
+    learner = ImageLearner(model, optimizer, make_scheduler(optimizer, "constant", 1), torch.device("cpu"),
+                           lambda split, train: iter(batches), torch.Generator())
+    learner.train_epoch(None)
+    after = model.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert frozen_buffers and not moved & (frozen | frozen_buffers), sorted(moved & (frozen | frozen_buffers))[:5]
+    assert moved & trained

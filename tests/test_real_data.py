@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,12 @@ from tests.conftest import SHARED_DATA
 pytestmark = pytest.mark.skipif(not (SHARED_DATA / "text" / "spam").is_dir(),
                                 reason=f"real data not found at {SHARED_DATA} (set GROUPSWEEP_SHARED_DATA)")
 CALTECH_CLASSES = ("Motorbikes", "airplanes", "sunflower", "starfish", "umbrella")
+
+
+def majority_rate(row) -> float:
+    """The accuracy of always predicting the most frequent class of the test set the trial was scored on."""
+    confusion = json.loads(row["test_confusion"])
+    return max(sum(r) for r in confusion) / sum(sum(r) for r in confusion)
 
 
 @pytest.fixture
@@ -34,7 +41,7 @@ def test_text_cell_on_real_spam(make_options, tiny_budget):
     from analysis.load import load_trials
 
     row = load_trials(summary.sweep_dir).iloc[0]
-    assert row["status"] == "ok" and row["test_acc"] > 0.7  # majority class (ham) is 0.71: it must learn
+    assert row["status"] == "ok" and row["test_acc"] > majority_rate(row) + 0.05  # ham is 0.71: it must learn
 
 
 def test_features_svm_on_real_caltech_classes(make_options, caltech_subset, tiny_budget):
@@ -47,7 +54,8 @@ def test_features_svm_on_real_caltech_classes(make_options, caltech_subset, tiny
 
     trials = load_trials(summary.sweep_dir)
     assert (trials["status"] == "ok").all()
-    assert trials["test_acc"].max() > 0.4  # random-weight features, 5 classes: chance is 0.2
+    best = trials.loc[trials["test_acc"].idxmax()]
+    assert best["test_acc"] > majority_rate(best) + 0.15  # random-weight features, 5 classes: majority is 0.2
 
 
 def test_real_transfer_learning_with_mobilenet_weights(make_options, caltech_subset, tiny_budget, torch_home):
@@ -68,6 +76,6 @@ def test_real_transfer_learning_with_mobilenet_weights(make_options, caltech_sub
     assert (trials["status"] == "ok").all()
     assert trials.loc[trials["method"] == "features_svm", "test_acc"].max() >= 0.9
     head = trials[trials["method"] == "finetune"].iloc[0]
-    assert bool(head["trained_on_features"]) and head["test_acc"] >= 0.9
+    assert bool(head["trained_on_features"]) and head["test_acc"] >= 0.9 > majority_rate(head) + 0.5
     # One extraction serves every trial: the SVM trials and the head-only fine-tune read one cache entry.
     assert (~trials.loc[trials["method"] == "features_svm", "features_cached"].astype(bool)).sum() <= 1

@@ -64,6 +64,8 @@ def test_rows_carry_the_full_schema(finished_sweep):
     assert text["max_len"].gt(0).all() and text["vocab_size"].gt(2).all()
     assert text.loc[text["framework"] == "tensorflow"].set_index("cell")["cudnn_eligible"].to_dict() == \
         {"lstm": True, "gru": True, "rnn": False}
+    # the PyTorch twin records what ran: no cuDNN on a CPU
+    assert text.loc[text["framework"] == "torch", "cudnn_eligible"].tolist() == [torch_cuda_available()]
     confusion = json.loads(ok.iloc[0]["test_confusion"])
     assert len(confusion) == len(json.loads(ok.iloc[0]["classes"]))
     versions = json.loads(ok["versions"].iloc[0])
@@ -92,6 +94,12 @@ def test_any_parquet_reader_opens_the_folders_as_one_table(finished_sweep):
     trials = pd.read_parquet(Path(options.sweep_dir) / "trials")
     assert {"param_C", "param_mode", "param_units", "param_augment"} <= set(trials.columns)
     assert trials.loc[trials["method"] == "features_svm", "param_mode"].isna().all()
+
+
+def torch_cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available() and torch.backends.cudnn.is_available()
 
 
 def test_history_has_one_row_per_epoch(finished_sweep):

@@ -139,6 +139,20 @@ def param_groups(model: nn.Module, spec: BackboneSpec, mode: str, lr: float, hea
     return groups + ([{"params": body, "lr": lr}] if body else [])
 
 
+def set_train_mode(model: nn.Module) -> nn.Module:
+    """Training mode for what trains, evaluation mode for what is frozen: a frozen BatchNorm keeps its running
+    statistics, and the frozen body's output stays what features_svm and the head-on-features path see. A leaf
+    layer with parameters trains when any of them does; one without (dropout, activations) goes with the layer
+    before it, whose output it acts on."""
+    model.train()
+    trains = False
+    for leaf in (m for m in model.modules() if not list(m.children())):
+        own = list(leaf.parameters(recurse=False))
+        trains = any(p.requires_grad for p in own) if own else trains
+        leaf.train(trains)
+    return model
+
+
 def pick_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 

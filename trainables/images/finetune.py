@@ -48,14 +48,13 @@ class ImageLearner:
     scheduler: Any
     device: Any
     to_batches: Callable[[Split, bool], Iterator]
-    frozen_body: bool  # head-only: the backbone stays in eval mode (BatchNorm statistics, dropout) while training
     generator: Any  # the shuffling RNG, checkpointed so a resumed trial sees the same batches
 
     def train_epoch(self, split: Split) -> dict[str, float]:
         import torch
         import torch.nn.functional as F
 
-        self.model.train(not self.frozen_body)
+        backbones.set_train_mode(self.model)  # frozen layers stay in eval mode (BatchNorm statistics, dropout)
         total_loss, correct, seen = 0.0, 0, 0
         for x, y in self.to_batches(split, True):
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
@@ -141,7 +140,7 @@ def network_learner(trial: Trial, dataset_dir: Path, classes: list[str], size: i
         return batches(split, batch_size, device, shuffle=train_mode, transform=transform if train_mode else None,
                        generator=generator, drop_singleton=train_mode, workers=workers if train_mode else 0)
 
-    learner = ImageLearner(model, optimizer, scheduler, device, to_batches, params["mode"] == "head", generator)
+    learner = ImageLearner(model, optimizer, scheduler, device, to_batches, generator)
     return learner, train, test, source, backbones.describe_device(device), len(train.skipped) + len(test.skipped)
 
 
@@ -164,7 +163,7 @@ def head_learner(trial: Trial, dataset_dir: Path, classes: list[str], size: int,
 
     train = Split(feats["train_x"], feats["train_y"])
     test = Split(feats["test_x"], feats["test_y"])
-    learner = ImageLearner(head, optimizer, scheduler, device, to_batches, False, generator)
+    learner = ImageLearner(head, optimizer, scheduler, device, to_batches, generator)
     return learner, train, test, None, "cpu", len(feats["skipped"])
 
 

@@ -36,6 +36,14 @@ def encode(data: TextData) -> tuple[int, Encoded, Encoded, Encoded]:
     return vectorizer.vocab_size, ids(data.train), ids(data.val), ids(data.test)
 
 
+def uses_cudnn(device) -> bool:
+    """Whether this trial's recurrent layers run on cuDNN: nn.RNN / LSTM / GRU do in any configuration, but only on a
+    CUDA device with cuDNN present and enabled (on a CPU, never)."""
+    import torch
+
+    return device.type == "cuda" and torch.backends.cudnn.is_available() and torch.backends.cudnn.enabled
+
+
 def build_model(vocab: int, n_classes: int, cell: str, params: dict):
     import torch
     from torch import nn
@@ -158,8 +166,7 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     optimizers = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}
     optimizer = optimizers[knobs.optimizer(params)](model.parameters(), lr=float(params["lr"]))
     trial.values |= {"classes": json.dumps(data.classes), "max_len": data.max_len, "vocab_size": vocab,
-                     "skipped_rows": data.empty_rows,
-                     "cudnn_eligible": True}  # nn.RNN / LSTM / GRU run on cuDNN on CUDA in any configuration
+                     "skipped_rows": data.empty_rows, "cudnn_eligible": uses_cudnn(device)}
     learner = TorchTextLearner(model, optimizer, device, int(params["batch_size"]),
                                torch.Generator().manual_seed(trial.seed))
     epochs = min(int(params.get("epochs", trial.spec["max_epochs"])), int(trial.spec["max_epochs"]))
