@@ -7,6 +7,7 @@ early stopping is on.
 """
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -15,6 +16,9 @@ import numpy as np
 from trainables.common import accuracy, classification_metrics
 from trainables.report import flatten_metrics
 from trainables.trial import Trial
+
+
+BEST_SNAPSHOT = "best_snapshot.pkl"  # in a checkpoint folder: the learner's snapshot() of the best epoch so far
 
 
 class Learner(Protocol):
@@ -29,15 +33,22 @@ class Learner(Protocol):
 def fit(trial: Trial, learner: Learner, train: Any, val: Any, test: Any, epochs: int,
         patience: int | None = None) -> None:
     """Train for up to `epochs` (stopping after `patience` epochs without a better val_acc) and report each."""
-    start = 0
+    start, best = 0, {"snapshot": None}  # the best weights so far, kept in every checkpoint (early stopping)
     with trial.resume() as folder:
         if folder is not None:
             learner.load(folder)
             start = int(trial.values["epochs"])
+            if (folder / BEST_SNAPSHOT).exists():  # a resumed trial still tests the best epoch's weights
+                best["snapshot"] = pickle.loads((folder / BEST_SNAPSHOT).read_bytes())
     seen = [h["val_acc"] for h in trial.history]
     best_val = max(seen, default=-1.0)
     best_epoch = 1 + int(np.argmax(seen)) if seen else 0
-    best_snapshot = None
+
+    def save(folder: Path) -> None:
+        learner.save(folder)
+        if best["snapshot"] is not None:
+            (folder / BEST_SNAPSHOT).write_bytes(pickle.dumps(best["snapshot"], protocol=5))
+
     trained = 0
     for epoch in range(start + 1, epochs + 1):
         with trial.phase("fit"):
@@ -46,17 +57,17 @@ def fit(trial: Trial, learner: Learner, train: Any, val: Any, test: Any, epochs:
         val_acc = accuracy(val.y, learner.predict(val))
         if val_acc > best_val:
             best_val, best_epoch = val_acc, epoch
-            best_snapshot = learner.snapshot() if patience else None
+            best["snapshot"] = learner.snapshot() if patience else None
         stop = bool(patience) and epoch - best_epoch >= patience
         final = epoch == epochs or stop
         splits = {"train": stats, "val": {"acc": val_acc}}
         if final:  # test is touched once, at the end, with the best weights when early stopping
-            if best_snapshot is not None and best_epoch != epoch:
-                learner.restore(best_snapshot)
+            if best["snapshot"] is not None and best_epoch != epoch:
+                learner.restore(best["snapshot"])
                 splits["val"] = {"acc": best_val}
             splits["test"] = classification_metrics(test.y, learner.predict(test), detail=True)
         metrics = flatten_metrics(splits) | {"items_per_s": trained / max(trial.values.get("fit_s", 0.0), 1e-9),
                                              "best_epoch": best_epoch, "early_stopped": stop}
-        trial.report_epoch(epoch, metrics, final, save=learner.save)
+        trial.report_epoch(epoch, metrics, final, save=save)
         if stop:
             break
