@@ -25,7 +25,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--local", action="store_true", help="run Ray on this machine (its GPU if any, else CPU)")
     where.add_argument("--address", default=None,
                        help="Ray cluster address (default: $RAY_ADDRESS, else 'auto'; ignored with --local)")
-    parser.add_argument("--budget", default="smoke", help=f"named budget ({', '.join(list_budgets())}) or a YAML path")
+    parser.add_argument("--budget", default=None,
+                        help=f"named budget ({', '.join(list_budgets())}) or a YAML path; default smoke on demo data, "
+                             f"and no default with --data-root (smoke caps real data to a few hundred items)")
     parser.add_argument("--data-root", type=data_location, default=None,
                         help="folder (or s3://bucket/prefix) with one subfolder per dataset; default: generated "
                              "demo data. On a cluster, a bucket is copied once to each node's cache")
@@ -92,6 +94,17 @@ def sweep_id_name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def budget_name(args: argparse.Namespace) -> str:
+    """--budget, or smoke for demo data; real data must name its budget (smoke would silently cap it)."""
+    if args.budget:
+        return args.budget
+    if args.data_root is None:
+        return "smoke"
+    raise BudgetError(f"--data-root {args.data_root} without --budget: the default smoke budget caps real data to a "
+                      f"few hundred items per dataset; pass --budget full (the course's reference results), "
+                      f"text_cpu (Part 2 on CPUs) or --budget smoke to accept the caps")
+
+
 def data_name(root: Path | str) -> str:
     """The last part of a data root (a folder's name, a bucket prefix's last segment), for the default sweep id."""
     return str(root).rstrip("/").rsplit("/", 1)[-1]
@@ -108,7 +121,7 @@ def build_options(args: argparse.Namespace, cells, tag: str = "") -> "SweepOptio
     from trainables import store
     from trainables.demo import generate_demo
 
-    budget = load_budget(args.budget)
+    budget = load_budget(budget_name(args))
     demo = args.data_root is None
     check_storage(args.storage)  # before the demo data is generated under it
     data_root = generate_demo(store.local_root(args.storage) / "demo-data", seed=0) if demo else args.data_root
@@ -132,7 +145,7 @@ def dry_run(args: argparse.Namespace, cells, tag: str = "") -> int:
     """--dry-run: the plan and its price, without Ray, data or storage."""
     from sweeps import estimate
 
-    budget = load_budget(args.budget)
+    budget = load_budget(budget_name(args))
     data = "demo" if args.data_root is None else data_name(args.data_root)
     sweep_id = args.sweep_id or default_sweep_id(budget.name, data, tag)
     cpus = float(args.cpus_per_trial or budget.resources.get("cpus_per_trial", 1))

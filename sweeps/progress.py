@@ -14,6 +14,10 @@ from trainables import report, store
 from trainables.trial import spec_row
 
 
+def _count(value) -> str:
+    return "?" if value is None or value != value else f"{value:.0f}"
+
+
 def _fmt(value) -> str:
     return "  -  " if value is None or value != value else f"{value:.3f}"
 
@@ -32,7 +36,8 @@ class SweepProgress(tune.Callback):
         cell = spec["cell"]
         what = f"p{cell['part']} {cell['dataset']:<11} {cell['model']:<12} {cell['method']:<12}"
         detail = row.get("error") if status == "error" else (
-            f"val {_fmt(row.get('val_acc'))} test {_fmt(row.get('test_acc'))} ({row.get('epochs') or 0:.0f} ep)")
+            f"val {_fmt(row.get('val_acc'))} test {_fmt(row.get('test_acc'))} ({row.get('epochs') or 0:.0f} ep, "
+            f"{_count(row.get('n_train'))} train / {_count(row.get('n_test'))} test)")
         print(f"[{self.done:>4}/{self.total}] {status:<7} {what} #{spec['sample']:<2} {detail}  "
               f"{time.time() - self.t0:6.0f}s", flush=True)
 

@@ -36,14 +36,16 @@ def test_unknown_budget(tmp_path):
 
 def test_data_root_lacking_a_dataset(tmp_path, demo_root):
     copy_dataset(demo_root, "caltech101", tmp_path / "data")
-    result = run_cli("--groups", "P1G19,P2G1", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path))
+    result = run_cli("--groups", "P1G19,P2G1", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path),
+                     "--budget", "smoke")
     assert_one_line_error(result, "no dataset folder 'sentiment'", str(tmp_path / "data" / "sentiment"))
 
 
 def test_empty_dataset_folder(tmp_path):
     for name in ("sentiment", "spam"):
         (tmp_path / "data" / name).mkdir(parents=True)
-    result = run_cli("--part", "2", "--groups", "1", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path))
+    result = run_cli("--part", "2", "--groups", "1", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path),
+                     "--budget", "smoke")
     assert_one_line_error(result, "sentiment/train.csv: missing file")
 
 
@@ -51,7 +53,8 @@ def test_empty_class_folder(tmp_path, demo_root):
     root = copy_dataset(demo_root, "caltech101", tmp_path / "data")
     for image in (root / "train" / "class_03").iterdir():
         image.unlink()
-    result = run_cli("--groups", "P1G19", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path))
+    result = run_cli("--groups", "P1G19", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path),
+                     "--budget", "smoke")
     assert_one_line_error(result, "train/class_03: empty class folder")
 
 
@@ -59,7 +62,8 @@ def test_csv_without_label_column(tmp_path, demo_root):
     root = copy_dataset(demo_root, "sentiment", tmp_path / "data")
     copy_dataset(demo_root, "spam", tmp_path / "data")
     pd.read_csv(root / "train.csv").rename(columns={"label": "class"}).to_csv(root / "train.csv", index=False)
-    result = run_cli("--groups", "P2G1", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path))
+    result = run_cli("--groups", "P2G1", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path),
+                     "--budget", "smoke")
     assert_one_line_error(result, "sentiment/train.csv: missing column(s) label", "found text, class")
 
 
@@ -84,7 +88,8 @@ def test_broken_text_csv_is_one_line(tmp_path, demo_root, damage, needle):
     root = copy_dataset(demo_root, "sentiment", tmp_path / "data")
     copy_dataset(demo_root, "spam", tmp_path / "data")
     damage(root / "train.csv")
-    result = run_cli("--groups", "P2G1", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path))
+    result = run_cli("--groups", "P2G1", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path),
+                     "--budget", "smoke")
     assert_one_line_error(result, needle)
 
 
@@ -197,5 +202,13 @@ def test_matrix_unknown_model_is_one_line(tmp_path):
 def test_image_test_class_missing_from_train(tmp_path, demo_root):
     root = copy_dataset(demo_root, "caltech101", tmp_path / "data")
     shutil.rmtree(root / "train" / "class_07")
-    result = run_cli("--groups", "P1G19", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path))
+    result = run_cli("--groups", "P1G19", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path),
+                     "--budget", "smoke")
     assert_one_line_error(result, "caltech101/test: classes ['class_07'] have no training folder")
+
+
+def test_real_data_needs_a_named_budget(tmp_path, demo_root):
+    """Real data never silently gets the smoke budget's caps (a few hundred items of thousands)."""
+    copy_dataset(demo_root, "spam", tmp_path / "data")
+    result = run_cli("--part", "2", "--groups", "7", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path))
+    assert_one_line_error(result, "without --budget", "--budget full", "--budget smoke to accept the caps")

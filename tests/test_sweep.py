@@ -58,6 +58,7 @@ def test_rows_carry_the_full_schema(finished_sweep):
     ok = trials[trials["status"] == "ok"]
     assert ok["test_acc"].between(0, 1).all() and ok["val_acc"].between(0, 1).all()
     assert ok["wall_s"].gt(0).all() and ok["fit_s"].gt(0).all() and ok["items_per_s"].gt(0).all()
+    assert ok["n_train"].gt(0).all() and ok["n_val"].gt(0).all() and ok["n_test"].gt(0).all()  # after the caps
     text = ok[ok["method"] == "recurrent"]
     assert sorted(text["framework"]) == ["tensorflow"] * 3 + ["torch"]
     assert (ok.loc[ok["part"] == 1, "framework"] == "torch").all()

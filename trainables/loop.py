@@ -33,6 +33,7 @@ class Learner(Protocol):
 def fit(trial: Trial, learner: Learner, train: Any, val: Any, test: Any, epochs: int,
         patience: int | None = None) -> None:
     """Train for up to `epochs` (stopping after `patience` epochs without a better val_acc) and report each."""
+    trial.values |= {"n_train": len(train.y), "n_val": len(val.y), "n_test": len(test.y)}  # after the caps
     start, best = 0, {"snapshot": None}  # the best weights so far, kept in every checkpoint (early stopping)
     with trial.resume() as folder:
         if folder is not None:

@@ -43,5 +43,6 @@ def run(dataset_dir: Path, trial: Trial) -> None:
                                "test": classification_metrics(feats["test_y"], svm.predict(feats["test_x"]),
                                                               detail=True)})
     trial.finish(metrics | {"items_per_s": float(feats["images_per_s"]), "features_cached": was_cached,
+                            "n_train": len(train.y), "n_val": len(val.y), "n_test": len(feats["test_y"]),
                             "skipped_images": len(feats["skipped"]),
                             "classes": json.dumps(check_image_folder(dataset_dir))})
