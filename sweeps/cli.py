@@ -105,13 +105,12 @@ def budget_name(args: argparse.Namespace) -> str:
                       f"text_cpu (Part 2 on CPUs) or --budget smoke to accept the caps")
 
 
-def data_name(root: Path | str) -> str:
-    """The last part of a data root (a folder's name, a bucket prefix's last segment), for the default sweep id."""
-    return str(root).rstrip("/").rsplit("/", 1)[-1]
-
-
-def default_sweep_id(budget: str, data: str, tag: str) -> str:
-    """<budget>-<data>[-<tag>], with anything a sweep id cannot hold (a data folder named 'my data') as '_'."""
+def sweep_id_for(args: argparse.Namespace, budget: str, tag: str) -> str:
+    """--sweep-id, or <budget>-<data>[-<tag>] (data: 'demo' or the data root's last part), with anything a sweep id
+    cannot hold (a data folder named 'my data') as '_'. Different selections never collide."""
+    if args.sweep_id:
+        return args.sweep_id
+    data = "demo" if args.data_root is None else str(args.data_root).rstrip("/").rsplit("/", 1)[-1]
     raw = f"{budget}-{data}" + (f"-{tag}" if tag else "")
     return re.sub(r"[^A-Za-z0-9._-]", "_", raw)[:100]
 
@@ -132,11 +131,9 @@ def build_options(args: argparse.Namespace, cells, tag: str = "") -> "SweepOptio
         print(f"demo data ({data_root}): generated, tiny, {weights} weights; the numbers show the pipeline works, "
               f"nothing more. Pass --data-root for real data.")
     address = None if args.local else (args.address or os.environ.get("RAY_ADDRESS") or "auto")
-    # Default id: budget, data and (for a subset) the selection, so different selections never collide.
-    sweep_id = args.sweep_id or default_sweep_id(budget.name, "demo" if demo else data_name(data_root), tag)
     return SweepOptions(cells=cells, budget=budget, data_root=data_root, demo=demo, weights=weights,
-                        storage=args.storage, sweep_id=sweep_id, seed=args.seed, resume=args.resume,
-                        fresh=args.fresh, address=address, cpus_per_trial=args.cpus_per_trial,
+                        storage=args.storage, sweep_id=sweep_id_for(args, budget.name, tag), seed=args.seed,
+                        resume=args.resume, fresh=args.fresh, address=address, cpus_per_trial=args.cpus_per_trial,
                         gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures,
                         shared_storage=args.shared_storage, estimate_from=args.estimate_from)
 
@@ -146,8 +143,7 @@ def dry_run(args: argparse.Namespace, cells, tag: str = "") -> int:
     from sweeps import estimate
 
     budget = load_budget(budget_name(args))
-    data = "demo" if args.data_root is None else data_name(args.data_root)
-    sweep_id = args.sweep_id or default_sweep_id(budget.name, data, tag)
+    sweep_id = sweep_id_for(args, budget.name, tag)
     cpus = float(args.cpus_per_trial or budget.resources.get("cpus_per_trial", 1))
     gpus = float(args.gpus_per_trial if args.gpus_per_trial is not None else budget.resources.get("gpus_per_trial", 0))
     plans = estimate.plan_cells(list(cells), budget, args.estimate_from)

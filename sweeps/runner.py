@@ -100,8 +100,9 @@ def check_data(cells: dict[Cell, list[Group]], data_root: Path | str) -> dict[st
     for name in sorted({cell.dataset for cell in cells}):
         folder = store.join(data_root, name)
         kind = DATASETS.get(name).kind
-        listing = list_remote(folder) if store.is_uri(folder) else None
-        if not (listing if listing is not None else Path(folder).is_dir()):
+        listing = list_remote(folder) if store.is_uri(folder) else None  # a bucket's files, or None for a folder
+        exists = bool(listing) if listing is not None else Path(folder).is_dir()
+        if not exists:
             layout = "<name>/{train,test}/<class>/<image>" if kind == "images" else "<name>/{train,test}.csv"
             raise ConfigError(f"--data-root {data_root}: no dataset folder {name!r} (expected {folder}, "
                               f"layout {layout})")
@@ -213,8 +214,8 @@ def prepare_sweep_dir(options: SweepOptions, trials: list[dict], estimate: dict 
                 "cells": [{"key": c.key, "part": c.part, "dataset": c.dataset, "model": c.model, "method": c.method,
                            "framework": c.framework or METHODS.get(c.method).framework,
                            "groups": [g.name for g in gs]} for c, gs in options.cells.items()],
-                "trials": [t["trial_id"] for t in trials], "param_types": sweep_param_types(options),
-                "estimate": estimate}
+                "trials": [t["trial_id"] for t in trials],
+                "param_types": trials[0]["param_types"] if trials else {}, "estimate": estimate}
     report.write_text_atomic(json.dumps(manifest, indent=1), store.join(sweep_dir, "sweep.json"))
     rows = report.read_rows(sweep_dir, [t["trial_id"] for t in trials])
     finished = {trial_id for trial_id, row in rows.items() if row and row["status"] in FINISHED}
