@@ -65,9 +65,10 @@ def cell_title(cell: dict[str, Any]) -> str:
 
 
 def selected_rows(cells: pd.DataFrame) -> list[dict[str, Any]]:
-    """Section 2: each cell's selected trial — what to tell a group."""
+    """Section 2: each cell's selected trial — what to tell a group — flagged when its test set was capped."""
     ok = cells[cells["outcome"] == "ok"] if len(cells) else cells
-    return [r | {"title": cell_title(r)} for r in ok.to_dict("records")]
+    return [r | {"title": cell_title(r), "capped": bool(r["n_test"] < r["n_test_files"])}  # NaN (unknown): False
+            for r in ok.to_dict("records")]
 
 
 def group_entries(manifest: dict, cells: pd.DataFrame, part: int) -> list[dict[str, Any]]:
@@ -185,11 +186,14 @@ def build_context(manifest: dict, trials: pd.DataFrame, cells: pd.DataFrame, swe
     p1_num, _ = tables.part1_table(cells)
     p2_num, _ = tables.part2_table(cells)
     methods = [m for m in METHODS.names() if len(trials) and (trials["method"] == m).any()]
+    selected = selected_rows(cells)
     return {
         "overview": overview(manifest, trials, prices),
         "part_tables": [pivot_links(cells, part, numeric, f"Part {part}: test accuracy of the selected trial",
                                     heatmaps.get(part)) for part, numeric in ((1, p1_num), (2, p2_num))],
-        "selected": selected_rows(cells),
+        "selected": selected,
+        "capped": sum(r["capped"] for r in selected),
+        "ensembles": [r for r in selected if pd.notna(r.get("top5_test_acc"))],
         "groups": [(1, group_entries(manifest, cells, 1)), (2, group_entries(manifest, cells, 2))],
         "cells": cell_details(cells, trials, histories),
         "effects": [e for e in (method_effects(trials, m) for m in methods) if e is not None],

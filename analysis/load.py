@@ -77,3 +77,18 @@ def load_histories(sweep_dir: str | os.PathLike, trial_ids: list[str]) -> dict[s
     except store.UnreadableFile as exc:
         raise ResultsError(str(exc)) from None
     return {t: f for t, f in zip(trial_ids, frames) if f is not None}
+
+
+def load_scores(sweep_dir: str | os.PathLike, trial_ids: list[str]) -> dict[str, dict | None]:
+    """The stored validation / test class scores of these trials (trainables.report.read_predictions), read in
+    threads (an object store answers one request at a time per connection); None for a trial without a file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from trainables.report import read_predictions
+
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            found = list(pool.map(lambda t: read_predictions(sweep_dir, t), trial_ids))
+    except (OSError, ValueError) as exc:  # a damaged .npz: say which sweep, not a traceback
+        raise ResultsError(f"{store.join(sweep_dir, 'predictions')}: unreadable scores file ({exc})") from None
+    return dict(zip(trial_ids, found))

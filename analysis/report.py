@@ -7,7 +7,7 @@ import os
 import pandas as pd
 
 from analysis import cost, html, plots, tables
-from analysis.load import load_manifest, load_trials
+from analysis.load import load_manifest, load_scores, load_trials
 from trainables import store
 from trainables.report import write_text_atomic
 
@@ -29,7 +29,8 @@ def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = N
     """Compute every table for one sweep, write them under `out` (default <sweep>/reports, a folder or a store
     URI like the sweep itself), and return the Markdown report."""
     manifest, trials = load_manifest(sweep_dir), load_trials(sweep_dir)
-    cells = tables.cell_results(manifest, trials)
+    finished = trials.loc[trials["status"] == "ok", "trial_id"].tolist() if len(trials) else []
+    cells = tables.cell_results(manifest, trials, load_scores(sweep_dir, finished))
     out = str(out or store.join(sweep_dir, "reports"))
     p1_num, p1_shown = tables.part1_table(cells)
     p2_num, p2_shown = tables.part2_table(cells)
@@ -46,6 +47,17 @@ def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = N
         "## Part 1 groups (course order)\n", markdown(groups1, index=False),
         "## Part 2 groups (course order)\n", markdown(groups2, index=False),
     ]
+    with_ensembles = cells[cells["top5_test_acc"].notna()] if len(cells) else cells
+    if len(with_ensembles):
+        sections += ["## Ensembles, chosen on validation (beside the single selected trial)\n",
+                     markdown(with_ensembles[["part", "dataset", "model", "method", "val_acc", "test_acc",
+                                              "top5_val_acc", "top5_test_acc", "greedy_val_acc",
+                                              "greedy_test_acc"]].round(4), index=False)]
+    capped = cells[cells["n_test"] < cells["n_test_files"]] if len(cells) else cells
+    if len(capped):
+        sections += [f"**{len(capped)} cell(s) were tested on a capped test set** (the budget's caps): "
+                     + ", ".join(f"{r.key} {int(r.n_test)} of {int(r.n_test_files)}" for r in capped.itertuples())
+                     + ".\n"]
     failed = cells[cells["outcome"] != "ok"] if len(cells) else cells
     if len(failed):
         sections += ["## Failed or missing cells\n",

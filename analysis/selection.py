@@ -15,13 +15,19 @@ def cell_key(trials: pd.DataFrame) -> pd.Series:
     return trials["trial_id"].str.rsplit("-", n=2).str[0]
 
 
+def ranked(trials: pd.DataFrame, by: list[str] = ()) -> pd.DataFrame:
+    """The completed trials (columns `by` + SELECTION_COLUMNS), best validation accuracy first, ties by trial id:
+    the order selection and ensembles (analysis.ensembles) read."""
+    view = trials[list(dict.fromkeys([*by, *SELECTION_COLUMNS]))]
+    done = view[(view["status"] == SELECTABLE) & view["val_acc"].notna()]
+    return done.sort_values(["val_acc", "trial_id"], ascending=[False, True], kind="mergesort")
+
+
 def best_trials(trials: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """The selected trial of each group of `by` (one row per group that has a completed trial), in group order."""
     if trials.empty:
         return trials
-    view = trials[list(dict.fromkeys([*by, *SELECTION_COLUMNS]))]
-    done = view[(view["status"] == SELECTABLE) & view["val_acc"].notna()]
-    ordered = done.sort_values(["val_acc", "trial_id"], ascending=[False, True], kind="mergesort")
+    ordered = ranked(trials, by)
     chosen = ordered.drop_duplicates(by, keep="first") if by else ordered.head(1)
     return trials.loc[chosen.sort_values(by or ["trial_id"], kind="mergesort").index]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis import ensembles
 from analysis.selection import best_trials, cell_key
 from trainables.registry import BACKBONES, CELLS, DATASETS, METHODS
 
@@ -19,12 +20,14 @@ def _rank(values: pd.Series) -> pd.Series:
 
 
 CELL_COLUMNS = ["key", "part", "dataset", "model", "method", "framework", "groups", "trials", "trials_error",
-                "outcome", "test_acc", "val_acc", "test_macro_f1", "epochs", "best_trial", "params", "error"]
+                "outcome", "test_acc", "val_acc", "test_macro_f1", "epochs", "best_trial", "params", "error",
+                "n_test", "n_test_files", *ensembles.COLUMNS]
 
 
-def cell_results(manifest: dict, trials: pd.DataFrame) -> pd.DataFrame:
-    """One row per planned cell: outcome, number of trials per status, and the selected trial's numbers and
-    hyperparameters (analysis.selection: by validation accuracy only)."""
+def cell_results(manifest: dict, trials: pd.DataFrame, scores: dict[str, dict | None] | None = None) -> pd.DataFrame:
+    """One row per planned cell: outcome, number of trials per status, the selected trial's numbers and
+    hyperparameters (analysis.selection: by validation accuracy only), and with `scores` (analysis.load.load_scores)
+    the cell's ensembles chosen on validation (analysis.ensembles), in columns of their own."""
     keys = cell_key(trials) if len(trials) else pd.Series(dtype=str)
     chosen = best_trials(trials.assign(cell_key=keys), ["cell_key"]).set_index("cell_key") if len(trials) else None
     rows = []
@@ -37,12 +40,16 @@ def cell_results(manifest: dict, trials: pd.DataFrame) -> pd.DataFrame:
             best = chosen.loc[cell["key"]]
             row.update(outcome="ok", test_acc=best["test_acc"], val_acc=best["val_acc"],
                        test_macro_f1=best["test_macro_f1"], epochs=best["epochs"], best_trial=best["trial_id"],
-                       params=format_params(best))
+                       params=format_params(best), n_test=best.get("n_test"), n_test_files=best.get("n_test_files"))
+            if scores is not None:
+                row.update(ensembles.cell_ensembles(mine, scores))
         else:
             errors = mine["error"].dropna() if len(mine) else []
             row.update(outcome="error" if len(errors) else "missing", error=errors.iloc[0] if len(errors) else None)
         rows.append(row)
     frame = pd.DataFrame(rows, columns=CELL_COLUMNS)  # every column, even when no cell has a result
+    for column in ("n_test", "n_test_files"):  # rows written before the column existed: NaN, never flagged
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
     if frame.empty:
         return frame
     keys = [frame["part"], _rank(frame["dataset"]), _rank(frame["model"]), _rank(frame["method"])]

@@ -1,6 +1,6 @@
 """Fine-tune epoch data time: the tensor cache (decode once, augment uint8 tensors) vs torchvision ImageFolder +
-PIL decoding every epoch, with the same augmentation (resize to size*1.25, random crop, flip) and normalisation,
-no model.
+PIL decoding every epoch, with the same augmentation (the reference preset: RandomResizedCrop + flip) and
+normalisation, no model.
 
     python bench/epoch_data.py [--size 224] [--epochs 2] [--workers 0]
 
@@ -26,7 +26,7 @@ def main() -> None:
     from torchvision import datasets, transforms
 
     from trainables.images.backbones import IMAGENET_MEAN, IMAGENET_STD
-    from trainables.images.data import augmentation, batches, load_image_data
+    from trainables.images.data import augmentation, batches, load_image_data, resize_size
 
     torch.set_num_threads(1)
     root = shared_data("images", "caltech101")
@@ -34,7 +34,7 @@ def main() -> None:
 
     transform = augmentation("flip_crop", size)
     t0 = time.perf_counter()
-    _, train, _ = load_image_data(root, transform.source_size, {}, seed=0)  # what the cache holds (decoded once)
+    _, train, _ = load_image_data(root, size, {}, seed=0, source=True)  # what the cache holds (decoded once)
     decode_once = time.perf_counter() - t0
     cached = []
     for _ in range(args.epochs):
@@ -44,8 +44,8 @@ def main() -> None:
         cached.append(time.perf_counter() - t0)
 
     folder = datasets.ImageFolder(str(root / "train"), transforms.Compose([
-        transforms.Resize((transform.source_size,) * 2), transforms.RandomCrop(size),
-        transforms.RandomHorizontalFlip(), transforms.ToTensor(),
+        transforms.Resize(resize_size(size)), transforms.CenterCrop(resize_size(size)),
+        transforms.RandomResizedCrop(size), transforms.RandomHorizontalFlip(), transforms.ToTensor(),
         transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)]))
     loader = torch.utils.data.DataLoader(folder, batch_size=args.batch_size, shuffle=True, num_workers=args.workers)
     plain = []
@@ -55,7 +55,7 @@ def main() -> None:
         plain.append(time.perf_counter() - t0)
 
     best_cached, best_plain = min(cached), min(plain)
-    print(f"caltech101 train, {n} (cached) / {m} (ImageFolder) images at {size} px, flip+crop, "
+    print(f"caltech101 train, {n} (cached) / {m} (ImageFolder) images at {size} px, RandomResizedCrop+flip, "
           f"batch {args.batch_size}, {args.workers} workers, best of {args.epochs} epochs")
     print(f"tensor cache : {best_cached:7.2f} s/epoch  ({n / best_cached:7.0f} img/s; one-time decode {decode_once:.1f} s)")
     print(f"ImageFolder  : {best_plain:7.2f} s/epoch  ({m / best_plain:7.0f} img/s)")

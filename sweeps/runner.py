@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,14 +90,16 @@ def check_cells(cells: dict[Cell, list[Group]]) -> None:
             backbone_spec(cell.model)
 
 
-def check_data(cells: dict[Cell, list[Group]], data_root: Path | str) -> dict[str, str]:
-    """Preflight every dataset the cells need; returns dataset -> fingerprint. A bucket is checked from its
-    listing (layout, sizes, times: no download); its files' contents are checked on each node after the copy."""
-    from trainables.data.sync import check_remote_layout, list_remote, remote_fingerprint
-    from trainables.images.data import check_image_folder
-    from trainables.text.data import check_text_dataset
+def check_data(cells: dict[Cell, list[Group]], data_root: Path | str, demo: bool = False) -> dict[str, dict]:
+    """Preflight every dataset the cells need; returns dataset -> {"fingerprint", "counts"}. A bucket is checked
+    from its listing (layout, sizes, times: no download); its files' contents are checked on each node after the
+    copy. What real files hold is compared with the handout's table once per sweep (compare_counts); generated
+    demo data is small by design."""
+    from trainables.data.sync import check_remote_layout, list_remote, remote_counts, remote_fingerprint
+    from trainables.images.data import image_counts
+    from trainables.text.data import text_counts
 
-    fingerprints = {}
+    facts = {}
     for name in sorted({cell.dataset for cell in cells}):
         folder = store.join(data_root, name)
         kind = DATASETS.get(name).kind
@@ -109,13 +112,28 @@ def check_data(cells: dict[Cell, list[Group]], data_root: Path | str) -> dict[st
         try:
             if listing is not None:
                 check_remote_layout(folder, kind, listing)
+                counts = remote_counts(kind, listing)
             else:
-                (check_image_folder if kind == "images" else check_text_dataset)(Path(folder))
+                counts = (image_counts if kind == "images" else text_counts)(Path(folder))
         except DataError as exc:
             raise ConfigError(str(exc)) from None
-        fingerprints[name] = (remote_fingerprint(listing) if listing is not None
-                              else fingerprint(folder, content=kind == "text"))
-    return fingerprints
+        if not demo:
+            compare_counts(name, folder, counts)
+        facts[name] = {"fingerprint": remote_fingerprint(listing) if listing is not None
+                       else fingerprint(folder, content=kind == "text"), "counts": counts}
+    return facts
+
+
+def compare_counts(name: str, folder: str, counts: dict[str, int | None]) -> None:
+    """One warning line when the files hold other class / train / test counts than the handout's table says
+    (a wrong --data-root, or an edited copy); the rows record the files' counts either way."""
+    spec = DATASETS.get(name)
+    expected = {"n_classes": spec.n_classes, "n_train_files": spec.n_train, "n_test_files": spec.n_test}
+    differ = [f"{key.removeprefix('n_').removesuffix('_files')} {counts[key]:,} (handout {expected[key]:,})"
+              for key in expected if counts.get(key) is not None and counts[key] != expected[key]]
+    if differ:
+        print(f"warning: {folder}: the files hold other counts than the handout's table: {', '.join(differ)}; "
+              f"rows record the files' counts (n_train_files, n_test_files)", file=sys.stderr, flush=True)
 
 
 def check_weights(options: SweepOptions) -> None:
@@ -162,7 +180,7 @@ def sweep_param_types(options: SweepOptions) -> dict[str, str]:
     return schema.param_types(budget.method(c.method).space_for(c.dataset) for c in options.cells)
 
 
-def plan_trials(options: SweepOptions, fingerprints: dict[str, str], resources: dict[str, float]) -> list[dict]:
+def plan_trials(options: SweepOptions, facts: dict[str, dict], resources: dict[str, float]) -> list[dict]:
     """Every trial of the sweep as a self-contained spec, sampled reproducibly per cell."""
     budget, sha, param_types = options.budget, git_sha(), sweep_param_types(options)
     by_sample: list[list[dict]] = []
@@ -178,7 +196,8 @@ def plan_trials(options: SweepOptions, fingerprints: dict[str, str], resources: 
                 "framework": cell.framework or method.framework, "epoch_based": method.epoch_based, "params": params,
                 "seed": derive_seed(cell_seed, i), "data_seed": options.seed, "sweep_id": options.sweep_id,
                 "results_dir": options.sweep_dir, "cache_dir": str(store.local_root(options.storage) / "cache"),
-                "data_dir": store.join(options.data_root, cell.dataset), "data_fingerprint": fingerprints[cell.dataset],
+                "data_dir": store.join(options.data_root, cell.dataset), "data_fingerprint": facts[cell.dataset]["fingerprint"],
+                "data_counts": facts[cell.dataset]["counts"],
                 "data_kind": DATASETS.get(cell.dataset).kind, "verify_data": resources.get("verify_data", False),
                 "weights": options.weights, "git_sha": sha, "max_epochs": mb.max_epochs or 1, "asha": mb.asha,
                 "param_types": param_types,
@@ -343,14 +362,14 @@ def run_sweep(options: SweepOptions) -> Summary:
     """Check everything, then run every unfinished trial; returns the summary (raises ConfigError early)."""
     t0 = time.time()
     check_cells(options.cells)
-    fingerprints = check_data(options.cells, options.data_root)
+    facts = check_data(options.cells, options.data_root, options.demo)
     check_weights(options)
     check_storage(options.storage)
     if options.fresh:
         clear_sweep(options)
     try:
         resources = connect(options)
-        trials = plan_trials(options, fingerprints, resources)
+        trials = plan_trials(options, facts, resources)
         todo = prepare_sweep_dir(options, trials, plan_estimate(options, resources))
         print(f"sweep {options.sweep_id}: {len(options.cells)} cells, {len(trials)} trials "
               f"({len(trials) - len(todo)} already finished), budget {options.budget.name}, weights {options.weights}, "

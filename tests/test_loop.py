@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from trainables.loop import fit
+from trainables.report import read_predictions
 from trainables.trial import Trial
 
 VAL = {1: 0.9, 2: 0.5, 3: 0.4, 4: 0.3}  # the best validation accuracy is epoch 1's
@@ -36,9 +37,9 @@ class ScriptedLearner:
         self.weights += 1
         return {"loss": 1.0 / self.weights, "acc": 0.5, "items": 10}
 
-    def predict(self, split):
+    def scores(self, split):  # split.y is all ones: `correct` rows score class 1 highest
         correct = round(10 * (VAL if split.name == "val" else TEST)[self.weights])
-        return np.array([1] * correct + [0] * (10 - correct))
+        return np.array([[0.2, 0.8]] * correct + [[0.7, 0.3]] * (10 - correct))
 
     def save(self, folder: Path) -> None:
         (folder / "weights.txt").write_text(str(self.weights))
@@ -65,3 +66,8 @@ def test_resumed_trial_tests_the_best_epochs_weights(tmp_path):
     fit(resumed, ScriptedLearner(), *splits, epochs=4, patience=10)
     assert resumed.values["epochs"] == 4 and resumed.values["best_epoch"] == 1
     assert resumed.values["test_acc"] == TEST[1] and resumed.values["val_acc"] == VAL[1]
+    # the stored scores are the tested weights' too: what ensembles average is what the row reports
+    stored = read_predictions(spec["results_dir"], spec["trial_id"])
+    assert stored["val_scores"].dtype == np.float32 and stored["val_scores"].shape == (10, 2)
+    assert (stored["val_scores"].argmax(1) == stored["val_y"]).mean() == VAL[1]
+    assert (stored["test_scores"].argmax(1) == stored["test_y"]).mean() == TEST[1]

@@ -103,6 +103,18 @@ def torch_cuda_available() -> bool:
     return torch.cuda.is_available() and torch.backends.cudnn.is_available()
 
 
+def test_stored_scores_are_the_reported_trials(finished_sweep):
+    """Every finished trial's stored class scores give back its row's test accuracy (float16 may flip a near tie),
+    and rows record what the dataset's files hold beside what the budget let the trial use."""
+    options, _ = finished_sweep
+    trials = load_trials(options.sweep_dir)
+    for row in trials[trials["status"] == "ok"].itertuples():
+        stored = report.read_predictions(options.sweep_dir, row.trial_id)
+        assert stored["test_scores"].shape[0] == len(stored["test_y"]) == row.n_test, row.trial_id
+        assert abs((stored["test_scores"].argmax(1) == stored["test_y"]).mean() - row.test_acc) <= 2 / row.n_test
+        assert row.n_test_files >= row.n_test and row.n_train_files >= row.n_train
+
+
 def test_history_has_one_row_per_epoch(finished_sweep):
     options, _ = finished_sweep
     trials = load_trials(options.sweep_dir)
@@ -125,6 +137,11 @@ def test_analysis_tables_from_results(finished_sweep):
     assert "gru (torch)" in text  # both frameworks ran: Part 2 columns say which
     cells = pd.read_csv(Path(options.sweep_dir) / "reports" / "cells.csv")
     assert len(cells) == len(CELLS) and (cells["outcome"] == "ok").all()
+    # ensembles beside the single trial: the 2-trial features_svm cell has both, chosen on validation
+    svm = cells[cells["method"] == "features_svm"].iloc[0]
+    assert 0 <= svm["top5_test_acc"] <= 1 and 0 <= svm["greedy_test_acc"] <= 1
+    assert svm["greedy_members"].startswith(svm["best_trial"])  # greedy selection starts from the selected trial
+    assert "## Ensembles, chosen on validation" in text
     part1 = pd.read_csv(Path(options.sweep_dir) / "reports" / "part1.csv", index_col=[0, 1])
     assert list(part1.columns) == ["features_svm", "finetune", "finetune_aug"]
     assert (Path(options.sweep_dir) / "reports" / "part1.png").stat().st_size > 1000

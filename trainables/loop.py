@@ -1,9 +1,10 @@
 """The epoch loop every epoch-based trainable shares: train, validate, report + checkpoint, resume, early stop.
 
-A learner is anything with `train_epoch(split) -> {"loss", "acc", "items"}`, `predict(split) -> labels`,
-`save(folder)` / `load(folder)` (checkpoints) and `snapshot()` / `restore(snapshot)` (in-memory best weights).
-Test data is touched once, after the last epoch, with the weights that had the best validation accuracy when
-early stopping is on.
+A learner is anything with `train_epoch(split) -> {"loss", "acc", "items"}`, `scores(split) -> class scores`
+(n x classes; the prediction is their argmax), `save(folder)` / `load(folder)` (checkpoints) and `snapshot()` /
+`restore(snapshot)` (in-memory best weights). Test data is touched once, after the last epoch, with the weights that
+had the best validation accuracy when early stopping is on; the validation and test scores of those weights are
+stored with the trial (report.write_predictions) for ensembles chosen on validation.
 """
 from __future__ import annotations
 
@@ -23,11 +24,16 @@ BEST_SNAPSHOT = "best_snapshot.pkl"  # in a checkpoint folder: the learner's sna
 
 class Learner(Protocol):
     def train_epoch(self, split: Any) -> dict[str, float]: ...
-    def predict(self, split: Any) -> np.ndarray: ...
+    def scores(self, split: Any) -> np.ndarray: ...
     def save(self, folder: Path) -> None: ...
     def load(self, folder: Path) -> None: ...
     def snapshot(self) -> Any: ...
     def restore(self, snapshot: Any) -> None: ...
+
+
+def labels(scores: np.ndarray) -> np.ndarray:
+    """The predicted class of each row of scores (an empty split predicts nothing)."""
+    return scores.argmax(1) if scores.size else np.zeros(len(scores), dtype=np.int64)
 
 
 def fit(trial: Trial, learner: Learner, train: Any, val: Any, test: Any, epochs: int,
@@ -55,7 +61,7 @@ def fit(trial: Trial, learner: Learner, train: Any, val: Any, test: Any, epochs:
         with trial.phase("fit"):
             stats = learner.train_epoch(train)
         trained += stats.pop("items")
-        val_acc = accuracy(val.y, learner.predict(val))
+        val_acc = accuracy(val.y, labels(learner.scores(val)))
         if val_acc > best_val:
             best_val, best_epoch = val_acc, epoch
             best["snapshot"] = learner.snapshot() if patience else None
@@ -66,7 +72,9 @@ def fit(trial: Trial, learner: Learner, train: Any, val: Any, test: Any, epochs:
             if best["snapshot"] is not None and best_epoch != epoch:
                 learner.restore(best["snapshot"])
                 splits["val"] = {"acc": best_val}
-            splits["test"] = classification_metrics(test.y, learner.predict(test), detail=True)
+            scores = {"val": (val.y, learner.scores(val)), "test": (test.y, learner.scores(test))}
+            splits["test"] = classification_metrics(test.y, labels(scores["test"][1]), detail=True)
+            trial.write_predictions(scores)
         metrics = flatten_metrics(splits) | {"items_per_s": trained / max(trial.values.get("fit_s", 0.0), 1e-9),
                                              "best_epoch": best_epoch, "early_stopped": stop}
         trial.report_epoch(epoch, metrics, final, save=save)

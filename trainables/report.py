@@ -76,6 +76,39 @@ def history_path(results_dir: str | os.PathLike, trial_id: str) -> str:
     return store.join(results_dir, "history", f"{trial_id}.parquet")
 
 
+def predictions_path(results_dir: str | os.PathLike, trial_id: str) -> str:
+    return store.join(results_dir, "predictions", f"{trial_id}.npz")
+
+
+def write_predictions(results_dir: str | os.PathLike, trial_id: str, splits: Mapping[str, tuple]) -> str:
+    """A finished trial's class scores per split ({"val": (labels, scores), "test": ...}) as one compressed
+    .npz, scores in float16 (ensembles average them; 3 significant digits are plenty), written whole."""
+    import io
+
+    import numpy as np
+
+    arrays = {}
+    for split, (labels, scores) in splits.items():
+        arrays[f"{split}_y"] = np.asarray(labels, dtype=np.int32)
+        arrays[f"{split}_scores"] = np.asarray(scores, dtype=np.float16)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return store.write_bytes(buffer.getvalue(), predictions_path(results_dir, trial_id))
+
+
+def read_predictions(results_dir: str | os.PathLike, trial_id: str) -> dict | None:
+    """{"val_y", "val_scores", "test_y", "test_scores"} of one trial (scores as float32), or None without a file."""
+    import io
+
+    import numpy as np
+
+    data = store.read_bytes(predictions_path(results_dir, trial_id))
+    if data is None:
+        return None
+    with np.load(io.BytesIO(data)) as arrays:
+        return {k: arrays[k].astype(np.float32) if k.endswith("_scores") else arrays[k] for k in arrays.files}
+
+
 def checkpoint_path(results_dir: str | os.PathLike, trial_id: str) -> str:
     """The trial's own checkpoint folder, which finished trials delete: the id must be one plain name."""
     if not trial_id or trial_id in (".", "..") or "/" in trial_id or "\\" in trial_id:

@@ -28,7 +28,8 @@ OUTCOME = {"status": STR, "error": STR, "retries": INT}
 DETAIL = {"best_epoch": INT, "early_stopped": BOOL, "classes": STR, "test_per_class_acc": STR, "test_confusion": STR,
           "skipped_images": INT, "skipped_rows": INT, "trained_on_features": BOOL, "features_cached": BOOL,
           "cudnn_eligible": BOOL, "max_len": INT, "vocab_size": INT, "data_sync_s": FLT,
-          "n_train": INT, "n_val": INT, "n_test": INT}  # items actually used, after the budget's caps
+          "n_train": INT, "n_val": INT, "n_test": INT,  # items actually used, after the budget's caps
+          "n_train_files": INT, "n_test_files": INT}  # what the dataset's files hold (the driver's preflight)
 # One row per epoch; the last also carries the test metrics. Per-class detail lives in the row only.
 HISTORY = {"trial_id": STR, "epoch": INT, "train_loss": FLT, "train_acc": FLT, "val_acc": FLT, "test_acc": FLT,
            "test_macro_f1": FLT, "items_per_s": FLT, "best_epoch": INT, "early_stopped": BOOL}

@@ -112,6 +112,10 @@ class Trial:
         report.write_parquet_atomic(report.make_row({**spec_row(self.spec), **values}, self.spec.get("param_types")),
                                     report.row_path(self.results_dir, self.trial_id))
 
+    def write_predictions(self, splits: dict[str, tuple]) -> None:
+        """The final weights' class scores per split ({"val": (labels, scores), ...}), before the row says ok."""
+        report.write_predictions(self.results_dir, self.trial_id, splits)
+
     def _write_history(self) -> None:
         report.write_parquet_atomic(report.history_table(self.history, self.trial_id),
                                     report.history_path(self.results_dir, self.trial_id))
@@ -254,7 +258,8 @@ def spec_row(spec: dict[str, Any]) -> dict[str, Any]:
            "model": cell["model"] if part1 else None, "cell": None if part1 else cell["model"],
            "method": cell["method"], "framework": spec["framework"], "trial_id": spec["trial_id"],
            "seed": spec["seed"], "git_sha": spec.get("git_sha"), "data_fingerprint": spec.get("data_fingerprint"),
-           "cpus": spec.get("cpus"), "gpus": spec.get("gpus")}  # what the trial reserved: its cost
+           "cpus": spec.get("cpus"), "gpus": spec.get("gpus"),  # what the trial reserved: its cost
+           **{k: v for k, v in (spec.get("data_counts") or {}).items() if k != "n_classes"}}  # the files' sizes
     return row | {f"param_{k}": v for k, v in spec["params"].items()}
 
 

@@ -64,6 +64,19 @@ def check_remote_layout(location: str, kind: str, listing: dict[str, tuple[int, 
         raise DataError(f"{store.join(location, 'test')}: classes {unknown[:5]} have no training folder")
 
 
+def remote_counts(kind: str, listing: dict[str, tuple[int, int]]) -> dict[str, int | None]:
+    """What a bucket's listing says about an image dataset's size (classes, train and test images); None for text,
+    whose row counts need the files (the node checks those after its copy)."""
+    from trainables.images.data import IMAGE_EXTENSIONS
+
+    if kind == "text":
+        return {"n_classes": None, "n_train_files": None, "n_test_files": None}
+    images = [rel.split("/") for rel in listing if rel.count("/") == 2 and rel.lower().endswith(IMAGE_EXTENSIONS)]
+    return {"n_classes": len({c for split, c, _ in images if split == "train"}),
+            "n_train_files": sum(split == "train" for split, _, _ in images),
+            "n_test_files": sum(split == "test" for split, _, _ in images)}
+
+
 def copy_problem(local: Path) -> str | None:
     """Why a node copy cannot be used (missing, or a file missing or of another size than when copied)."""
     try:

@@ -1,9 +1,11 @@
 """ImageFolder data for Part 1: preflight checks (driver side, no torch), decoding once into cached uint8 tensors,
-augmentation presets on tensors, and batching with ImageNet normalisation.
+torchvision's reference presets on those tensors, and batching with ImageNet normalisation.
 
 Layout: `<root>/{train,test}/<class>/<image>`. Each split is decoded and resized once per (dataset, size, caps)
-into a uint8 tensor cached on disk, so epochs, trials and later sweeps never touch PIL again; augmentation runs per
-sample on those tensors. Greyscale, palette, alpha and CMYK images are converted to RGB; files that are not images
+into a uint8 tensor cached on disk, so epochs, trials and later sweeps never touch PIL again. The presets are
+torchvision's `references/classification/presets.py`, per backbone input size: every method evaluates (and
+extracts features from) Resize(size / 0.875) + CenterCrop(size); augmented training takes RandomResizedCrop(size) +
+flip (+ the policy's colour / affine steps) per sample, from the same resized image's central square. Greyscale, palette, alpha and CMYK images are converted to RGB; files that are not images
 or cannot be decoded are skipped with a warning and counted in the trial's row.
 """
 from __future__ import annotations
@@ -20,7 +22,13 @@ from trainables.common import DataError, cap_per_class, stratified_split
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
 AUGMENTATIONS = ("none", "flip_crop", "flip_crop_color", "flip_crop_color_affine")
-DECODE_VERSION = 1  # bump when decoding changes: it is part of every cache key
+DECODE_VERSION = 2  # bump when decoding changes: it is part of every cache key (2: the reference presets)
+EVAL_CROP = 0.875  # torchvision references: evaluation resizes the shorter side to size / 0.875, crops the centre
+
+
+def resize_size(size: int) -> int:
+    """The shorter side evaluation resizes to before its centre crop (224 -> 256, 299 -> 342)."""
+    return int(round(size / EVAL_CROP))
 
 
 def list_images(root: Path, split: str) -> tuple[dict[str, list[Path]], list[Path]]:
@@ -52,16 +60,32 @@ def check_image_folder(root: Path) -> list[str]:
     return sorted(train)
 
 
-def decode(path: Path, size: int):
-    """One image as a 3 x size x size uint8 tensor (RGB, resized to the model's input size), or None if unreadable."""
+def image_counts(root: Path) -> dict[str, int]:
+    """The preflight (check_image_folder) plus what the files hold: classes, train and test images (by name)."""
+    check_image_folder(root)
+    (train, _), (test, _) = list_images(root, "train"), list_images(root, "test")
+    return {"n_classes": len(train), "n_train_files": sum(map(len, train.values())),
+            "n_test_files": sum(map(len, test.values()))}
+
+
+def decode(path: Path, size: int, crop: int | None = None):
+    """One image as a 3 x crop x crop uint8 tensor, or None if unreadable: RGB, its shorter side resized to
+    resize_size(size) (aspect kept), the centre `crop` (default `size`: the evaluation preset) cut out."""
     import torch
     from PIL import Image
 
+    crop = crop or size
     try:
         with Image.open(path) as image:
             image.load()
             rgb = image.convert("RGB") if image.mode != "RGB" else image  # L, P, RGBA, CMYK -> RGB
-            rgb = rgb.resize((size, size), Image.BILINEAR)
+            # torchvision's Resize(int) and CenterCrop arithmetic, so the cache holds exactly what they give
+            short, (width, height) = resize_size(size), rgb.size
+            width, height = ((short, int(short * height / width)) if width <= height
+                             else (int(short * width / height), short))
+            rgb = rgb.resize((width, height), Image.BILINEAR)
+            left, top = int(round((width - crop) / 2.0)), int(round((height - crop) / 2.0))
+            rgb = rgb.crop((left, top, left + crop, top + crop))
     except Exception as exc:  # PIL raises many types for broken files (OSError, SyntaxError, ValueError...)
         print(f"warning: {path}: skipped, cannot decode image ({type(exc).__name__}: {str(exc)[:100]})",
               file=sys.stderr)
@@ -79,35 +103,39 @@ class Split:
         return len(self.y)
 
 
-def _decode_split(root: Path, split: str, classes: list[str], size: int, cap: int | None, seed: int) -> Split:
+def _decode_split(root: Path, split: str, classes: list[str], size: int, crop: int, cap: int | None,
+                  seed: int) -> Split:
     import torch
 
     files, others = list_images(root, split)
     paths = [p for c in classes for p in files.get(c, [])]
     labels = np.array([i for i, c in enumerate(classes) for _ in files.get(c, [])], dtype=np.int64)
     keep = cap_per_class(labels, cap, seed)
-    decoded = [(decode(paths[i], size), i) for i in keep]
+    decoded = [(decode(paths[i], size, crop), i) for i in keep]
     good = [(t, i) for t, i in decoded if t is not None]
     skipped = [paths[i] for t, i in decoded if t is None] + others
     for other in others:
         print(f"warning: {other}: skipped, not an image file", file=sys.stderr)
-    x = torch.stack([t for t, _ in good]) if good else torch.zeros(0, 3, size, size, dtype=torch.uint8)
+    x = torch.stack([t for t, _ in good]) if good else torch.zeros(0, 3, crop, crop, dtype=torch.uint8)
     return Split(x.contiguous(memory_format=torch.channels_last), labels[[i for _, i in good]],
                  [p.relative_to(root).as_posix() for p in skipped])
 
 
 def load_image_data(root: Path, size: int, images_budget: dict, seed: int, cache_dir: Path | None = None,
-                    fingerprint: str | None = None) -> tuple[list[str], Split, Split]:
-    """(classes, train, test) decoded at `size` x `size`, through the on-disk tensor cache when given one."""
+                    fingerprint: str | None = None, source: bool = False) -> tuple[list[str], Split, Split]:
+    """(classes, train, test) at the evaluation preset, `size` x `size`, through the on-disk tensor cache when given
+    one; with `source`, the central resize_size(size) square that augmented training crops from instead."""
     import torch
 
     classes = check_image_folder(root)
+    crop = resize_size(size) if source else size
     out = []
     for split, cap in (("train", images_budget.get("max_train_per_class")),
                        ("test", images_budget.get("max_test_per_class"))):
-        key = cache_key(data=fingerprint, split=split, size=size, cap=cap, seed=seed, version=DECODE_VERSION)
+        key = cache_key(data=fingerprint, split=split, size=size, crop=crop, cap=cap, seed=seed,
+                        version=DECODE_VERSION)
         path = Path(cache_dir or ".") / "images" / f"{key}.pt"
-        value, _ = cached(path, lambda: _decode_split(root, split, classes, size, cap, seed),
+        value, _ = cached(path, lambda: _decode_split(root, split, classes, size, crop, cap, seed),
                           save=lambda s, handle: torch.save({"x": s.x, "y": s.y, "skipped": s.skipped}, handle),
                           load=lambda p: Split(**torch.load(p, weights_only=False)),
                           enabled=cache_dir is not None and fingerprint is not None)
@@ -124,39 +152,23 @@ def split_train(train: Split, val_fraction: float, seed: int) -> tuple[Split, Sp
 
 
 class Augment:
-    """A named augmentation policy on cached uint8 images (the torchvision references' presets, as tensors).
-
-    Crop + flip is AlexNet's: images are cached at `source_size` (the input size plus 1/4) and every epoch takes a
-    random `size` x `size` crop, flipped half the time — slicing uint8 tensors, no decoding. Colour jitter and random
-    affine run per sample with torchvision v2 transforms, in DataLoader workers when the trial has spare CPUs.
-    """
+    """A named training preset (torchvision references' ClassificationPresetTrain, on uint8 tensors):
+    RandomResizedCrop(size) + horizontal flip, plus colour jitter and a random affine for the longer policies. It
+    runs per sample on the cached central square at resize_size(size) (load_image_data(source=True)), in
+    DataLoader workers when the trial has spare CPUs."""
 
     def __init__(self, policy: str, size: int):
         from torchvision.transforms import v2
 
-        if policy not in AUGMENTATIONS:
-            raise ValueError(f"params.augment: unknown policy {policy!r}; expected one of {AUGMENTATIONS}")
-        self.flip_crop = policy != "none"
+        if policy not in AUGMENTATIONS or policy == "none":
+            raise ValueError(f"params.augment: unknown policy {policy!r}; expected one of {AUGMENTATIONS[1:]}")
         self.size = size
-        self.source_size = size + 2 * (size // 8) if self.flip_crop else size
-        steps = []
+        steps = [v2.RandomResizedCrop(size, antialias=True), v2.RandomHorizontalFlip()]
         if "color" in policy:
             steps.append(v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05))
         if "affine" in policy:
             steps.append(v2.RandomAffine(degrees=15, translate=(0.1, 0.1), scale=(0.9, 1.1)))
-        self.per_sample = v2.Compose(steps) if steps else None
-
-    def batch(self, x, generator=None):
-        """Random `size` crops of a uint8 batch at source size, each flipped horizontally half the time."""
-        import torch
-
-        if not self.flip_crop or len(x) == 0:
-            return x
-        n, s = len(x), self.size
-        flip = (torch.rand(n, generator=generator) < 0.5).tolist()
-        offsets = torch.randint(0, x.shape[-1] - s + 1, (n, 2), generator=generator).tolist()
-        crops = [x[i, :, dy:dy + s, dx:dx + s] for i, (dy, dx) in enumerate(offsets)]
-        return torch.stack([c.flip(2) if f else c for c, f in zip(crops, flip)])
+        self.per_sample = v2.Compose(steps)
 
 
 def augmentation(policy: str, size: int) -> Augment | None:
@@ -176,9 +188,8 @@ class _PerSample:
         return self.transform(self.x[i])
 
 
-def _uint8_batches(split: Split, order, batch_size: int, augment: Augment | None, workers: int,
-                   generator) -> Iterator:
-    """uint8 batches in `order`, augmented: per-sample steps (in `workers` processes when > 0), then crop + flip."""
+def _uint8_batches(split: Split, order, batch_size: int, augment: Augment | None, workers: int) -> Iterator:
+    """uint8 batches in `order`, augmented per sample (in `workers` processes when > 0)."""
     import torch
 
     per_sample = augment.per_sample if augment is not None else None
@@ -190,8 +201,7 @@ def _uint8_batches(split: Split, order, batch_size: int, augment: Augment | None
         chunks = (split.x[order[i:i + batch_size]] for i in range(0, len(order), batch_size))
         if per_sample is not None:
             chunks = (torch.stack([per_sample(img) for img in x]) for x in chunks)
-    for x in chunks:
-        yield x if augment is None else augment.batch(x, generator)
+    yield from chunks
 
 
 def batches(split: Split, batch_size: int, device, shuffle: bool = False, transform=None, generator=None,
@@ -205,7 +215,7 @@ def batches(split: Split, batch_size: int, device, shuffle: bool = False, transf
     std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1) * 255
     order = torch.randperm(len(split), generator=generator) if shuffle else torch.arange(len(split))
     labels = torch.from_numpy(split.y)
-    chunks = _uint8_batches(split, order, batch_size, transform, workers, generator)
+    chunks = _uint8_batches(split, order, batch_size, transform, workers)
     for start, x in zip(range(0, len(split), batch_size), chunks):
         idx = order[start:start + batch_size]
         if drop_singleton and len(idx) == 1:  # BatchNorm cannot train on a batch of one

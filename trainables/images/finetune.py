@@ -71,13 +71,14 @@ class ImageLearner:
         self.scheduler.step()
         return {"loss": total_loss / max(seen, 1), "acc": correct / max(seen, 1), "items": seen}
 
-    def predict(self, split: Split) -> np.ndarray:
+    def scores(self, split: Split) -> np.ndarray:
+        """Class probabilities (softmax of the logits), one row per example."""
         import torch
 
         self.model.eval()
         with torch.inference_mode(), torch.autocast(self.device.type, enabled=self.device.type == "cuda"):
-            preds = [self.model(x).argmax(1).cpu().numpy() for x, _ in self.to_batches(split, False)]
-        return np.concatenate(preds) if preds else np.zeros(0, dtype=np.int64)
+            rows = [torch.softmax(self.model(x).float(), 1).cpu().numpy() for x, _ in self.to_batches(split, False)]
+        return np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
 
     def snapshot(self) -> dict:
         # Frozen parameters are rebuilt from the weights and the trial's seed; buffers (BatchNorm statistics)
@@ -124,12 +125,12 @@ def network_learner(trial: Trial, dataset_dir: Path, classes: list[str], size: i
     spec, method = backbone_spec(name), METHODS.get(trial.cell["method"])
     device = backbones.pick_device()
     transform = augmentation(params.get("augment", "flip_crop") if method.augment else "none", size)
-    load = lambda side: load_image_data(dataset_dir, side, trial.budget["images"], trial.spec["data_seed"],
-                                        trial.spec["cache_dir"], trial.spec["data_fingerprint"])
+    load = lambda source: load_image_data(dataset_dir, size, trial.budget["images"], trial.spec["data_seed"],
+                                          trial.spec["cache_dir"], trial.spec["data_fingerprint"], source=source)
     with trial.phase("extract"):  # decoding + resizing happen once per dataset and size (tensor cache)
-        _, train, test = load(size)
-        # Augmented training crops from a larger copy of the same (capped) images; evaluation uses `size`.
-        source = load(transform.source_size)[1] if transform is not None else None
+        _, train, test = load(False)  # the evaluation preset: validation and test see these
+        # Augmented training crops from the uncropped central square of the same (capped) images.
+        source = load(True)[1] if transform is not None else None
     model = backbones.classifier(name, len(classes), trial.spec["weights"], size)
     model = model.to(device, memory_format=torch.channels_last)
     groups = backbones.param_groups(model, spec, params["mode"], float(params["lr"]), float(params["head_lr_mult"]))

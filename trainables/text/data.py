@@ -78,6 +78,12 @@ def check_text_dataset(root: Path) -> list[str]:
     return read_dataset(root)[0]
 
 
+def text_counts(root: Path) -> dict[str, int]:
+    """The preflight (read_dataset's checks) plus what the files hold: classes, train and test rows."""
+    classes, train, test = read_dataset(root)
+    return {"n_classes": len(classes), "n_train_files": len(train), "n_test_files": len(test)}
+
+
 @dataclass
 class TextSplit:
     texts: list[str]

@@ -136,10 +136,11 @@ class KerasLearner:
         return {"loss": float(hist.history["loss"][-1]), "acc": float(hist.history["accuracy"][-1]),
                 "items": len(split.y)}
 
-    def predict(self, split: Encoded) -> np.ndarray:
+    def scores(self, split: Encoded) -> np.ndarray:
+        """Class probabilities (the softmax output), one row per example."""
         if len(split.y) == 0:
-            return np.zeros(0, dtype=np.int64)
-        return self.model.predict(split.x, batch_size=512, verbose=0).argmax(1)
+            return np.zeros((0, self.model.output_shape[-1]), dtype=np.float32)
+        return self.model.predict(split.x, batch_size=512, verbose=0)
 
     def save(self, folder: Path) -> None:
         self.model.save(folder / "model.keras")  # weights and optimizer state

@@ -126,9 +126,6 @@ class TorchTextLearner:
                     for x, _, lengths in self._batches(split, False)]
         return np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
 
-    def predict(self, split: Encoded) -> np.ndarray:
-        return self.scores(split).argmax(1) if len(split.y) else np.zeros(0, dtype=np.int64)
-
     def save(self, folder: Path) -> None:
         import torch
 
