@@ -41,9 +41,12 @@ def _members(order: list[str], scores: dict[str, dict]) -> list[str]:
     if not usable:
         return []
     first = scores[usable[0]]
-    same = lambda s: all(np.array_equal(s[k], first[k]) for k in ("val_y", "test_y")) \
-        and s["val_scores"].shape == first["val_scores"].shape
-    return [t for t in usable if same(scores[t])]
+
+    def same_rows(s: dict) -> bool:
+        return (all(np.array_equal(s[k], first[k]) for k in ("val_y", "test_y"))
+                and s["val_scores"].shape == first["val_scores"].shape)
+
+    return [t for t in usable if same_rows(scores[t])]
 
 
 def _score(weights: dict[str, int], scores: dict[str, dict], split: str) -> float:
