@@ -3,8 +3,8 @@ offline, through the real sweep runner; random weights for contrast.
 
     python bench/caltech_accuracy.py [--cpus-per-trial 1] [--epochs 15] [--samples 3]
 
-finetune (head on cached features, no augmentation) and finetune_aug (the reference training preset: the frozen
-backbone runs on RandomResizedCrop + flip every epoch) search the same head space with the same number of
+finetune (no augmentation) and finetune_aug (the reference training preset: RandomResizedCrop + flip every epoch)
+search the same space (the head alone, or the last three weight layers too) with the same number of
 configurations and the same epochs, so the comparison is augmentation alone. Both evaluate the same preset
 (Resize(256) + CenterCrop(224)). Prints, per weights and method, the test accuracy of the trial selected by
 validation accuracy, and the cell's ensembles chosen on validation (analysis.ensembles).
@@ -20,7 +20,7 @@ from common import budget_from, method_budget, offline_torch_home, shared_data
 
 SVM_SPACE = {"C": {"loguniform": [0.01, 100.0]}, "kernel": {"choice": ["linear", "rbf"]},
              "scaler": {"choice": ["standard", "l2"]}}
-HEAD_SPACE = {"mode": "head", "lr": {"loguniform": [0.003, 0.1]}, "head_lr_mult": 1.0, "momentum": 0.9,
+HEAD_SPACE = {"mode": {"choice": ["head", "last3"]}, "lr": {"loguniform": [0.003, 0.1]}, "head_lr_mult": 1.0, "momentum": 0.9,
               "weight_decay": {"loguniform": [0.00001, 0.001]}, "batch_size": 64, "schedule": "cosine"}
 
 

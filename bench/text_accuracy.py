@@ -3,11 +3,16 @@ runner, then the best test accuracy (selected by validation accuracy) and the co
 
     python bench/text_accuracy.py [--budget text_cpu] [--datasets sentiment,spam,questions,newsgroups]
                                   [--cells rnn,lstm,gru] [--samples N] [--epochs N] [--frameworks tensorflow]
-                                  [--storage DIR] [--resume]
+                                  [--space-file bench/spaces/X.yaml] [--storage DIR] [--resume]
 
 The CPU budget is the budget file (sweeps/budgets/text_cpu.yaml: configurations per cell, epochs, ASHA, early
-stopping, per-dataset spaces, 1 CPU per trial); --samples / --epochs shrink it for a quicker look. Results stay
-under --storage, so an interrupted run continues with --resume.
+stopping, per-dataset spaces, 1 CPU per trial); --samples / --epochs shrink it for a quicker look; --space-file
+puts a candidate space in place of a dataset's entries (bench/spaces/), so two spaces are compared on validation.
+Results stay under --storage, so an interrupted run continues with --resume.
+
+Per dataset it prints the single trial with the best validation accuracy over all cells, and the ensembles of
+analysis.ensembles (top-5 average, Caruana greedy), chosen on validation: the best cell's by their validation
+accuracy, and over all the dataset's trials. Test accuracy is read only for what validation chose.
 """
 from __future__ import annotations
 
@@ -24,12 +29,19 @@ TARGETS = {"sentiment": 0.78, "spam": 0.985, "questions": 0.82, "newsgroups": 0.
 
 
 def budget_for(args):
-    from sweeps.budgets import load_budget
+    import yaml
+
+    from sweeps.budgets import _domain, load_budget
 
     budget = load_budget(args.budget)
     recurrent = budget.method("recurrent")
     recurrent = dataclasses.replace(recurrent, num_samples=args.samples or recurrent.num_samples,
                                     max_epochs=args.epochs or recurrent.max_epochs)
+    if args.space_file:  # {dataset: {key: value}}: replaces the budget's entries for those datasets
+        over = yaml.safe_load(args.space_file.read_text()) or {}
+        spaces = {d: {k: _domain(f"{args.space_file}: {d}.{k}", v) for k, v in entries.items()}
+                  for d, entries in over.items()}
+        recurrent = dataclasses.replace(recurrent, datasets=recurrent.datasets | spaces)
     return dataclasses.replace(budget, methods=budget.methods | {"recurrent": recurrent})
 
 
@@ -43,18 +55,35 @@ def configuration(row) -> dict:
 
 def print_table(best, trials, title: str) -> None:
     print(f"\n{title}")
-    print(f"{'dataset':<11} {'cell':<5} {'framework':<10} {'test_acc':>8} {'val_acc':>8} {'target':>7}  configuration")
+    print(f"{'dataset':<11} {'cell':<5} {'framework':<10} {'test_acc':>8} {'val_acc':>8} {'top5':>7} {'greedy':>7} "
+          f"{'target':>7}  configuration of the selected trial")
     rows = trials.set_index("trial_id")
     for r in best.sort_values(["dataset", "model", "framework"]).itertuples():
         config = configuration(rows.loc[r.best_trial]) if r.outcome == "ok" else {"outcome": r.outcome}
         print(f"{r.dataset:<11} {r.model:<5} {r.framework:<10} {r.test_acc:8.4f} {r.val_acc:8.4f} "
-              f"{TARGETS.get(r.dataset, float('nan')):7.3f}  {json.dumps(config, default=str)}")
+              f"{r.top5_test_acc:7.4f} {r.greedy_test_acc:7.4f} {TARGETS.get(r.dataset, float('nan')):7.3f}  "
+              f"{json.dumps(config, default=str)}")
+
+
+def print_datasets(best, trials, scores) -> None:
+    """Per dataset: the single trial, the best cell's ensembles and the all-cells ensembles, each chosen on
+    validation accuracy; test accuracy read after."""
+    from analysis.ensembles import cell_ensembles
     from analysis.selection import best_trials
 
-    print("\nbest per dataset (the trial with the best validation accuracy over all its cells; test read after):")
+    print("\nper dataset, everything chosen on validation (val / test):")
     for top in best_trials(trials, ["dataset"]).itertuples():
-        print(f"  {top.dataset:<11} {top.test_acc:.4f} (val {top.val_acc:.4f}, {top.cell}, {top.framework}); target "
-              f"{TARGETS[top.dataset]:.3f}: {'met' if top.test_acc >= TARGETS[top.dataset] else 'NOT met'}")
+        cells = best[(best["dataset"] == top.dataset) & best["top5_val_acc"].notna()]
+        pooled = cell_ensembles(trials[trials["dataset"] == top.dataset], scores)
+        line = [f"single {top.val_acc:.4f} / {top.test_acc:.4f} ({top.cell})"]
+        for name in ("top5", "greedy"):
+            if len(cells):
+                cell = cells.sort_values([f"{name}_val_acc", "key"], ascending=[False, True]).iloc[0]
+                line.append(f"{name} best cell {cell[f'{name}_val_acc']:.4f} / {cell[f'{name}_test_acc']:.4f} "
+                            f"({cell['model']})")
+            if pooled[f"{name}_val_acc"] is not None:
+                line.append(f"{name} all cells {pooled[f'{name}_val_acc']:.4f} / {pooled[f'{name}_test_acc']:.4f}")
+        print(f"  {top.dataset:<11} " + "; ".join(line) + f"; target {TARGETS[top.dataset]:.3f}")
 
 
 def main() -> None:
@@ -65,11 +94,13 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=0, help="configurations per cell (default: the budget's)")
     parser.add_argument("--epochs", type=int, default=0, help="max epochs per trial (default: the budget's)")
     parser.add_argument("--frameworks", default="tensorflow")
+    parser.add_argument("--space-file", type=Path, default=None, help="YAML {dataset: {key: value}} replacing "
+                        "the budget's entries for those datasets (a candidate space, compared on validation)")
     parser.add_argument("--storage", type=Path, default=None)
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
 
-    from analysis.load import load_manifest, load_trials
+    from analysis.load import load_manifest, load_scores, load_trials
     from analysis.tables import cell_results
     from sweeps.matrix import matrix_cells
     from sweeps.runner import SweepOptions, run_sweep
@@ -84,11 +115,14 @@ def main() -> None:
     run_sweep(options)
     wall = time.time() - t0
     trials = load_trials(options.sweep_dir)
-    best = cell_results(load_manifest(options.sweep_dir), trials)
+    scores = load_scores(options.sweep_dir, trials.loc[trials["status"] == "ok", "trial_id"].tolist())
+    best = cell_results(load_manifest(options.sweep_dir), trials, scores)
     recurrent = budget.method("recurrent")
     print_table(best, trials, f"Part 2, real data, budget {budget.name}: {recurrent.num_samples} configurations x "
                               f"up to {recurrent.max_epochs} epochs per cell, {budget.resources['cpus_per_trial']} "
-                              f"CPU per trial, sweep wall {wall / 60:.0f} min ({len(trials)} trials, {storage})")
+                              f"CPU per trial, sweep wall {wall / 60:.0f} min ({len(trials)} trials, {storage})"
+                              + (f", space file {args.space_file}" if args.space_file else ""))
+    print_datasets(best, trials, scores)
 
 
 if __name__ == "__main__":

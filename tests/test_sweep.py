@@ -142,6 +142,9 @@ def test_analysis_tables_from_results(finished_sweep):
     assert 0 <= svm["top5_test_acc"] <= 1 and 0 <= svm["greedy_test_acc"] <= 1
     assert svm["greedy_members"].startswith(svm["best_trial"])  # greedy selection starts from the selected trial
     assert "## Ensembles, chosen on validation" in text
+    # the tiny budget tests on 2 images per class of the demo's larger test folders: said, per cell
+    capped = cells[cells["n_test"] < cells["n_test_files"]]
+    assert len(capped) and f"**{len(capped)} cell(s) were tested on a capped test set**" in text
     part1 = pd.read_csv(Path(options.sweep_dir) / "reports" / "part1.csv", index_col=[0, 1])
     assert list(part1.columns) == ["features_svm", "finetune", "finetune_aug"]
     assert (Path(options.sweep_dir) / "reports" / "part1.png").stat().st_size > 1000
@@ -161,6 +164,7 @@ def test_html_report_links_every_cell_and_needs_no_network(finished_sweep):
     cells = pd.read_csv(Path(options.sweep_dir) / "reports" / "cells.csv")
     assert page.count('alt="learning curves"') == (cells["epochs"] >= 2).sum() >= 4  # a curve needs two epochs
     assert "Confusion matrix (rows: true class)" in page and "class_29" in page
+    assert 'class="bad capped"' in page and 'id="ensembles"' in page
     assert "Best trial per mode (chosen by val)" in page or "Best trial per kernel (chosen by val)" in page
     for section in ("1. Overview", "2. Results", "3. Groups", "4. Hyperparameter effects", "5. Accuracy against cost",
                     "6. Published anchors", "7. Failed or missing cells"):
