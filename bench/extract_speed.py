@@ -41,7 +41,7 @@ def main() -> None:
     from torchvision import datasets, models, transforms
 
     from trainables.images import backbones
-    from trainables.images.data import load_image_data
+    from trainables.images.data import load_image_data, resize_size
     from trainables.images.features import extract
     from trainables.images.specs import backbone_spec
 
@@ -65,7 +65,7 @@ def main() -> None:
     ours_s = time.perf_counter() - t0
 
     folder = datasets.ImageFolder(str(root / "train"), transforms.Compose([
-        transforms.Resize((size, size)), transforms.ToTensor(),
+        transforms.Resize(resize_size(size)), transforms.CenterCrop(size), transforms.ToTensor(),
         transforms.Normalize(backbones.IMAGENET_MEAN, backbones.IMAGENET_STD)]))
     t0 = time.perf_counter()
     with torch.no_grad():

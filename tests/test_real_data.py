@@ -79,3 +79,18 @@ def test_real_transfer_learning_with_mobilenet_weights(make_options, caltech_sub
     assert bool(head["trained_on_features"]) and head["test_acc"] >= 0.9 > majority_rate(head) + 0.5
     # One extraction serves every trial: the SVM trials and the head-only fine-tune read one cache entry.
     assert (~trials.loc[trials["method"] == "features_svm", "features_cached"].astype(bool)).sum() <= 1
+
+
+def test_the_files_counts_are_compared_with_the_handout_once(capsys):
+    """The newsgroups files hold 14,134 / 4,712 rows against the handout's 14,121 / 4,707: one warning line names
+    the folder and both counts; spam matches and says nothing; the plan carries the files' counts into the rows."""
+    from sweeps.runner import check_data
+
+    cells = {Cell(2, "newsgroups", "gru", "recurrent"): [], Cell(2, "spam", "gru", "recurrent"): [],
+             Cell(2, "newsgroups", "lstm", "recurrent"): []}
+    facts = check_data(cells, SHARED_DATA / "text")
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "newsgroups" in warnings[0]
+    assert "train 14,134 (handout 14,121), test 4,712 (handout 4,707)" in warnings[0]
+    assert facts["newsgroups"]["counts"] == {"n_classes": 20, "n_train_files": 14134, "n_test_files": 4712}
+    assert facts["spam"]["counts"]["n_test_files"] == 1293
