@@ -117,10 +117,10 @@ def check_data(cells: dict[Cell, list[Group]], data_root: Path | str, demo: bool
                 counts = (image_counts if kind == "images" else text_counts)(Path(folder))
         except DataError as exc:
             raise ConfigError(str(exc)) from None
-        if not demo:
-            compare_counts(name, folder, counts)
         facts[name] = {"fingerprint": remote_fingerprint(listing) if listing is not None
                        else fingerprint(folder, content=kind == "text"), "counts": counts}
+    for name in facts if not demo else ():  # after every check passed: an error stays the one line printed
+        compare_counts(name, store.join(data_root, name), facts[name]["counts"])
     return facts
 
 
