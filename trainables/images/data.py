@@ -5,8 +5,9 @@ Layout: `<root>/{train,test}/<class>/<image>`. Each split is decoded and resized
 into a uint8 tensor cached on disk, so epochs, trials and later sweeps never touch PIL again. The presets are
 torchvision's `references/classification/presets.py`, per backbone input size: every method evaluates (and
 extracts features from) Resize(size / 0.875) + CenterCrop(size); augmented training takes RandomResizedCrop(size) +
-flip (+ the policy's colour / affine steps) per sample, from the same resized image's central square. Greyscale, palette, alpha and CMYK images are converted to RGB; files that are not images
-or cannot be decoded are skipped with a warning and counted in the trial's row.
+flip (+ the policy's colour / affine steps) per sample, from the same resized image's central square. Greyscale,
+palette, alpha and CMYK images are converted to RGB; files that are not images or cannot be decoded are skipped
+with a warning and counted in the trial's row.
 """
 from __future__ import annotations
 
