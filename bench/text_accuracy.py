@@ -4,6 +4,7 @@ runner, then the best test accuracy (selected by validation accuracy) and the co
     python bench/text_accuracy.py [--budget text_cpu] [--datasets sentiment,spam,questions,newsgroups]
                                   [--cells rnn,lstm,gru] [--samples N] [--epochs N] [--frameworks tensorflow]
                                   [--space-file bench/spaces/X.yaml] [--storage DIR] [--resume]
+                                  [--also SWEEP_DIR ...]
 
 The CPU budget is the budget file (sweeps/budgets/text_cpu.yaml: configurations per cell, epochs, ASHA, early
 stopping, per-dataset spaces, 1 CPU per trial); --samples / --epochs shrink it for a quicker look; --space-file
@@ -12,7 +13,8 @@ Results stay under --storage, so an interrupted run continues with --resume.
 
 Per dataset it prints the single trial with the best validation accuracy over all cells, and the ensembles of
 analysis.ensembles (top-5 average, Caruana greedy), chosen on validation: the best cell's by their validation
-accuracy, and over all the dataset's trials. Test accuracy is read only for what validation chose.
+accuracy, and over all the dataset's trials (with --also, those of other runs' sweep folders too, e.g. a
+candidate space's). Test accuracy is read only for what validation chose.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 from common import shared_data
 
 TARGETS = {"sentiment": 0.78, "spam": 0.985, "questions": 0.82, "newsgroups": 0.93}  # issue #4
@@ -97,6 +100,8 @@ def main() -> None:
     parser.add_argument("--space-file", type=Path, default=None, help="YAML {dataset: {key: value}} replacing "
                         "the budget's entries for those datasets (a candidate space, compared on validation)")
     parser.add_argument("--storage", type=Path, default=None)
+    parser.add_argument("--also", type=Path, action="append", default=[], help="another run's sweep folder "
+                        "(<storage>/text) whose trials join the all-cells ensembles")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
 
@@ -122,6 +127,11 @@ def main() -> None:
                               f"up to {recurrent.max_epochs} epochs per cell, {budget.resources['cpus_per_trial']} "
                               f"CPU per trial, sweep wall {wall / 60:.0f} min ({len(trials)} trials, {storage})"
                               + (f", space file {args.space_file}" if args.space_file else ""))
+    for other in args.also:  # pooled into the all-cells ensembles only; the tables above are this run's
+        more = load_trials(other)
+        more = more[~more["trial_id"].isin(trials["trial_id"])]
+        trials = pd.concat([trials, more], ignore_index=True)
+        scores |= load_scores(other, more.loc[more["status"] == "ok", "trial_id"].tolist())
     print_datasets(best, trials, scores)
 
 
