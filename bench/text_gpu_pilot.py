@@ -81,7 +81,7 @@ def run_one(job: dict) -> dict | None:
             "max_len": data.max_len, "vocab": vocab, "val_acc": best[0], "best_epoch": best[1], "epochs": epoch,
             "test_acc": float((test_scores.argmax(1) == test.y).mean()), "seconds": round(time.time() - t0, 1),
             "val_scores": best[3].astype(np.float16), "test_scores": test_scores.astype(np.float16),
-            "test_y": test.y}
+            "val_y": val.y, "test_y": test.y}
 
 
 def jobs(datasets: list[str], cells: list[str], per_dataset: int, root: Path, deadline: float,
@@ -97,10 +97,28 @@ def jobs(datasets: list[str], cells: list[str], per_dataset: int, root: Path, de
     return out
 
 
+def trial_id(result: dict) -> str:
+    return f"{result['dataset']}-{result['cell']}-{result['seed']:05d}"
+
+
+def ranked(results: list[dict]) -> list[str]:
+    """Trial ids, best validation accuracy first: analysis.selection's order (ties to the smaller id)."""
+    import pandas as pd
+
+    from analysis.selection import ranked as selection_order
+
+    frame = pd.DataFrame({"trial_id": [trial_id(r) for r in results], "status": "ok",
+                          "val_acc": [r["val_acc"] for r in results]})
+    return selection_order(frame)["trial_id"].tolist()
+
+
 def ensemble_acc(results: list[dict], k: int) -> float:
-    top = sorted(results, key=lambda r: -r["val_acc"])[:k]
-    mean = np.mean([r["test_scores"].astype(np.float32) for r in top], axis=0)
-    return float((mean.argmax(1) == top[0]["test_y"]).mean())
+    """Test accuracy of the top-k-by-validation average (analysis.ensembles.top_k: chosen on validation only)."""
+    from analysis.ensembles import top_k
+
+    scores = {trial_id(r): {key: r[key].astype(np.float32) if key.endswith("_scores") else r[key]
+                            for key in ("val_y", "val_scores", "test_y", "test_scores")} for r in results}
+    return top_k(ranked(results), scores, k).test_acc
 
 
 def summarize(results: list[dict]) -> None:
@@ -110,13 +128,14 @@ def summarize(results: list[dict]) -> None:
         for cell in CELLS:
             cell_results = [r for r in mine if r["cell"] == cell]
             if cell_results:
-                top = max(cell_results, key=lambda r: r["val_acc"])
+                top = next(r for r in cell_results if trial_id(r) == ranked(cell_results)[0])
                 config = top["params"] | {"max_len": top["max_len"], "best_epoch": top["best_epoch"]}
                 print(f"{dataset:<11} {cell:<5} {len(cell_results):>6} {top['val_acc']:8.4f} {top['test_acc']:8.4f}  "
                       f"{json.dumps(config)}")
         ensembles = ", ".join(f"top-{k} {ensemble_acc(mine, k):.4f}" for k in (3, 5, 10) if len(mine) >= k)
+        single = next(r for r in mine if trial_id(r) == ranked(mine)[0])
         print(f"{dataset:<11} all   {len(mine):>6}  best single by val: "
-              f"{max(mine, key=lambda r: r['val_acc'])['test_acc']:.4f}; ensembles (test): {ensembles}")
+              f"{single['test_acc']:.4f}; ensembles (test): {ensembles}")
 
 
 def main() -> None:
