@@ -101,6 +101,7 @@ def test_sweep_on_s3_with_a_retry_then_analysis_and_resume(s3_bucket, demo_root,
     assert "# Sweep test" in store.read_text(store.join(summary.sweep_dir, "reports", "report.md"))
     cells_csv = pd.read_csv(io.StringIO(store.read_text(store.join(summary.sweep_dir, "reports", "cells.csv"))))
     assert sorted(cells_csv["dataset"]) == ["questions", "spam"] and cells_csv["test_acc"].notna().all()
+    assert cells_csv["top5_test_acc"].notna().all()  # the trials' class scores were read back from the bucket
 
     before = {r.trial_id: r.finished_utc for r in trials.itertuples()}
     again = run_sweep(dataclasses.replace(options, resume=True))
@@ -116,8 +117,8 @@ def test_sweep_on_s3_with_a_retry_then_analysis_and_resume(s3_bucket, demo_root,
     canaries[store.join(options.storage, "test2", "keep.txt")] = "a sweep whose name extends this one's"
     store.write_text(canaries[store.join(options.storage, "test2", "keep.txt")],
                      store.join(options.storage, "test2", "keep.txt"))
-    assert remove_sweep(options.storage, "test") == ["attempts", "checkpoints", "history", "reports", "sweep.json",
-                                                     "trials", "tune"]
+    assert remove_sweep(options.storage, "test") == ["attempts", "checkpoints", "history", "predictions", "reports",
+                                                     "sweep.json", "trials", "tune"]
     assert store.list_entries(summary.sweep_dir) == {}
     assert_canaries_survive(canaries)
 
