@@ -29,8 +29,7 @@ def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = N
     """Compute every table for one sweep, write them under `out` (default <sweep>/reports, a folder or a store
     URI like the sweep itself), and return the Markdown report."""
     manifest, trials = load_manifest(sweep_dir), load_trials(sweep_dir)
-    finished = trials.loc[trials["status"] == "ok", "trial_id"].tolist() if len(trials) else []
-    cells = tables.cell_results(manifest, trials, load_scores(sweep_dir, finished))
+    cells = tables.cell_results(manifest, trials, lambda ids: load_scores(sweep_dir, ids))
     out = str(out or store.join(sweep_dir, "reports"))
     p1_num, p1_shown = tables.part1_table(cells)
     p2_num, p2_shown = tables.part2_table(cells)

@@ -6,6 +6,8 @@ table as `error` / `missing`.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import pandas as pd
 
 from analysis import ensembles
@@ -24,10 +26,12 @@ CELL_COLUMNS = ["key", "part", "dataset", "model", "method", "framework", "group
                 "n_test", "n_test_files", *ensembles.COLUMNS]
 
 
-def cell_results(manifest: dict, trials: pd.DataFrame, scores: dict[str, dict | None] | None = None) -> pd.DataFrame:
+def cell_results(manifest: dict, trials: pd.DataFrame,
+                 scores: Callable[[list[str]], dict[str, dict | None]] | None = None) -> pd.DataFrame:
     """One row per planned cell: outcome, number of trials per status, the selected trial's numbers and
-    hyperparameters (analysis.selection: by validation accuracy only), and with `scores` (analysis.load.load_scores)
-    the cell's ensembles chosen on validation (analysis.ensembles), in columns of their own."""
+    hyperparameters (analysis.selection: by validation accuracy only), and with `scores` (trial ids -> their stored
+    class scores, e.g. analysis.load.load_scores) the cell's ensembles chosen on validation (analysis.ensembles),
+    in columns of their own. Scores are read one cell at a time: a large sweep's never sit in memory together."""
     keys = cell_key(trials) if len(trials) else pd.Series(dtype=str)
     chosen = best_trials(trials.assign(cell_key=keys), ["cell_key"]).set_index("cell_key") if len(trials) else None
     rows = []
@@ -42,7 +46,8 @@ def cell_results(manifest: dict, trials: pd.DataFrame, scores: dict[str, dict | 
                        test_macro_f1=best["test_macro_f1"], epochs=best["epochs"], best_trial=best["trial_id"],
                        params=format_params(best), n_test=best.get("n_test"), n_test_files=best.get("n_test_files"))
             if scores is not None:
-                row.update(ensembles.cell_ensembles(mine, scores))
+                finished = mine.loc[mine["status"] == "ok", "trial_id"].tolist()
+                row.update(ensembles.cell_ensembles(mine, scores(finished)))
         else:
             errors = mine["error"].dropna() if len(mine) else []
             row.update(outcome="error" if len(errors) else "missing", error=errors.iloc[0] if len(errors) else None)

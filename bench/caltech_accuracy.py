@@ -20,8 +20,9 @@ from common import budget_from, method_budget, offline_torch_home, shared_data
 
 SVM_SPACE = {"C": {"loguniform": [0.01, 100.0]}, "kernel": {"choice": ["linear", "rbf"]},
              "scaler": {"choice": ["standard", "l2"]}}
-HEAD_SPACE = {"mode": {"choice": ["head", "last3"]}, "lr": {"loguniform": [0.003, 0.1]}, "head_lr_mult": 1.0, "momentum": 0.9,
-              "weight_decay": {"loguniform": [0.00001, 0.001]}, "batch_size": 64, "schedule": "cosine"}
+HEAD_SPACE = {"mode": {"choice": ["head", "last3"]}, "lr": {"loguniform": [0.003, 0.1]}, "head_lr_mult": 1.0,
+              "momentum": 0.9, "weight_decay": {"loguniform": [0.00001, 0.001]}, "batch_size": 64,
+              "schedule": "cosine"}
 
 
 def main() -> None:
@@ -53,7 +54,7 @@ def main() -> None:
         run_sweep(options)
         wall = time.time() - t0
         trials = load_trials(options.sweep_dir)
-        scores = load_scores(options.sweep_dir, trials.loc[trials["status"] == "ok", "trial_id"].tolist())
+        scores = lambda ids, where=options.sweep_dir: load_scores(where, ids)  # noqa: E731 (a cell at a time)
         for r in cell_results(load_manifest(options.sweep_dir), trials, scores).itertuples():
             rows.append((weights, r.method, r.test_acc, r.val_acc, r.top5_test_acc, r.greedy_test_acc, r.trials,
                          r.epochs, wall))

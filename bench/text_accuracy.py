@@ -121,7 +121,7 @@ def main() -> None:
     wall = time.time() - t0
     trials = load_trials(options.sweep_dir)
     scores = load_scores(options.sweep_dir, trials.loc[trials["status"] == "ok", "trial_id"].tolist())
-    best = cell_results(load_manifest(options.sweep_dir), trials, scores)
+    best = cell_results(load_manifest(options.sweep_dir), trials, lambda ids: {t: scores.get(t) for t in ids})
     recurrent = budget.method("recurrent")
     print_table(best, trials, f"Part 2, real data, budget {budget.name}: {recurrent.num_samples} configurations x "
                               f"up to {recurrent.max_epochs} epochs per cell, {budget.resources['cpus_per_trial']} "
