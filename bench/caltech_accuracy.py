@@ -1,7 +1,7 @@
 """Real images: caltech101 (30 classes, 1500 train / 450 test) with torchvision's MobileNetV2 ImageNet weights,
 offline, through the real sweep runner; random weights for contrast.
 
-    python bench/caltech_accuracy.py [--cpus-per-trial 1] [--epochs 15] [--samples 3]
+    python bench/caltech_accuracy.py [--cpus-per-trial 1] [--epochs 15] [--samples 3] [--weights imagenet,random]
 
 finetune (no augmentation) and finetune_aug (the reference training preset: RandomResizedCrop + flip every epoch)
 search the same space (the head alone, or the last three weight layers too) with the same number of
@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--cpus-per-trial", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=15, help="epochs of every finetune and finetune_aug trial")
     parser.add_argument("--samples", type=int, default=3, help="configurations per fine-tune cell")
+    parser.add_argument("--weights", default="imagenet,random", help="imagenet, and random weights for contrast")
     args = parser.parse_args()
     offline_torch_home()
     from analysis.load import load_manifest, load_scores, load_trials
@@ -38,14 +39,17 @@ def main() -> None:
     from sweeps.runner import SweepOptions, run_sweep
 
     head = HEAD_SPACE | {"epochs": args.epochs, "patience": args.epochs}  # best-validation weights, no early stop
+    asha = {"grace_period": 3, "reduction_factor": 3}  # the full budget's: augmentation pays off after epoch 1
     methods = {"features_svm": method_budget(8, SVM_SPACE),
-               "finetune": method_budget(args.samples, head, max_epochs=args.epochs),
-               "finetune_aug": method_budget(args.samples, head | {"augment": "flip_crop"}, max_epochs=args.epochs)}
+               "finetune": method_budget(args.samples, head, max_epochs=args.epochs, asha=asha),
+               "finetune_aug": method_budget(args.samples, head | {"augment": "flip_crop"}, max_epochs=args.epochs,
+                                             asha=asha)}
     budget = budget_from("full", images={"image_size": None, "max_train_per_class": None,
                                          "max_test_per_class": None}, methods=methods, checkpoint_every=0)
     storage = Path(tempfile.mkdtemp(prefix="bench_caltech_"))
     rows = []
-    for weights, method_names in (("imagenet", list(methods)), ("random", ["features_svm", "finetune"])):
+    runs = {"imagenet": list(methods), "random": ["features_svm", "finetune"]}
+    for weights, method_names in ((w, runs[w]) for w in args.weights.split(",")):
         cells = {Cell(1, "caltech101", "mobilenet_v2", m): [] for m in method_names}
         options = SweepOptions(cells=cells, budget=budget, data_root=shared_data("images"), demo=False,
                                weights=weights, storage=storage, sweep_id=f"caltech-{weights}", address=None,
