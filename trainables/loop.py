@@ -61,7 +61,8 @@ def fit(trial: Trial, learner: Learner, train: Any, val: Any, test: Any, epochs:
         with trial.phase("fit"):
             stats = learner.train_epoch(train)
         trained += stats.pop("items")
-        val_acc = accuracy(val.y, labels(learner.scores(val)))
+        val_scores = learner.scores(val)
+        val_acc = accuracy(val.y, labels(val_scores))
         if val_acc > best_val:
             best_val, best_epoch = val_acc, epoch
             best["snapshot"] = learner.snapshot() if patience else None
@@ -72,7 +73,8 @@ def fit(trial: Trial, learner: Learner, train: Any, val: Any, test: Any, epochs:
             if best["snapshot"] is not None and best_epoch != epoch:
                 learner.restore(best["snapshot"])
                 splits["val"] = {"acc": best_val}
-            scores = {"val": (val.y, learner.scores(val)), "test": (test.y, learner.scores(test))}
+                val_scores = learner.scores(val)  # the restored weights' (this epoch's are not the tested ones)
+            scores = {"val": (val.y, val_scores), "test": (test.y, learner.scores(test))}
             splits["test"] = classification_metrics(test.y, labels(scores["test"][1]), detail=True)
             trial.write_predictions(scores)
         metrics = flatten_metrics(splits) | {"items_per_s": trained / max(trial.values.get("fit_s", 0.0), 1e-9),

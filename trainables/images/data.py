@@ -54,19 +54,23 @@ def list_images(root: Path, split: str) -> tuple[dict[str, list[Path]], list[Pat
 
 def check_image_folder(root: Path) -> list[str]:
     """Preflight for the driver: both splits present, no empty class, every test class also in train."""
-    (train, _), (test, _) = list_images(root, "train"), list_images(root, "test")
-    unknown = sorted(set(test) - set(train))
-    if unknown:
-        raise DataError(f"{root / 'test'}: classes {unknown} have no training folder in {root / 'train'}")
-    return sorted(train)
+    return sorted(_checked_splits(root)[0])
 
 
 def image_counts(root: Path) -> dict[str, int]:
     """The preflight (check_image_folder) plus what the files hold: classes, train and test images (by name)."""
-    check_image_folder(root)
-    (train, _), (test, _) = list_images(root, "train"), list_images(root, "test")
+    train, test = _checked_splits(root)
     return {"n_classes": len(train), "n_train_files": sum(map(len, train.values())),
             "n_test_files": sum(map(len, test.values()))}
+
+
+def _checked_splits(root: Path) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
+    """Both splits' class -> image files, listed once, after the checks of check_image_folder."""
+    (train, _), (test, _) = list_images(root, "train"), list_images(root, "test")
+    unknown = sorted(set(test) - set(train))
+    if unknown:
+        raise DataError(f"{root / 'test'}: classes {unknown} have no training folder in {root / 'train'}")
+    return train, test
 
 
 def decode(path: Path, size: int, crop: int | None = None):
