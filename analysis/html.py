@@ -55,7 +55,20 @@ def overview(manifest: dict, trials: pd.DataFrame, prices: cost.Prices) -> dict[
             "git_shas": sorted(trials["git_sha"].dropna().unique()), "statuses": statuses,
             "devices": trials["device"].fillna("never ran").value_counts().sort_index().to_dict(),
             "nodes": sorted(trials["node_ip"].dropna().unique()), "cost": spent,
-            "estimate": manifest.get("estimate"), "trials": len(trials)}
+            "estimate": manifest.get("estimate"), "trials": len(trials), "datasets": datasets_table(manifest)}
+
+
+def datasets_table(manifest: dict) -> list[dict[str, Any]]:
+    """Each dataset of the sweep: whose it is, where its files were, what they held, and how test was split."""
+    rows = []
+    for name, d in sorted((manifest.get("datasets") or {}).items()):
+        counts = d.get("counts") or {}
+        split = (f"held out here: {100 * d['test_fraction']:g} % stratified, seed {d['split_seed']}"
+                 if d.get("test_fraction") is not None else "the files' own")
+        rows.append({"name": name, "kind": d["kind"], "source": d["source"], "location": d["location"],
+                     "classes": counts.get("n_classes"), "train": counts.get("n_train_files"),
+                     "test": counts.get("n_test_files"), "split": split})
+    return rows
 
 
 def cell_title(cell: dict[str, Any]) -> str:

@@ -41,6 +41,7 @@ def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = N
         f"{len(cells)} cells, {int((cells['outcome'] == 'ok').sum()) if len(cells) else 0} with results; trials: "
         + (", ".join(f"{n} {s}" for s, n in counts.items()) or "none") + ".\n"
         "Each number is the test accuracy of the cell's trial with the best validation accuracy.\n",
+        "## Datasets\n", markdown(pd.DataFrame(html.datasets_table(manifest)), index=False),
         "## Part 1: best test accuracy, dataset × model × method\n", markdown(p1_shown),
         "## Part 2: best test accuracy, dataset × cell\n", markdown(p2_shown),
         "## Part 1 groups (course order)\n", markdown(groups1, index=False),

@@ -84,6 +84,9 @@ def pivot(cells: pd.DataFrame, part: int, index: list[str], column: str) -> tupl
     mine = cells[cells["part"] == part]
     if mine.empty:
         return pd.DataFrame(), pd.DataFrame()
+    # one method run in several frameworks (scratch_cnn in torch and tensorflow): a column per framework
+    twins = mine.duplicated(subset=index + [column], keep=False)
+    mine = mine.assign(**{column: mine[column].where(~twins, mine[column] + " (" + mine["framework"] + ")")})
     numeric = mine.pivot_table(index=index, columns=column, values="test_acc", aggfunc="first", dropna=False,
                                sort=False)
     shown = mine.assign(shown=_display(mine)).pivot(index=index, columns=column, values="shown")

@@ -110,8 +110,8 @@ def main() -> None:
     from sweeps.matrix import matrix_cells
     from sweeps.runner import SweepOptions, run_sweep
 
-    frameworks = tuple("" if f == "tensorflow" else f for f in args.frameworks.split(","))
-    cells = matrix_cells(args.datasets.split(","), args.cells.split(","), ["recurrent"], frameworks)
+    cells = matrix_cells(args.datasets.split(","), args.cells.split(","), ["recurrent"],
+                         tuple(args.frameworks.split(",")))
     budget = budget_for(args)
     storage = args.storage or Path(tempfile.mkdtemp(prefix="bench_text_"))
     options = SweepOptions(cells=cells, budget=budget, data_root=shared_data("text"), demo=False, weights="random",

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from sweeps.cli import add_common_options, main_guard, run_cells, text_frameworks
+from sweeps.cli import add_common_options, frameworks, main_guard, run_cells
+from sweeps.datasets import load_catalog
 from sweeps.budgets import derive_seed
 from sweeps.groups import Group, all_groups, expand, parse_groups
 
@@ -33,7 +34,8 @@ def selection_tag(groups: list[Group], part: int | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     groups = parse_groups(args.groups, (args.part,) if args.part else (1, 2))
-    return run_cells(args, expand(groups, text_frameworks(args)), selection_tag(groups, args.part))
+    catalog = load_catalog(args.datasets_file)  # its course: entries say where course datasets live
+    return run_cells(args, expand(groups, frameworks(args)), selection_tag(groups, args.part), catalog)
 
 
 def entry() -> None:

@@ -15,6 +15,7 @@ from trainables.common import DataError
 from trainables.registry import METHODS, UnknownNameError
 
 if TYPE_CHECKING:
+    from sweeps.datasets import Catalog
     from sweeps.runner import SweepOptions
 
 USER_ERRORS = (BudgetError, GroupError, UnknownNameError, DataError, ResultsError)
@@ -52,16 +53,35 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
                              "starts nothing")
     parser.add_argument("--estimate-from", default=None, metavar="RUN",
                         help="estimate trial hours from a previous sweep's rows (<storage>/<sweep-id>)")
-    parser.add_argument("--frameworks", default="tensorflow",
-                        help="Part 2 frameworks, comma-separated: tensorflow (the handout's), torch (its twin)")
+    parser.add_argument("--frameworks", default=None,
+                        help="frameworks of the methods written in several, comma-separated: tensorflow, torch "
+                             "(default: each method's own: TensorFlow for recurrent, PyTorch for scratch_cnn)")
+    parser.add_argument("--datasets-file", type=Path, default=None, metavar="YAML",
+                        help="your own datasets (name, path, text_column, label_column) and where course datasets "
+                             "live (course: name -> path); see sweeps/datasets.py")
+    parser.add_argument("--test-fraction", type=test_fraction, default=0.2,
+                        help="held-out test share of a dataset whose files have no test split (stratified, "
+                             "seeded by --seed, recorded in the sweep's splits/)")
 
 
-def text_frameworks(args: argparse.Namespace) -> tuple[str, ...]:
-    """--frameworks as Cell.framework values ("" for the method's default, TensorFlow)."""
-    names = [n.strip() for n in args.frameworks.split(",") if n.strip()]
+def frameworks(args: argparse.Namespace) -> tuple[str, ...]:
+    """--frameworks as names every method filters (MethodSpec.frameworks_for); () = each method's default."""
+    names = tuple(n.strip() for n in (args.frameworks or "").split(",") if n.strip())
+    known = sorted({f for method in METHODS for f in method.trainables})
     for name in names:
-        METHODS.get("recurrent").trainable(name)  # unknown -> one-line error listing the valid ones
-    return tuple("" if n == METHODS.get("recurrent").framework else n for n in names) or ("",)
+        if name not in known:
+            raise UnknownNameError(f"--frameworks: unknown framework {name!r}; valid: {', '.join(known)}")
+    return names
+
+
+def test_fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a fraction between 0 and 1, e.g. 0.2")
+    return value
 
 
 def storage_location(text: str) -> Path | str:
@@ -94,56 +114,75 @@ def sweep_id_name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def budget_name(args: argparse.Namespace) -> str:
+def is_demo(args: argparse.Namespace, catalog: "Catalog | None" = None) -> bool:
+    """Generated demo data: no --data-root, and no dataset given by path."""
+    return args.data_root is None and (catalog is None or catalog.empty)
+
+
+def budget_name(args: argparse.Namespace, catalog: "Catalog | None" = None) -> str:
     """--budget, or smoke for demo data; real data must name its budget (smoke would silently cap it)."""
     if args.budget:
         return args.budget
-    if args.data_root is None:
+    if is_demo(args, catalog):
         return "smoke"
-    raise BudgetError(f"--data-root {args.data_root} without --budget: the default smoke budget caps real data to a "
+    where = f"--data-root {args.data_root}" if args.data_root is not None else "datasets given by path"
+    raise BudgetError(f"{where} without --budget: the default smoke budget caps real data to a "
                       f"few hundred items per dataset; pass --budget full (the course's reference results), "
                       f"text_cpu (Part 2 on CPUs) or --budget smoke to accept the caps")
 
 
-def sweep_id_for(args: argparse.Namespace, budget: str, tag: str) -> str:
-    """--sweep-id, or <budget>-<data>[-<tag>] (data: 'demo' or the data root's last part), with anything a sweep id
-    cannot hold (a data folder named 'my data') as '_'. Different selections never collide."""
+def sweep_id_for(args: argparse.Namespace, budget: str, tag: str, catalog: "Catalog | None" = None) -> str:
+    """--sweep-id, or <budget>-<data>[-<tag>] (data: 'demo', the data root's last part, or the names of the datasets
+    given by path), with anything a sweep id cannot hold (a data folder named 'my data') as '_'. Different
+    selections never collide."""
     if args.sweep_id:
         return args.sweep_id
-    data = "demo" if args.data_root is None else str(args.data_root).rstrip("/").rsplit("/", 1)[-1]
+    if is_demo(args, catalog):
+        data = "demo"
+    elif args.data_root is not None:
+        data = str(args.data_root).rstrip("/").rsplit("/", 1)[-1]
+    else:
+        data = "_".join(sorted(catalog.user))[:40] or "data"
     raw = f"{budget}-{data}" + (f"-{tag}" if tag else "")
     return re.sub(r"[^A-Za-z0-9._-]", "_", raw)[:100]
 
 
-def build_options(args: argparse.Namespace, cells, tag: str = "") -> "SweepOptions":
+def build_options(args: argparse.Namespace, cells, tag: str = "", catalog: "Catalog | None" = None) -> "SweepOptions":
+    from sweeps.datasets import Catalog
     from sweeps.runner import SweepOptions, check_storage
     from trainables import store
     from trainables.demo import generate_demo
 
-    budget = load_budget(budget_name(args))
-    demo = args.data_root is None
+    catalog = catalog or Catalog()
+    budget = load_budget(budget_name(args, catalog))
+    demo = is_demo(args, catalog)
     check_storage(args.storage)  # before the demo data is generated under it
     data_root = generate_demo(store.local_root(args.storage) / "demo-data", seed=0) if demo else args.data_root
-    if not demo and not store.is_uri(data_root) and not data_root.is_dir():
+    if data_root is not None and not store.is_uri(data_root) and not data_root.is_dir():
         raise DataError(f"--data-root {data_root}: not a folder")
     weights = args.weights or ("random" if demo else "imagenet")
+    for name, source in sorted(catalog.user.items()):
+        held = f", test split held out here (--test-fraction {args.test_fraction:g})" \
+            if source.layout.split_here else ""
+        print(f"dataset {name}: {source.kind} from {source.location}{held}")
     if demo:
         print(f"demo data ({data_root}): generated, tiny, {weights} weights; the numbers show the pipeline works, "
               f"nothing more. Pass --data-root for real data.")
     address = None if args.local else (args.address or os.environ.get("RAY_ADDRESS") or "auto")
     return SweepOptions(cells=cells, budget=budget, data_root=data_root, demo=demo, weights=weights,
-                        storage=args.storage, sweep_id=sweep_id_for(args, budget.name, tag), seed=args.seed,
+                        storage=args.storage, sweep_id=sweep_id_for(args, budget.name, tag, catalog), seed=args.seed,
                         resume=args.resume, fresh=args.fresh, address=address, cpus_per_trial=args.cpus_per_trial,
                         gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures,
-                        shared_storage=args.shared_storage, estimate_from=args.estimate_from)
+                        shared_storage=args.shared_storage, estimate_from=args.estimate_from, datasets=catalog,
+                        test_fraction=args.test_fraction)
 
 
-def dry_run(args: argparse.Namespace, cells, tag: str = "") -> int:
+def dry_run(args: argparse.Namespace, cells, tag: str = "", catalog: "Catalog | None" = None) -> int:
     """--dry-run: the plan and its price, without Ray, data or storage."""
     from sweeps import estimate
 
-    budget = load_budget(budget_name(args))
-    sweep_id = sweep_id_for(args, budget.name, tag)
+    budget = load_budget(budget_name(args, catalog))
+    sweep_id = sweep_id_for(args, budget.name, tag, catalog)
     cpus = float(args.cpus_per_trial or budget.resources.get("cpus_per_trial", 1))
     gpus = float(args.gpus_per_trial if args.gpus_per_trial is not None else budget.resources.get("gpus_per_trial", 0))
     plans = estimate.plan_cells(list(cells), budget, args.estimate_from)
@@ -151,13 +190,13 @@ def dry_run(args: argparse.Namespace, cells, tag: str = "") -> int:
     return 0
 
 
-def run_cells(args: argparse.Namespace, cells, tag: str = "") -> int:
+def run_cells(args: argparse.Namespace, cells, tag: str = "", catalog: "Catalog | None" = None) -> int:
     """Run a sweep over `cells` with the parsed options; print the summary; exit code 1 if any cell failed."""
     from sweeps.runner import run_sweep
 
     if args.dry_run:
-        return dry_run(args, cells, tag)
-    summary = run_sweep(build_options(args, cells, tag))
+        return dry_run(args, cells, tag, catalog)
+    summary = run_sweep(build_options(args, cells, tag, catalog))
     print(summary.render())
     return 0 if not summary.failed else 1
 

@@ -18,7 +18,8 @@ from sweeps.groups import Cell
 
 # Hours per epoch of one trial (features_svm: per trial, its one fit on cached features) on one A10G-class GPU at
 # the full budget's sizes (a few thousand images at native resolution, up to 14k texts of up to 400 tokens).
-DEFAULT_HOURS_PER_EPOCH = {"features_svm": 0.02, "finetune": 0.01, "finetune_aug": 0.012, "recurrent": 0.01}
+DEFAULT_HOURS_PER_EPOCH = {"features_svm": 0.02, "finetune": 0.01, "finetune_aug": 0.012, "recurrent": 0.01,
+                           "scratch_cnn": 0.005}  # 50,000 CIFAR images of 32 x 32
 
 
 @dataclass(frozen=True)

@@ -101,14 +101,17 @@ def parse_groups(spec: str | None, parts: tuple[int, ...] = (1, 2)) -> list[Grou
     return chosen
 
 
-def expand(groups: list[Group], text_frameworks: tuple[str, ...] = ("",)) -> dict[Cell, list[Group]]:
+def expand(groups: list[Group], frameworks: tuple[str, ...] = ()) -> dict[Cell, list[Group]]:
     """Map each distinct cell to the groups that share it (insertion order follows the groups' order).
 
-    Part 2 cells are repeated once per entry of `text_frameworks` ("" = the method's default framework).
+    A cell whose method exists in several frameworks is repeated once per requested one (MethodSpec.frameworks_for;
+    none requested: the method's default).
     """
+    from trainables.registry import METHODS
+
     cells: dict[Cell, list[Group]] = {}
     for group in groups:
         for cell in group_cells(group):
-            for framework in text_frameworks if cell.part == 2 else ("",):
+            for framework in METHODS.get(cell.method).frameworks_for(frameworks):
                 cells.setdefault(replace(cell, framework=framework), []).append(group)
     return cells

@@ -1,52 +1,62 @@
-"""Run any datasets x models x methods outside the course groups, as one sweep.
+"""Run any datasets x models x methods outside the course groups, as one sweep — the course's datasets or your own.
 
     python sweeps/matrix.py --local --datasets caltech101 --models mobilenet_v2 --methods features_svm,finetune
     python sweeps/matrix.py --local --datasets spam,questions --models rnn,lstm,gru --methods recurrent
+    python sweeps/matrix.py --local --datasets birds=/data/birds,reviews=/data/reviews.csv --budget smoke \\
+        --models resnet18,gru --methods features_svm,recurrent
+    python sweeps/matrix.py --local --datasets cifar100 --models small_cnn --methods scratch_cnn \\
+        --frameworks torch,tensorflow
 
-`--models` holds backbones for image datasets and cell types (rnn, lstm, gru) for text datasets; each dataset
-pairs with the models and methods of its own part, so one command can mix both parts.
+`--models` holds backbones for image datasets, cell types (rnn, lstm, gru) for text datasets and small_cnn for
+CIFAR-100; each dataset pairs with the models and methods that read its kind of data, so one command can mix them.
+A dataset given as NAME=PATH (or in --datasets-file) is yours: its kind is inferred from the files (sweeps.datasets).
 """
 from __future__ import annotations
 
 import argparse
 
-from sweeps.cli import add_common_options, main_guard, run_cells, text_frameworks
+from sweeps.cli import add_common_options, frameworks, main_guard, run_cells
+from sweeps.datasets import Catalog, load_catalog, parse_datasets
 from sweeps.groups import Cell, GroupError
-from trainables.registry import CELLS, DATASETS, METHODS
+from trainables.registry import CELLS, METHODS, NETS, fits
 
 
 def _names(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def matrix_cells(datasets: list[str], models: list[str], methods: list[str],
-                 text_frameworks: tuple[str, ...] = ("",)) -> dict[Cell, list]:
-    """The product of the names, each dataset with the models and methods of its part; unknown names are errors."""
+def matrix_cells(datasets: list[str], models: list[str], methods: list[str], requested: tuple[str, ...] = (),
+                 catalog: Catalog | None = None) -> dict[Cell, list]:
+    """Every (dataset, model, method) whose method reads the dataset's kind of data and trains that kind of model,
+    once per requested framework the method has; unknown names are errors listing the valid ones."""
     from trainables.images.specs import backbone_spec
 
+    catalog = catalog or Catalog()
     for model in models:
-        if model not in CELLS:
+        if model not in CELLS and model not in NETS:
             backbone_spec(model)  # an unknown name fails here, listing the valid ones
+    chosen = [METHODS.get(method) for method in methods]
     cells: dict[Cell, list] = {}
     for dataset in datasets:
-        part = DATASETS.get(dataset).part
+        kind = catalog.kind(dataset)
         for model in models:
-            if (model in CELLS) != (part == 2):
-                continue  # a backbone never pairs with a text dataset, nor a cell type with images
-            for method in methods:
-                if METHODS.get(method).part == part:
-                    for framework in text_frameworks if part == 2 else ("",):
-                        cells[Cell(part, dataset, model, method, framework)] = []
+            for method in chosen:
+                if kind in method.kinds and fits(method, model):
+                    for framework in method.frameworks_for(requested):
+                        cells[Cell(method.part, dataset, model, method.name, framework)] = []
     if not cells:
         raise GroupError("--datasets/--models/--methods: no combination fits (image datasets take backbones and "
-                         "features_svm/finetune/finetune_aug; text datasets take rnn/lstm/gru and recurrent)")
+                         "features_svm/finetune/finetune_aug; text datasets take rnn/lstm/gru and recurrent; "
+                         "cifar100 takes small_cnn and scratch_cnn)")
     return cells
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="matrix.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", required=True, help="comma-separated dataset names")
-    parser.add_argument("--models", required=True, help="comma-separated backbones and/or cell types")
+    parser.add_argument("--datasets", required=True,
+                        help="comma-separated: course dataset names, and NAME=PATH for your own (an ImageFolder, "
+                             "train.csv + test.csv, or one .csv)")
+    parser.add_argument("--models", required=True, help="comma-separated backbones, cell types and/or small_cnn")
     parser.add_argument("--methods", required=True, help="comma-separated methods")
     add_common_options(parser)
     return parser.parse_args(argv)
@@ -54,8 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    cells = matrix_cells(_names(args.datasets), _names(args.models), _names(args.methods), text_frameworks(args))
-    return run_cells(args, cells, tag="matrix")
+    names, catalog = parse_datasets(args.datasets, load_catalog(args.datasets_file))
+    cells = matrix_cells(names, _names(args.models), _names(args.methods), frameworks(args), catalog)
+    return run_cells(args, cells, tag="matrix", catalog=catalog)
 
 
 def entry() -> None:

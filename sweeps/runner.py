@@ -12,17 +12,18 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sweeps.budgets import Budget, derive_seed, sample_configs
+from sweeps.datasets import Catalog, DataSource, make_split, with_split
 from sweeps.groups import Cell, Group
 from sweeps.storage import (NETWORK_FILESYSTEMS, ForeignFolder, check_sweep_id, filesystem_type, other_hosts,
                             remove_sweep, storage_problem)
 from trainables import report, schema, store
 from trainables.common import DataError, fingerprint
-from trainables.registry import BACKBONES, CELLS, DATASETS, METHODS
+from trainables.registry import CELLS, METHODS, NETS, fits
 from trainables.trial import FAULT_ENV, LOGICAL_GPUS_ENV, one_line
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +55,8 @@ class SweepOptions:
     max_failures: int = 1
     shared_storage: bool = False  # the user vouches that every node sees --storage
     estimate_from: str | None = None  # a previous sweep whose measured hours estimate this one's (sweeps.estimate)
+    datasets: Catalog = field(default_factory=Catalog)  # the user's datasets, and course datasets living elsewhere
+    test_fraction: float = 0.2  # of a dataset whose files hold no test split (held out here, stratified)
 
     def __post_init__(self) -> None:
         try:  # the id names the one folder this sweep may write and --fresh may delete
@@ -77,68 +80,123 @@ def git_sha() -> str:
         return "unknown"
 
 
-def check_cells(cells: dict[Cell, list[Group]]) -> None:
-    """Every name in every cell is registered (UnknownNameError lists the valid ones)."""
+def check_cells(cells: dict[Cell, list[Group]], catalog: Catalog | None = None) -> None:
+    """Every name in every cell is known (UnknownNameError lists the valid ones) and fits its method."""
+    catalog = catalog or Catalog()
     for cell in cells:
-        DATASETS.get(cell.dataset)
-        METHODS.get(cell.method).trainable(cell.framework or None)
-        if cell.part == 2:
+        method = METHODS.get(cell.method)
+        method.trainable(cell.framework or None)
+        kind = catalog.kind(cell.dataset)
+        if kind not in method.kinds:
+            raise ConfigError(f"cell {cell.key}: method {cell.method} reads {' or '.join(method.kinds)} data; "
+                              f"dataset {cell.dataset} is {kind}")
+        if method.models == "cells":
             CELLS.get(cell.model)
-        elif cell.model not in BACKBONES:  # any torchvision classifier works too; deriving its facts needs torch
+        elif method.models == "nets":
+            NETS.get(cell.model)
+        elif fits(method, cell.model):  # any torchvision classifier works too; deriving its facts needs torch
             from trainables.images.specs import backbone_spec
 
             backbone_spec(cell.model)
+        else:
+            raise ConfigError(f"cell {cell.key}: {cell.model} is not a backbone; {cell.method} fine-tunes backbones")
 
 
-def check_data(cells: dict[Cell, list[Group]], data_root: Path | str, demo: bool = False) -> dict[str, dict]:
-    """Preflight every dataset the cells need; returns dataset -> {"fingerprint", "counts"}. A bucket is checked
-    from its listing (layout, sizes, times: no download); its files' contents are checked on each node after the
-    copy. What real files hold is compared with the handout's table once per sweep (compare_counts); generated
-    demo data is small by design."""
-    from trainables.data.sync import check_remote_layout, list_remote, remote_counts, remote_fingerprint
-    from trainables.images.data import image_counts
-    from trainables.text.data import text_counts
+def sweep_sources(cells: dict[Cell, list[Group]], data_root: Path | str | None,
+                  catalog: Catalog | None = None) -> dict[str, DataSource]:
+    """Where each dataset the cells need is read from (sweeps.datasets), by name."""
+    catalog = catalog or Catalog()
+    return {name: catalog.source(name, data_root) for name in sorted({cell.dataset for cell in cells})}
 
+
+def check_data(cells: dict[Cell, list[Group]], data_root: Path | str | None, demo: bool = False,
+               catalog: Catalog | None = None, test_fraction: float = 0.2, seed: int = 0,
+               earlier_split: Callable[[str], dict | None] = lambda name: None) -> dict[str, dict]:
+    """Preflight every dataset the cells need; returns dataset -> {"source", "fingerprint", "counts", "split"}. A
+    bucket is checked from its listing (layout, sizes, times: no download); its files' contents are checked on each
+    node after the copy. A dataset whose files hold no test split gets one (sweeps.datasets.make_split; a resumed
+    sweep's earlier one). What the course's files hold is compared with the handout's table once per sweep
+    (compare_counts); generated demo data is small by design."""
     facts = {}
-    for name in sorted({cell.dataset for cell in cells}):
-        folder = store.join(data_root, name)
-        kind = DATASETS.get(name).kind
-        listing = list_remote(folder) if store.is_uri(folder) else None  # a bucket's files, or None for a folder
-        exists = bool(listing) if listing is not None else Path(folder).is_dir()
-        if not exists:
-            layout = "<name>/{train,test}/<class>/<image>" if kind == "images" else "<name>/{train,test}.csv"
-            raise ConfigError(f"--data-root {data_root}: no dataset folder {name!r} (expected {folder}, "
-                              f"layout {layout})")
+    for name, source in sweep_sources(cells, data_root, catalog).items():
         try:
-            if listing is not None:
-                check_remote_layout(folder, kind, listing)
-                counts = remote_counts(kind, listing)
-            else:
-                counts = (image_counts if kind == "images" else text_counts)(Path(folder))
+            split = (make_split(source, test_fraction, seed, earlier_split(name))
+                     if source.layout.split_here else None)
+            source = with_split(source, split) if split else source
+            facts[name] = {"source": source, "split": split, **dataset_facts(source)}
         except DataError as exc:
             raise ConfigError(str(exc)) from None
-        facts[name] = {"fingerprint": remote_fingerprint(listing) if listing is not None
-                       else fingerprint(folder, content=kind == "text"), "counts": counts}
     for name in facts if not demo else ():  # after every check passed: an error stays the one line printed
-        compare_counts(name, store.join(data_root, name), facts[name]["counts"])
+        if facts[name]["source"].handout is not None:
+            compare_counts(facts[name]["source"], facts[name]["counts"])
     return facts
 
 
-def compare_counts(name: str, folder: str, counts: dict[str, int | None]) -> None:
-    """One warning line when the files hold other class / train / test counts than the handout's table says
-    (a wrong --data-root, or an edited copy); the rows record the files' counts either way."""
-    spec = DATASETS.get(name)
+def dataset_facts(source: DataSource) -> dict:
+    """{"fingerprint", "counts"} of one dataset, after its checks (one DataError line naming the file otherwise)."""
+    from trainables.data.sync import check_remote_layout, list_remote, remote_counts, remote_fingerprint
+
+    location, kind = source.location, source.kind
+    listing = list_remote(location) if store.is_uri(location) else None  # a bucket's files, or None for a folder
+    if kind == "cifar" and listing is None and not Path(location).exists():
+        fetch_cifar(Path(location))
+    if not (bool(listing) if listing is not None else Path(location).exists()):
+        raise DataError(f"no dataset folder {source.name!r} at {location} (layout {LAYOUTS[kind]}); pass the "
+                        f"--data-root that holds it, or its path")
+    if listing is not None:
+        check_remote_layout(location, kind, listing)
+        return {"fingerprint": remote_fingerprint(listing), "counts": remote_counts(kind, listing)}
+    return {"fingerprint": fingerprint(location, content=kind == "text"),
+            "counts": local_counts(Path(location), source.layout)}
+
+
+def fetch_cifar(location: Path) -> None:
+    """CIFAR-100 missing locally: torchvision downloads it where a network exists (once, on the driver)."""
+    from trainables.images.cifar import URL, download
+
+    print(f"{location}: no CIFAR-100 there; downloading {URL} with torchvision", flush=True)
+    try:
+        download(location)
+    except OSError as exc:
+        raise DataError(f"{location}: no CIFAR-100 files and {exc}; fetch cifar-100-python.tar.gz where there is "
+                        f"internet and unpack it into {location}") from None
+
+
+LAYOUTS = {"images": "<name>/{train,test}/<class>/<image>", "text": "<name>/{train,test}.csv",
+           "cifar": "<name>/cifar-100-python/{train,test,meta}"}
+
+
+def local_counts(root: Path, layout) -> dict[str, int]:
+    """Classes, train and test items the files hold, after the kind's own checks."""
+    if layout.kind == "images":
+        from trainables.images.data import image_counts
+
+        return image_counts(root, layout)
+    if layout.kind == "text":
+        from trainables.text.data import text_counts
+
+        return text_counts(root, layout)
+    from trainables.images.cifar import cifar_counts
+
+    return cifar_counts(root)
+
+
+def compare_counts(source: DataSource, counts: dict[str, int | None]) -> None:
+    """One warning line when the course's files hold other class / train / test counts than the handout's table
+    says (a wrong --data-root, or an edited copy); the rows record the files' counts either way."""
+    spec = source.handout
     expected = {"n_classes": spec.n_classes, "n_train_files": spec.n_train, "n_test_files": spec.n_test}
     differ = [f"{key.removeprefix('n_').removesuffix('_files')} {counts[key]:,} (handout {expected[key]:,})"
               for key in expected if counts.get(key) is not None and counts[key] != expected[key]]
     if differ:
-        print(f"warning: {folder}: the files hold other counts than the handout's table: {', '.join(differ)}; "
-              f"rows record the files' counts (n_train_files, n_test_files)", file=sys.stderr, flush=True)
+        print(f"warning: {source.location}: the files hold other counts than the handout's table: "
+              f"{', '.join(differ)}; rows record the files' counts (n_train_files, n_test_files)",
+              file=sys.stderr, flush=True)
 
 
 def check_weights(options: SweepOptions) -> None:
     """Local mode with ImageNet weights: every backbone's file is cached, or downloaded now (once, not per trial)."""
-    names = sorted({cell.model for cell in options.cells if cell.part == 1})
+    names = sorted({cell.model for cell in options.cells if METHODS.get(cell.method).models == "backbones"})
     if options.weights != "imagenet" or options.address is not None or not names:
         return  # cluster nodes fetch (or report) their own weights; the driver cannot see their disks
     import torch
@@ -196,9 +254,7 @@ def plan_trials(options: SweepOptions, facts: dict[str, dict], resources: dict[s
                 "framework": cell.framework or method.framework, "epoch_based": method.epoch_based, "params": params,
                 "seed": derive_seed(cell_seed, i), "data_seed": options.seed, "sweep_id": options.sweep_id,
                 "results_dir": options.sweep_dir, "cache_dir": str(store.local_root(options.storage) / "cache"),
-                "data_dir": store.join(options.data_root, cell.dataset),
-                "data_fingerprint": facts[cell.dataset]["fingerprint"], "data_counts": facts[cell.dataset]["counts"],
-                "data_kind": DATASETS.get(cell.dataset).kind, "verify_data": resources.get("verify_data", False),
+                **data_spec(options, facts[cell.dataset]), "verify_data": resources.get("verify_data", False),
                 "weights": options.weights, "git_sha": sha, "max_epochs": mb.max_epochs or 1, "asha": mb.asha,
                 "param_types": param_types,
                 "budget": {"name": budget.name, "val_fraction": budget.val_fraction, "images": budget.images,
@@ -212,6 +268,48 @@ def plan_trials(options: SweepOptions, facts: dict[str, dict], resources: dict[s
     return [spec for layer in by_sample for spec in layer]
 
 
+def split_location(options: SweepOptions, name: str) -> str:
+    """Where a held-out test split's manifest lives: in the sweep's folder, read by every trial and every resume."""
+    return store.join(options.sweep_dir, "splits", f"{name}.json")
+
+
+def earlier_split(options: SweepOptions) -> Callable[[str], dict | None]:
+    """A resumed sweep's own split manifests (a new or --fresh sweep makes its splits anew)."""
+    def read(name: str) -> dict | None:
+        text = store.read_text(split_location(options, name)) if options.resume else None
+        return json.loads(text) if text else None
+    return read
+
+
+def data_spec(options: SweepOptions, facts: dict) -> dict:
+    """The dataset part of a trial's spec: where the files are, their layout, fingerprint and counts, and the
+    manifest of the test split held out here, if any."""
+    source: DataSource = facts["source"]
+    return {"data_dir": str(source.location), "data_kind": source.kind, "data_layout": source.layout.to_spec(),
+            "data_split": split_location(options, source.name) if facts["split"] else None,
+            "data_held_out": {"test_fraction": facts["split"]["fraction"], "split_seed": facts["split"]["seed"]}
+            if facts["split"] else None,
+            "data_fingerprint": facts["fingerprint"], "data_counts": facts["counts"]}
+
+
+def describe_data(facts: dict[str, dict]) -> dict[str, dict]:
+    """sweep.json's datasets: where each came from, its counts, and its held-out split's seed and fraction."""
+    out = {}
+    for name, fact in facts.items():
+        split = fact["split"]
+        out[name] = fact["source"].describe() | {"counts": fact["counts"], "fingerprint": fact["fingerprint"]} | (
+            {"test_fraction": split["fraction"], "split_seed": split["seed"], "split_digest": split["digest"]}
+            if split else {})
+    return out
+
+
+def write_splits(options: SweepOptions, facts: dict[str, dict]) -> None:
+    """Each held-out test split's manifest, before any trial reads it (atomic: a trial never sees half of one)."""
+    for name, fact in facts.items():
+        if fact["split"]:
+            report.write_text_atomic(json.dumps(fact["split"], indent=0), split_location(options, name))
+
+
 def plan_estimate(options: SweepOptions, resources: dict[str, float]) -> dict:
     """The plan's estimated trial hours and price (sweeps.estimate), recorded in sweep.json for the report."""
     from sweeps import estimate
@@ -220,7 +318,8 @@ def plan_estimate(options: SweepOptions, resources: dict[str, float]) -> dict:
     return estimate.estimate(plans, resources["cpus"], resources["gpus"], run=options.estimate_from)
 
 
-def prepare_sweep_dir(options: SweepOptions, trials: list[dict], estimate: dict | None = None) -> list[dict]:
+def prepare_sweep_dir(options: SweepOptions, trials: list[dict], estimate: dict | None = None,
+                      datasets: dict[str, dict] | None = None) -> list[dict]:
     """Create or reuse the results folder; returns the trials still to run."""
     sweep_dir = options.sweep_dir
     existing = store.list_files(store.join(sweep_dir, "trials"), ".parquet")
@@ -234,7 +333,8 @@ def prepare_sweep_dir(options: SweepOptions, trials: list[dict], estimate: dict 
                            "framework": c.framework or METHODS.get(c.method).framework,
                            "groups": [g.name for g in gs]} for c, gs in options.cells.items()],
                 "trials": [t["trial_id"] for t in trials],
-                "param_types": trials[0]["param_types"] if trials else {}, "estimate": estimate}
+                "param_types": trials[0]["param_types"] if trials else {}, "estimate": estimate,
+                "datasets": datasets or {}}
     report.write_text_atomic(json.dumps(manifest, indent=1), store.join(sweep_dir, "sweep.json"))
     rows = report.read_rows(sweep_dir, [t["trial_id"] for t in trials])
     finished = {trial_id for trial_id, row in rows.items() if row and row["status"] in FINISHED}
@@ -361,8 +461,9 @@ def summarize(options: SweepOptions, trials: list[dict], t0: float) -> Summary:
 def run_sweep(options: SweepOptions) -> Summary:
     """Check everything, then run every unfinished trial; returns the summary (raises ConfigError early)."""
     t0 = time.time()
-    check_cells(options.cells)
-    facts = check_data(options.cells, options.data_root, options.demo)
+    check_cells(options.cells, options.datasets)
+    facts = check_data(options.cells, options.data_root, options.demo, options.datasets, options.test_fraction,
+                       options.seed, earlier_split(options))
     check_weights(options)
     check_storage(options.storage)
     if options.fresh:
@@ -370,7 +471,8 @@ def run_sweep(options: SweepOptions) -> Summary:
     try:
         resources = connect(options)
         trials = plan_trials(options, facts, resources)
-        todo = prepare_sweep_dir(options, trials, plan_estimate(options, resources))
+        todo = prepare_sweep_dir(options, trials, plan_estimate(options, resources), describe_data(facts))
+        write_splits(options, facts)
         print(f"sweep {options.sweep_id}: {len(options.cells)} cells, {len(trials)} trials "
               f"({len(trials) - len(todo)} already finished), budget {options.budget.name}, weights {options.weights}, "
               f"{resources['cpus']} CPU + {resources['gpus']:g} GPU per trial", flush=True)

@@ -23,7 +23,8 @@ from trainables import store
 SWEEP_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
 SWEEP_ID_RULE = "one name of 1-100 letters, digits, '-', '_' or '.', not '.' or '..' (no '/' or spaces)"
 # What a sweep writes into its folder (runner, trial, Tune's storage_path name, analysis): --fresh removes these
-SWEEP_ENTRIES = ("sweep.json", "trials", "history", "predictions", "checkpoints", "attempts", "tune", "reports")
+SWEEP_ENTRIES = ("sweep.json", "trials", "history", "predictions", "checkpoints", "attempts", "tune", "reports",
+                 "splits")
 
 
 class ForeignFolder(ValueError):

@@ -79,7 +79,7 @@ def test_test_label_missing_from_train(tmp_path, demo_root):
 
 
 @pytest.mark.parametrize("damage, needle", [
-    (lambda p: p.write_bytes(b""), "train.csv: empty file; expected a CSV with header text,label"),
+    (lambda p: p.write_bytes(b""), "train.csv: empty file; expected a CSV with columns text,label"),
     (lambda p: p.write_bytes(b"text,label\ncaf\xe9 au lait,pos\n"), "train.csv: not UTF-8 text (byte 14)"),
     (lambda p: p.write_text("text,label\ngood,pos\nfine,pos\n"), "train.csv: column label has a single class"),
     (lambda p: p.write_text("text,label\n  ,pos\n,neg\n"), "train.csv: no rows with non-empty text"),

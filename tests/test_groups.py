@@ -56,8 +56,8 @@ def test_unknown_group_is_a_clear_error(spec):
         parse_groups(spec)
 
 
-def test_text_frameworks_repeat_only_part2_cells():
-    cells = expand(parse_groups("P1G1,P2G1"), text_frameworks=("", "torch"))
+def test_frameworks_repeat_only_cells_whose_method_has_them():
+    cells = expand(parse_groups("P1G1,P2G1"), frameworks=("tensorflow", "torch"))
     assert sum(c.part == 1 for c in cells) == 3
     assert sorted(c.key for c in cells if c.part == 2) == [
         "p2-sentiment-lstm-recurrent", "p2-sentiment-lstm-recurrent-torch",
@@ -72,6 +72,12 @@ def test_matrix_pairs_each_dataset_with_its_part():
                                             "p1-caltech101-mobilenet_v2-finetune", "p2-spam-gru-recurrent"]
     with pytest.raises(GroupError, match="no combination fits"):
         matrix_cells(["spam"], ["resnet18"], ["recurrent"])
+    # the handout's warm-up: small_cnn pairs with CIFAR-100 only, once per requested framework
+    cells = matrix_cells(["cifar100", "caltech101"], ["small_cnn", "resnet18"], ["scratch_cnn", "features_svm"],
+                         ("torch", "tensorflow"))
+    assert sorted(c.key for c in cells) == ["p1-caltech101-resnet18-features_svm",
+                                            "p1-cifar100-small_cnn-scratch_cnn",
+                                            "p1-cifar100-small_cnn-scratch_cnn-tensorflow"]
 
 
 def test_default_sweep_ids_keep_selections_apart():

@@ -10,10 +10,10 @@ from trainables.registry import (BACKBONES, CELLS, DATASETS, METHODS, Registry, 
 
 
 def test_registries_hold_the_course_names():
-    assert list_datasets(1) == ["animals", "faces", "places", "household", "caltech101"]
+    assert list_datasets(1) == ["animals", "faces", "places", "household", "caltech101", "cifar100"]
     assert list_datasets(2) == ["sentiment", "spam", "questions", "newsgroups"]
     assert list_backbones() == ["alexnet", "vgg16", "resnet18", "inception_v3", "densenet121", "mobilenet_v2"]
-    assert list_methods(1) == ["features_svm", "finetune", "finetune_aug"]
+    assert list_methods(1) == ["features_svm", "finetune", "finetune_aug", "scratch_cnn"]
     assert list_cells() == ["rnn", "lstm", "gru"]
     assert DATASETS.get("questions").n_classes == 50 and BACKBONES.get("inception_v3").input_size == 299
 

@@ -48,11 +48,12 @@ def cap_total(labels: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
 
 
 def fingerprint(root: str | os.PathLike, content: bool) -> str:
-    """A short digest of a dataset folder: relative paths and sizes, plus file contents when `content`."""
+    """A short digest of a dataset folder (or one file): relative paths and sizes, plus file contents when
+    `content`."""
     root = Path(root)
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = path.relative_to(root).as_posix()
+    for path in [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix() if path != root else path.name
         digest.update(f"{rel}\0{path.stat().st_size}\0".encode())
         if content:
             digest.update(path.read_bytes())

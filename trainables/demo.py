@@ -1,9 +1,9 @@
 """Embedded demo data: every course dataset at tiny scale, generated deterministically from a seed.
 
-Images: each class is a coloured shape (hue, shape and texture differ per class) at a random position and scale
-on a noisy background, so the classes are learnable but not trivial. Text: each class owns a few keywords mixed
-into filler words. Same names and class counts as the course's datasets; the files are written in the real layouts
-(ImageFolder JPEGs, train.csv / test.csv) so the demo runs exactly the code real data runs.
+Images (also as CIFAR-100's 32 x 32 pickles): each class is a coloured shape (hue, shape and texture differ per
+class) at a random position and scale on a noisy background, so the classes are learnable but not trivial. Text:
+each class owns a few keywords mixed into filler words. Same names and class counts as the course's datasets; the files are written in the real layouts
+(ImageFolder JPEGs, train.csv / test.csv, cifar-100-python/) so the demo runs exactly the code real data runs.
 """
 from __future__ import annotations
 
@@ -18,15 +18,15 @@ from trainables.registry import DATASETS
 IMAGE_SIZE = 72
 IMAGES_PER_CLASS = {"train": 8, "test": 4}
 TEXTS_PER_CLASS = {"train": 16, "test": 6}
+CIFAR_PER_CLASS = {"train": 6, "test": 2}  # x 100 classes
 MARKER = "DEMO_DATA.txt"
 _FILLER = ("the a of and to in is it that was for on with as by this at from but not are be have one all "
            "about more some time when what which their there people would could other than first new").split()
 
 
-def _draw_image(rng: np.random.RandomState, label: int, n_classes: int):
+def _draw_image(rng: np.random.RandomState, label: int, n_classes: int, size: int = IMAGE_SIZE):
     from PIL import Image, ImageDraw
 
-    size = IMAGE_SIZE
     noise = rng.randint(0, 90, (size, size, 3), dtype=np.uint8)
     image = Image.fromarray(noise + np.uint8(40))
     draw = ImageDraw.Draw(image)
@@ -48,7 +48,19 @@ def _draw_image(rng: np.random.RandomState, label: int, n_classes: int):
     return image
 
 
-def _write_images(root: Path, name: str, n_classes: int, rng: np.random.RandomState) -> None:
+def _write_cifar(root: Path, n_classes: int, rng: np.random.RandomState) -> None:
+    """The same drawings at 32 x 32 in CIFAR-100's python format (trainables.images.cifar)."""
+    from trainables.images.cifar import SIDE, write_cifar
+
+    splits = {}
+    for split, per_class in CIFAR_PER_CLASS.items():
+        labels = np.repeat(np.arange(n_classes), per_class)
+        images = np.stack([np.asarray(_draw_image(rng, int(label), n_classes, SIDE)) for label in labels])
+        splits[split] = (images, labels)
+    write_cifar(root, splits, [f"class_{label:02d}" for label in range(n_classes)])
+
+
+def _write_images(root: Path, n_classes: int, rng: np.random.RandomState, name: str) -> None:
     for split, per_class in IMAGES_PER_CLASS.items():
         for label in range(n_classes):
             folder = root / split / f"class_{label:02d}"
@@ -79,15 +91,13 @@ def generate_demo(root: str | Path, seed: int = 0) -> Path:
     """Write every course dataset under `root/<name>` (skipped when already generated with this seed)."""
     root = Path(root)
     marker = root / MARKER
-    stamp = f"groupsweep demo data, seed {seed}: generated, not real; numbers from it mean nothing.\n"
+    stamp = f"groupsweep demo data v2, seed {seed}: generated, not real; numbers from it mean nothing.\n"
     if marker.exists() and marker.read_text() == stamp:
         return root
     for index, spec in enumerate(DATASETS):
         rng = np.random.RandomState(seed * 1000 + index)
-        if spec.kind == "images":
-            _write_images(root / spec.name, spec.name, spec.n_classes, rng)
-        else:
-            _write_text(root / spec.name, spec.n_classes, rng)
+        writer = {"images": _write_images, "text": _write_text, "cifar": _write_cifar}[spec.kind]
+        writer(root / spec.name, spec.n_classes, rng, **({"name": spec.name} if spec.kind == "images" else {}))
     marker.write_text(stamp)
     return root
 

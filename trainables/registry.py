@@ -1,4 +1,4 @@
-"""Registries keyed by the course's own names: DATASETS, BACKBONES, METHODS, CELLS.
+"""Registries keyed by the course's own names: DATASETS, BACKBONES, NETS, METHODS, CELLS.
 
 Entries are plain facts (no torch or TensorFlow imports here) so the sweep driver can validate a whole matrix
 before any trial starts. Builders elsewhere turn the facts into models; there are no per-name branches.
@@ -51,7 +51,7 @@ class Registry(Generic[T]):
 class DatasetSpec:
     name: str
     part: int
-    kind: str  # "images" (ImageFolder tree) or "text" (train.csv / test.csv)
+    kind: str  # "images" (ImageFolder tree), "text" (train.csv / test.csv) or "cifar" (CIFAR's python pickles)
     source: str
     n_classes: int
     n_train: int
@@ -79,11 +79,25 @@ class BackboneSpec:
 
 
 @dataclass(frozen=True)
+class NetSpec:
+    """A network trained from scratch (the handout's CIFAR-100 warm-up), written once per framework from these facts:
+    `len(channels)` blocks of 3x3 conv (same padding) + ReLU + 2x2 max-pool, then a hidden Dense + ReLU, dropout and
+    the classifier."""
+
+    name: str
+    input_size: int
+    channels: tuple[int, ...]
+    hidden: int
+
+
+@dataclass(frozen=True)
 class MethodSpec:
     name: str
     part: int
     trainables: dict[str, str]  # framework -> "module:function" run(dataset_dir, trial); the first is the default
     epoch_based: bool  # reports every epoch (ASHA can stop it early)
+    kinds: tuple[str, ...]  # the kinds of dataset it reads (DatasetSpec.kind)
+    models: str  # the registry its model names come from: "backbones", "cells" or "nets"
     augment: bool = False
     # searched parameters whose values the handout asks students to compare: the report shows the best trial
     # (by validation) for each of their values
@@ -92,6 +106,12 @@ class MethodSpec:
     @property
     def framework(self) -> str:
         return next(iter(self.trainables))
+
+    def frameworks_for(self, requested: tuple[str, ...]) -> tuple[str, ...]:
+        """Cell.framework values for --frameworks: each requested one this method has ("" for its default), else
+        its default alone (the image methods are PyTorch only)."""
+        mine = tuple(dict.fromkeys("" if f == self.framework else f for f in requested if f in self.trainables))
+        return mine or ("",)
 
     def trainable(self, framework: str | None = None) -> str:
         framework = framework or self.framework
@@ -110,6 +130,7 @@ class CellSpec:
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
 BACKBONES: Registry[BackboneSpec] = Registry("backbone")
+NETS: Registry[NetSpec] = Registry("network")
 METHODS: Registry[MethodSpec] = Registry("method")
 CELLS: Registry[CellSpec] = Registry("cell")
 
@@ -123,6 +144,7 @@ for _d in (
     DatasetSpec("spam", 2, "text", "Enron spam", 2, 3879, 1293, 28049),
     DatasetSpec("questions", 2, "text", "TREC question classification (fine)", 50, 4464, 1488, 7694),
     DatasetSpec("newsgroups", 2, "text", "20 Newsgroups", 20, 14121, 4707, 160792),
+    DatasetSpec("cifar100", 1, "cifar", "CIFAR-100 (the handout's warm-up)", 100, 50000, 10000),
 ):
     DATASETS.register(_d.name, _d)
 
@@ -137,15 +159,23 @@ for _b in (
 ):
     BACKBONES.register(_b.name, _b)
 
+NETS.register("small_cnn", NetSpec("small_cnn", 32, channels=(32, 64, 128), hidden=256))
+
+_TRANSFER = {"kinds": ("images",), "models": "backbones"}
 for _m in (
     MethodSpec("features_svm", 1, {"torch": "trainables.images.feature_svm:run"}, epoch_based=False,
-               variants=("kernel",)),
-    MethodSpec("finetune", 1, {"torch": "trainables.images.finetune:run"}, epoch_based=True, variants=("mode",)),
+               variants=("kernel",), **_TRANSFER),
+    MethodSpec("finetune", 1, {"torch": "trainables.images.finetune:run"}, epoch_based=True, variants=("mode",),
+               **_TRANSFER),
     MethodSpec("finetune_aug", 1, {"torch": "trainables.images.finetune:run"}, epoch_based=True, augment=True,
-               variants=("mode", "augment")),
+               variants=("mode", "augment"), **_TRANSFER),
+    # The handout's warm-up: a small CNN from scratch on CIFAR-100, in PyTorch and in TensorFlow.
+    MethodSpec("scratch_cnn", 1, {"torch": "trainables.images.scratch:run",
+                                  "tensorflow": "trainables.images.scratch_keras:run"},
+               epoch_based=True, kinds=("cifar",), models="nets", variants=("augment",)),
     # The handout uses TensorFlow; its appendix's PyTorch twin is selectable per cell (framework=torch).
     MethodSpec("recurrent", 2, {"tensorflow": "trainables.text.rnn:run", "torch": "trainables.text.rnn_torch:run"},
-               epoch_based=True, variants=("pooling", "bidirectional")),
+               epoch_based=True, kinds=("text",), models="cells", variants=("pooling", "bidirectional")),
 ):
     METHODS.register(_m.name, _m)
 
@@ -171,3 +201,16 @@ def list_methods(part: int | None = None) -> list[str]:
 
 def list_cells() -> list[str]:
     return CELLS.names()
+
+
+def list_nets() -> list[str]:
+    return NETS.names()
+
+
+def fits(method: MethodSpec, model: str) -> bool:
+    """Whether `model` names something `method` trains (any torchvision classifier counts as a backbone)."""
+    if method.models == "cells":
+        return model in CELLS
+    if method.models == "nets":
+        return model in NETS
+    return model not in CELLS and model not in NETS

@@ -29,7 +29,9 @@ DETAIL = {"best_epoch": INT, "early_stopped": BOOL, "classes": STR, "test_per_cl
           "skipped_images": INT, "skipped_rows": INT, "trained_on_features": BOOL, "features_cached": BOOL,
           "cudnn_eligible": BOOL, "max_len": INT, "vocab_size": INT, "data_sync_s": FLT,
           "n_train": INT, "n_val": INT, "n_test": INT,  # items actually used, after the budget's caps
-          "n_train_files": INT, "n_test_files": INT}  # what the dataset's files hold (the driver's preflight)
+          "n_train_files": INT, "n_test_files": INT,  # what the dataset's files hold (the driver's preflight)
+          "test_fraction": FLT, "split_seed": INT,  # a test split held out here (sweeps.datasets.make_split)
+          "parameters": INT}  # a network trained from scratch: its size
 # One row per epoch; the last also carries the test metrics. Per-class detail lives in the row only.
 HISTORY = {"trial_id": STR, "epoch": INT, "train_loss": FLT, "train_acc": FLT, "val_acc": FLT, "test_acc": FLT,
            "test_macro_f1": FLT, "items_per_s": FLT, "best_epoch": INT, "early_stopped": BOOL}

@@ -7,6 +7,7 @@ all bookkeeping: phase timers, per-epoch history, checkpoints, the Parquet row, 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import json
 import os
@@ -26,6 +27,7 @@ from typing import Any, Callable, Iterator
 
 from trainables import report, store
 from trainables.common import DataError, fingerprint, seed_everything
+from trainables.data.layout import Layout
 from trainables.registry import METHODS
 
 FAULT_ENV = "GROUPSWEEP_INJECT_FAULT"  # "<trial id substring>@<epoch>": fail once after that epoch (chaos tests)
@@ -173,13 +175,26 @@ class Trial:
             return folder
         if self.spec.get("verify_data"):
             here = fingerprint(location, content=self.spec.get("data_kind") == "text") \
-                if Path(location).is_dir() else None
+                if Path(location).exists() else None
             if here != self.spec["data_fingerprint"]:
                 found = "no such folder" if here is None else f"fingerprint {here}"
                 raise DataError(f"node {_node()['node_ip'] or socket.gethostname()}: dataset {self.cell['dataset']} at {location} is not the "
                                 f"driver's ({found}, expected {self.spec['data_fingerprint']}); copy it to every node "
                                 f"or use a bucket: --data-root s3://...")
         return Path(location)
+
+    @functools.cached_property
+    def layout(self) -> Layout:
+        """How this dataset's files are read (trainables.data.layout): the spec's layout, plus the sweep's held-out
+        test split when the driver made one (its manifest in the sweep's folder)."""
+        manifest = None
+        if self.spec.get("data_split"):
+            text = store.read_text(self.spec["data_split"])
+            if text is None:
+                raise DataError(f"{self.spec['data_split']}: the sweep's split manifest is missing; rerun with --fresh")
+            manifest = json.loads(text)
+        return Layout.from_spec(self.spec.get("data_layout") or {"kind": self.spec.get("data_kind", "images")},
+                                manifest)
 
     def finish(self, metrics: dict[str, Any]) -> None:
         """Record a trial that reports once (no epochs)."""
@@ -259,7 +274,8 @@ def spec_row(spec: dict[str, Any]) -> dict[str, Any]:
            "method": cell["method"], "framework": spec["framework"], "trial_id": spec["trial_id"],
            "seed": spec["seed"], "git_sha": spec.get("git_sha"), "data_fingerprint": spec.get("data_fingerprint"),
            "cpus": spec.get("cpus"), "gpus": spec.get("gpus"),  # what the trial reserved: its cost
-           **{k: v for k, v in (spec.get("data_counts") or {}).items() if k != "n_classes"}}  # the files' sizes
+           **{k: v for k, v in (spec.get("data_counts") or {}).items() if k != "n_classes"},  # the files' sizes
+           **(spec.get("data_held_out") or {})}  # the seed and fraction of a test split held out here
     return row | {f"param_{k}": v for k, v in spec["params"].items()}
 
 

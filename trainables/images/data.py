@@ -20,9 +20,11 @@ import numpy as np
 
 from trainables.cache import cache_key, cached
 from trainables.common import DataError, cap_per_class, stratified_split
+from trainables.data.layout import Layout
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
 AUGMENTATIONS = ("none", "flip_crop", "flip_crop_color", "flip_crop_color_affine")
+IMAGEFOLDER = Layout("images")  # <root>/{train,test}/<class>/<image>
 DECODE_VERSION = 2  # bump when decoding changes: it is part of every cache key (2: the reference presets)
 EVAL_CROP = 0.875  # torchvision references: evaluation resizes the shorter side to size / 0.875, crops the centre
 
@@ -52,21 +54,41 @@ def list_images(root: Path, split: str) -> tuple[dict[str, list[Path]], list[Pat
     return files, others
 
 
-def check_image_folder(root: Path) -> list[str]:
+def image_files(root: Path, layout: Layout = IMAGEFOLDER) -> dict[str, tuple[dict[str, list[Path]], list[Path]]]:
+    """split -> (class -> image files, non-image files) for train and test: the folders' own split, or the
+    layout's held-out test members (layout.split_here) taken from one pool of class folders."""
+    if not layout.split_here:
+        return {split: list_images(root, split) for split in ("train", "test")}
+    files, others = list_images(root, layout.pool)
+    pool = root / layout.pool
+    held = {c: [p.relative_to(pool).as_posix() in layout.test for p in ps] for c, ps in files.items()}
+    train = {c: [p for p, h in zip(ps, held[c]) if not h] for c, ps in files.items()}
+    test = {c: [p for p, h in zip(ps, held[c]) if h] for c, ps in files.items()}
+    return {"train": ({c: ps for c, ps in train.items() if ps}, others),
+            "test": ({c: ps for c, ps in test.items() if ps}, [])}
+
+
+def check_image_folder(root: Path, layout: Layout = IMAGEFOLDER) -> list[str]:
     """Preflight for the driver: both splits present, no empty class, every test class also in train."""
-    return sorted(_checked_splits(root)[0])
+    return sorted(_checked_splits(root, layout)[0])
 
 
-def image_counts(root: Path) -> dict[str, int]:
+def image_counts(root: Path, layout: Layout = IMAGEFOLDER) -> dict[str, int]:
     """The preflight (check_image_folder) plus what the files hold: classes, train and test images (by name)."""
-    train, test = _checked_splits(root)
+    train, test = _checked_splits(root, layout)
     return {"n_classes": len(train), "n_train_files": sum(map(len, train.values())),
             "n_test_files": sum(map(len, test.values()))}
 
 
-def _checked_splits(root: Path) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
+def _checked_splits(root: Path, layout: Layout) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
     """Both splits' class -> image files, listed once, after the checks of check_image_folder."""
-    (train, _), (test, _) = list_images(root, "train"), list_images(root, "test")
+    splits = image_files(root, layout)
+    (train, _), (test, _) = splits["train"], splits["test"]
+    where = root / (layout.pool if layout.split_here else "train")
+    if len(train) < 2:
+        raise DataError(f"{where}: {len(train)} class folder(s) {sorted(train)}; expected at least 2 classes")
+    if not test:
+        raise DataError(f"{root / 'test'}: empty test split; expected at least one image")
     unknown = sorted(set(test) - set(train))
     if unknown:
         raise DataError(f"{root / 'test'}: classes {unknown} have no training folder in {root / 'train'}")
@@ -109,10 +131,10 @@ class Split:
 
 
 def _decode_split(root: Path, split: str, classes: list[str], size: int, crop: int, cap: int | None,
-                  seed: int) -> Split:
+                  seed: int, layout: Layout) -> Split:
     import torch
 
-    files, others = list_images(root, split)
+    files, others = image_files(root, layout)[split]
     paths = [p for c in classes for p in files.get(c, [])]
     labels = np.array([i for i, c in enumerate(classes) for _ in files.get(c, [])], dtype=np.int64)
     keep = cap_per_class(labels, cap, seed)
@@ -127,20 +149,21 @@ def _decode_split(root: Path, split: str, classes: list[str], size: int, crop: i
 
 
 def load_image_data(root: Path, size: int, images_budget: dict, seed: int, cache_dir: Path | None = None,
-                    fingerprint: str | None = None, source: bool = False) -> tuple[list[str], Split, Split]:
+                    fingerprint: str | None = None, source: bool = False,
+                    layout: Layout = IMAGEFOLDER) -> tuple[list[str], Split, Split]:
     """(classes, train, test) at the evaluation preset, `size` x `size`, through the on-disk tensor cache when given
     one; with `source`, the central resize_size(size) square that augmented training crops from instead."""
     import torch
 
-    classes = check_image_folder(root)
+    classes = check_image_folder(root, layout)
     crop = resize_size(size) if source else size
     out = []
     for split, cap in (("train", images_budget.get("max_train_per_class")),
                        ("test", images_budget.get("max_test_per_class"))):
         key = cache_key(data=fingerprint, split=split, size=size, crop=crop, cap=cap, seed=seed,
-                        version=DECODE_VERSION)
+                        version=DECODE_VERSION, held_out=layout.digest)
         path = Path(cache_dir or ".") / "images" / f"{key}.pt"
-        value, _ = cached(path, lambda: _decode_split(root, split, classes, size, crop, cap, seed),
+        value, _ = cached(path, lambda: _decode_split(root, split, classes, size, crop, cap, seed, layout),
                           save=lambda s, handle: torch.save({"x": s.x, "y": s.y, "skipped": s.skipped}, handle),
                           load=lambda p: Split(**torch.load(p, weights_only=False)),
                           enabled=cache_dir is not None and fingerprint is not None)

@@ -54,7 +54,7 @@ def run(dataset_dir: Path, trial: Trial) -> None:
                              trial.spec["data_seed"])
     with trial.phase("fit"):
         svm = svm_pipeline(trial.params).fit(train.x, train.y)
-    classes = check_image_folder(dataset_dir)
+    classes = check_image_folder(dataset_dir, trial.layout)
     scores = {"val": (val.y, svm_scores(svm, val.x, len(classes))),
               "test": (feats["test_y"], svm_scores(svm, feats["test_x"], len(classes)))}
     predicted = {split: labels(s) for split, (_, s) in scores.items()}

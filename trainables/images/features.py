@@ -39,7 +39,8 @@ def _extract_all(trial: Trial, dataset_dir: Path, size: int) -> dict[str, np.nda
     images = trial.budget["images"]
     use_cache = images.get("cache", True)
     _, train, test = load_image_data(dataset_dir, size, images, trial.spec["data_seed"],
-                                     trial.spec["cache_dir"] if use_cache else None, trial.spec["data_fingerprint"])
+                                     trial.spec["cache_dir"] if use_cache else None, trial.spec["data_fingerprint"],
+                                     layout=trial.layout)
     model = backbones.feature_extractor(trial.cell["model"], trial.spec["weights"])
     model = model.to(device, memory_format=torch.channels_last)
     t0 = time.perf_counter()
@@ -56,7 +57,7 @@ def image_features(trial: Trial, dataset_dir: Path, size: int) -> tuple[dict[str
     key = cache_key(data=trial.spec["data_fingerprint"], model=trial.cell["model"], weights=trial.spec["weights"],
                     size=size, max_train=images.get("max_train_per_class"),
                     max_test=images.get("max_test_per_class"), seed=trial.spec["data_seed"],
-                    decode=DECODE_VERSION, features=FEATURE_VERSION)
+                    decode=DECODE_VERSION, features=FEATURE_VERSION, held_out=trial.layout.digest)
     path = Path(trial.spec["cache_dir"]) / "features" / f"{key}.npz"
 
     def load(p: Path) -> dict[str, np.ndarray]:

@@ -126,7 +126,8 @@ def network_learner(trial: Trial, dataset_dir: Path, classes: list[str], size: i
     device = backbones.pick_device()
     transform = augmentation(params.get("augment", "flip_crop") if method.augment else "none", size)
     load = lambda source: load_image_data(dataset_dir, size, trial.budget["images"], trial.spec["data_seed"],
-                                          trial.spec["cache_dir"], trial.spec["data_fingerprint"], source=source)
+                                          trial.spec["cache_dir"], trial.spec["data_fingerprint"], source=source,
+                                          layout=trial.layout)
     with trial.phase("extract"):  # decoding + resizing happen once per dataset and size (tensor cache)
         _, train, test = load(False)  # the evaluation preset: validation and test see these
         # Augmented training crops from the uncropped central square of the same (capped) images.
@@ -179,7 +180,7 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     generator = torch.Generator().manual_seed(trial.seed)
     on_features = params["mode"] == "head" and not METHODS.get(trial.cell["method"]).augment
     build = head_learner if on_features else network_learner
-    classes = check_image_folder(dataset_dir)  # sorted class folders: the label order of every split and cache
+    classes = check_image_folder(dataset_dir, trial.layout)  # sorted class folders: the label order of every split and cache
     learner, train_full, test, source, trial.device, skipped = build(trial, dataset_dir, classes, size, epochs,
                                                                      generator)
     train, val = split_train(train_full, trial.budget["val_fraction"], trial.spec["data_seed"])

@@ -1,4 +1,5 @@
-"""train.csv / test.csv (columns `text,label`) for Part 2: reading, checks and label mapping. No TensorFlow here.
+"""train.csv / test.csv (columns `text,label`, or the layout's) for Part 2: reading, checks and label mapping, also
+for one CSV split here (trainables.data.layout). No TensorFlow here.
 
 Texts may contain quoted newlines, so a real CSV parser reads them; "null" or "NA" stay text (no NA parsing).
 Labels are mapped from the sorted train classes; a label seen only in test is an error.
@@ -14,8 +15,10 @@ import numpy as np
 import pandas as pd
 
 from trainables.common import DataError, cap_total
+from trainables.data.layout import Layout
 
 COLUMNS = ("text", "label")
+TRAIN_TEST = Layout("text")  # <root>/train.csv and <root>/test.csv, columns text,label
 
 
 # Keras TextVectorization's default standardisation ("lower_and_strip_punctuation"), so both frameworks see
@@ -36,51 +39,74 @@ def _first_bad_byte(path: Path) -> int:
     return -1
 
 
-def read_split(path: Path) -> pd.DataFrame:
-    """One CSV as a frame of str columns `text`, `label`; rows with empty text are dropped (and counted)."""
+def read_split(path: Path, layout: Layout = TRAIN_TEST) -> pd.DataFrame:
+    """One CSV as a frame of str columns `text`, `label` (the layout's columns, renamed) and `row` (the data row's
+    number in the file, for held-out test manifests); rows with empty text are dropped (and counted)."""
+    wanted = (layout.text_column, layout.label_column)
+    expected = f"expected a CSV with columns {','.join(wanted)}"
     if not path.is_file():
-        raise DataError(f"{path}: missing file; expected a CSV with columns text,label")
+        raise DataError(f"{path}: missing file; {expected}")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text (byte {_first_bad_byte(path)}); expected a UTF-8 CSV") from None
     except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: empty file; expected a CSV with header text,label") from None
+        raise DataError(f"{path}: empty file; {expected}") from None
     except pd.errors.ParserError as exc:
         raise DataError(f"{path}: not a valid CSV ({str(exc).splitlines()[0]})") from None
-    missing = [c for c in COLUMNS if c not in frame.columns]
+    missing = [c for c in wanted if c not in frame.columns]
     if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; expected columns text,label "
-                        f"(found {', '.join(map(str, frame.columns)) or 'none'})")
+        hint = "" if wanted != COLUMNS else "; name yours with text_column / label_column"
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; {expected} "
+                        f"(found {', '.join(map(str, frame.columns)) or 'none'}){hint}")
+    frame = pd.DataFrame({"text": frame[wanted[0]], "label": frame[wanted[1]], "row": np.arange(len(frame))})
     empty = frame["text"].str.strip() == ""
-    frame = frame.loc[~empty, list(COLUMNS)].reset_index(drop=True)
+    frame = frame.loc[~empty].reset_index(drop=True)
     if frame.empty:
-        raise DataError(f"{path}: no rows with non-empty text")
+        raise DataError(f"{path}: no rows with non-empty text (column {wanted[0]})")
     frame.attrs["empty_rows"] = int(empty.sum())
     return frame
 
 
-def read_dataset(root: Path) -> tuple[list[str], pd.DataFrame, pd.DataFrame]:
+def pool_file(root: Path, layout: Layout) -> Path:
+    """The one CSV a held-out test split is made from: <root>/train.csv, or the .csv file itself."""
+    return root / layout.pool if layout.pool else root
+
+
+def read_dataset(root: Path, layout: Layout = TRAIN_TEST) -> tuple[list[str], pd.DataFrame, pd.DataFrame]:
     """(sorted train classes, train, test) after checking: >= 2 classes, every test label also in train."""
-    train, test = read_split(root / "train.csv"), read_split(root / "test.csv")
+    if layout.split_here:
+        where = pool_file(root, layout)
+        pool = read_split(where, layout)
+        held = pool["row"].isin(layout.test or ())
+        train, test = pool.loc[~held].reset_index(drop=True), pool.loc[held].reset_index(drop=True)
+        train.attrs["empty_rows"], test.attrs["empty_rows"] = pool.attrs["empty_rows"], 0
+        train_file = test_file = where
+    else:
+        train_file, test_file = root / "train.csv", root / "test.csv"
+        train, test = read_split(train_file, layout), read_split(test_file, layout)
     classes = sorted(train["label"].unique())
     if len(classes) < 2:
-        raise DataError(f"{root / 'train.csv'}: column label has a single class {classes}; expected at least 2")
+        raise DataError(f"{train_file}: column {layout.label_column} has a single class {classes}; "
+                        f"expected at least 2")
+    if test.empty:
+        raise DataError(f"{test_file}: empty test split; expected at least one row")
     unknown = sorted(set(test["label"]) - set(classes))
     if unknown:
         shown = ", ".join(map(repr, unknown[:5])) + (" ..." if len(unknown) > 5 else "")
-        raise DataError(f"{root / 'test.csv'}: label(s) {shown} do not occur in train.csv")
+        where = train_file.name if train_file != test_file else "its training rows"
+        raise DataError(f"{test_file}: label(s) {shown} do not occur in {where}")
     return classes, train, test
 
 
-def check_text_dataset(root: Path) -> list[str]:
+def check_text_dataset(root: Path, layout: Layout = TRAIN_TEST) -> list[str]:
     """Preflight for the driver: the dataset reads and checks cleanly; returns its classes."""
-    return read_dataset(root)[0]
+    return read_dataset(root, layout)[0]
 
 
-def text_counts(root: Path) -> dict[str, int]:
+def text_counts(root: Path, layout: Layout = TRAIN_TEST) -> dict[str, int]:
     """The preflight (read_dataset's checks) plus what the files hold: classes, train and test rows."""
-    classes, train, test = read_dataset(root)
+    classes, train, test = read_dataset(root, layout)
     return {"n_classes": len(classes), "n_train_files": len(train), "n_test_files": len(test)}
 
 
@@ -128,9 +154,10 @@ class Vectorizer:
         return out
 
 
-def load_text_data(root: Path, text_budget: dict, seed: int) -> tuple[list[str], TextSplit, TextSplit, int]:
+def load_text_data(root: Path, text_budget: dict, seed: int,
+                   layout: Layout = TRAIN_TEST) -> tuple[list[str], TextSplit, TextSplit, int]:
     """(classes, train, test, empty rows dropped) with labels as indices into the sorted train classes, capped."""
-    classes, train, test = read_dataset(root)
+    classes, train, test = read_dataset(root, layout)
     index = {c: i for i, c in enumerate(classes)}
     out = []
     for frame, cap in ((train, text_budget.get("max_train")), (test, text_budget.get("max_test"))):
@@ -151,12 +178,13 @@ class TextData:
     empty_rows: int
 
 
-def prepare(root: Path, dataset: str, text_budget: dict, params: dict, val_fraction: float, seed: int) -> TextData:
+def prepare(root: Path, dataset: str, text_budget: dict, params: dict, val_fraction: float, seed: int,
+            layout: Layout = TRAIN_TEST) -> TextData:
     """Everything both frameworks share: read, cap, stratified validation split, sequence length, vocabulary cap."""
     from trainables.common import stratified_split
     from trainables.registry import DATASETS
 
-    classes, train_full, test, empty = load_text_data(root, text_budget, seed)
+    classes, train_full, test, empty = load_text_data(root, text_budget, seed, layout)
     keep, held = stratified_split(train_full.y, val_fraction, seed)
     train, val = train_full.take(keep), train_full.take(held)
     max_len = choose_max_len(train.texts, params.get("max_len", "auto"), cap=int(text_budget.get("max_len_cap", 400)))

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from trainables.keras_learner import Arrays, KerasLearner, configure_tensorflow
 from trainables.loop import fit
 from trainables.registry import CELLS
 from trainables.text import params as knobs
@@ -26,33 +25,15 @@ from trainables.text.data import TextData, prepare
 from trainables.trial import Trial
 
 
-@dataclass
-class Encoded:
-    x: np.ndarray
-    y: np.ndarray
-
-
-def configure_tensorflow(cpus: int, seed: int):
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(cpus)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    gpus = tf.config.list_physical_devices("GPU")
-    for gpu in gpus:
-        tf.config.experimental.set_memory_growth(gpu, True)  # share the card with other trials
-    tf.keras.utils.set_random_seed(seed)
-    return tf, ("gpu:" + gpus[0].name if gpus else "cpu")
-
-
-def encode(tf, data: TextData) -> tuple[int, Encoded, Encoded, Encoded]:
+def encode(tf, data: TextData) -> tuple[int, Arrays, Arrays, Arrays]:
     """Fit the vocabulary on train only; ids for every split (a text with no known token keeps one [UNK])."""
     vectorizer = tf.keras.layers.TextVectorization(max_tokens=data.max_tokens, output_sequence_length=data.max_len)
     vectorizer.adapt(tf.constant(data.train.texts), batch_size=1024)
 
-    def ids(split) -> Encoded:
+    def ids(split) -> Arrays:
         x = vectorizer(tf.constant(split.texts)).numpy() if split.texts else np.zeros((0, data.max_len), np.int64)
         x[x.sum(axis=1) == 0, 0] = 1  # an all-padding row would be fully masked
-        return Encoded(x, split.y)
+        return Arrays(x, split.y)
 
     return len(vectorizer.get_vocabulary()), ids(data.train), ids(data.val), ids(data.test)
 
@@ -125,42 +106,12 @@ def build_model(tf, vocab: int, n_classes: int, cell: str, params: dict):
     return model
 
 
-@dataclass
-class KerasLearner:
-    tf: Any
-    model: Any
-    batch_size: int
-
-    def train_epoch(self, split: Encoded) -> dict[str, float]:
-        hist = self.model.fit(split.x, split.y, batch_size=self.batch_size, epochs=1, verbose=0, shuffle=True)
-        return {"loss": float(hist.history["loss"][-1]), "acc": float(hist.history["accuracy"][-1]),
-                "items": len(split.y)}
-
-    def scores(self, split: Encoded) -> np.ndarray:
-        """Class probabilities (the softmax output), one row per example."""
-        if len(split.y) == 0:
-            return np.zeros((0, self.model.output_shape[-1]), dtype=np.float32)
-        return self.model.predict(split.x, batch_size=512, verbose=0)
-
-    def save(self, folder: Path) -> None:
-        self.model.save(folder / "model.keras")  # weights and optimizer state
-
-    def load(self, folder: Path) -> None:
-        self.model = self.tf.keras.models.load_model(folder / "model.keras")
-
-    def snapshot(self) -> list:
-        return self.model.get_weights()
-
-    def restore(self, snapshot: list) -> None:
-        self.model.set_weights(snapshot)
-
-
 def run(dataset_dir: Path, trial: Trial) -> None:
     tf, trial.device = configure_tensorflow(trial.cpus, trial.seed)
     params = trial.params
     with trial.phase("extract"):
         data = prepare(dataset_dir, trial.cell["dataset"], trial.budget["text"], params, trial.budget["val_fraction"],
-                       trial.spec["data_seed"])
+                       trial.spec["data_seed"], trial.layout)
         vocab, train, val, test = encode(tf, data)
     model = build_model(tf, vocab, len(data.classes), trial.cell["model"], params)
     trial.values |= {"classes": json.dumps(data.classes), "max_len": data.max_len, "vocab_size": vocab,

@@ -157,7 +157,7 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     trial.device = f"cuda:{torch.cuda.get_device_name(device)}" if device.type == "cuda" else "cpu"
     with trial.phase("extract"):
         data = prepare(dataset_dir, trial.cell["dataset"], trial.budget["text"], params, trial.budget["val_fraction"],
-                       trial.spec["data_seed"])
+                       trial.spec["data_seed"], trial.layout)
         vocab, train, val, test = encode(data)
     model = build_model(vocab, len(data.classes), trial.cell["model"], params).to(device)
     optimizers = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}

@@ -1,0 +1,120 @@
+"""CIFAR-100 for the handout's warm-up: its python pickles read as uint8 arrays (no torch, no TensorFlow), their
+checks and counts, the download where a network exists, and a writer of the same format (the demo generator's).
+
+Layout: torchvision's `<root>/cifar-100-python/{train,test,meta}` (or those three files in `<root>`): `train` and
+`test` hold `data` (N x 3072 uint8, channel-major 32 x 32) and `fine_labels`; `meta` holds `fine_label_names`. The
+files are pickles, as CIFAR ships them: read only CIFAR files you trust.
+"""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from trainables.common import DataError, cap_per_class
+from trainables.data.layout import cifar_root
+
+SIDE = 32
+AUGMENT = ("none", "flip_crop")  # scratch_cnn's policies in both frameworks: flip_crop = pad PAD, random crop, flip
+PAD = 4
+URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"  # what torchvision.datasets.CIFAR100 fetches
+
+
+def _load(path: Path, keys: tuple[str, ...]) -> dict:
+    try:
+        with open(path, "rb") as handle:
+            entry = pickle.load(handle, encoding="latin1")
+    except Exception as exc:  # a truncated or foreign file raises many types (EOFError, UnpicklingError, ...)
+        raise DataError(f"{path}: not a CIFAR python pickle ({type(exc).__name__}); expected cifar-100-python's "
+                        f"train / test / meta files") from None
+    missing = [k for k in keys if not isinstance(entry, dict) or k not in entry]
+    if missing:
+        raise DataError(f"{path}: missing key(s) {', '.join(missing)}; expected CIFAR-100's {', '.join(keys)}")
+    return entry
+
+
+def read_classes(root: Path) -> list[str]:
+    folder = _folder(root)
+    return [str(name) for name in _load(folder / "meta", ("fine_label_names",))["fine_label_names"]]
+
+
+def read_split(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images N x 32 x 32 x 3 uint8, fine labels) of `train` or `test`, checked against the class list."""
+    folder = _folder(root)
+    entry = _load(folder / split, ("data", "fine_labels"))
+    data, labels = np.asarray(entry["data"]), np.asarray(entry["fine_labels"], dtype=np.int64)
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * SIDE * SIDE or len(data) != len(labels):
+        raise DataError(f"{folder / split}: data {data.dtype} {data.shape} with {len(labels)} labels; expected "
+                        f"uint8 N x {3 * SIDE * SIDE} and N fine_labels")
+    n_classes = len(read_classes(root))
+    if len(labels) == 0 or labels.min() < 0 or labels.max() >= n_classes:
+        raise DataError(f"{folder / split}: fine_labels outside 0..{n_classes - 1} (or none); expected class indices "
+                        f"into meta's fine_label_names")
+    return data.reshape(-1, 3, SIDE, SIDE).transpose(0, 2, 3, 1), labels
+
+
+def _folder(root: Path) -> Path:
+    folder = cifar_root(root)
+    if folder is None:
+        raise DataError(f"{root}: no CIFAR-100 files; expected {root}/cifar-100-python/{{train,test,meta}}")
+    return folder
+
+
+def cifar_counts(root: Path) -> dict[str, int]:
+    """Classes, train and test images the files hold, after their checks."""
+    train_y, test_y = read_split(root, "train")[1], read_split(root, "test")[1]
+    if len(np.unique(train_y)) < 2:
+        raise DataError(f"{_folder(root) / 'train'}: a single class; expected at least 2")
+    return {"n_classes": len(read_classes(root)), "n_train_files": len(train_y), "n_test_files": len(test_y)}
+
+
+def load_cifar(root: Path, images_budget: dict, seed: int):
+    """(classes, (train x, y), (test x, y)) with the budget's per-class caps (HWC uint8 arrays)."""
+    out = []
+    for split, cap in (("train", images_budget.get("max_train_per_class")),
+                       ("test", images_budget.get("max_test_per_class"))):
+        x, y = read_split(root, split)
+        keep = cap_per_class(y, cap, seed)
+        out.append((x[keep], y[keep]))
+    return read_classes(root), out[0], out[1]
+
+
+def download(root: Path) -> Path:
+    """Fetch CIFAR-100 into `root` with torchvision (checksummed); OSError where there is no network."""
+    from torchvision.datasets import CIFAR100
+
+    try:
+        CIFAR100(str(root), train=True, download=True)
+    except Exception as exc:  # urllib's URLError, a checksum RuntimeError...
+        raise OSError(f"cannot download {URL} ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
+    return root
+
+
+def write_cifar(root: Path, splits: dict[str, tuple[np.ndarray, np.ndarray]], classes: list[str]) -> Path:
+    """Write HWC uint8 images and labels in CIFAR-100's python format under `root/cifar-100-python/`."""
+    folder = root / "cifar-100-python"
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, (x, y) in splits.items():
+        entry = {"data": x.transpose(0, 3, 1, 2).reshape(len(x), -1), "fine_labels": [int(v) for v in y],
+                 "filenames": [f"{split}_{i:05d}.png" for i in range(len(x))]}
+        (folder / split).write_bytes(pickle.dumps(entry, protocol=2))
+    (folder / "meta").write_bytes(pickle.dumps({"fine_label_names": list(classes)}, protocol=2))
+    return root
+
+
+def prepare(root: Path, images_budget: dict, val_fraction: float, seed: int):
+    """What both frameworks' scratch_cnn train on: (classes, train, val, test) as (x, y) with x float32 N x 32 x 32
+    x 3, standardised per channel by the training split's mean and std, and a stratified validation split carved
+    from train (test is untouched until the final number)."""
+    from trainables.common import stratified_split
+
+    classes, (x, y), test = load_cifar(root, images_budget, seed)
+    keep, held = stratified_split(y, val_fraction, seed)
+    mean = x[keep].reshape(-1, 3).mean(axis=0, dtype=np.float64)
+    std = x[keep].reshape(-1, 3).std(axis=0, dtype=np.float64) + 1e-6
+
+    def scaled(images: np.ndarray) -> np.ndarray:
+        return ((images.astype(np.float32) - mean.astype(np.float32)) / std.astype(np.float32))
+
+    return classes, (scaled(x[keep]), y[keep]), (scaled(x[held]), y[held]), (scaled(test[0]), test[1])

@@ -1,0 +1,93 @@
+"""scratch_cnn (PyTorch): the handout's warm-up — a small CNN trained from scratch on CIFAR-100 with SGD or Adam and
+cross-entropy. The network is the NETS entry's facts (trainables.registry.NetSpec) built once per framework; the
+Keras twin is trainables.images.scratch_keras, with the same data, search space and row schema.
+
+Augmentation is a search value (`augment`: none or flip_crop = zero-pad 4 + random 32 x 32 crop + horizontal
+flip, CIFAR's usual recipe), applied per batch on the trial's device. Epochs run through the shared loop
+(trainables.loop.fit): report + checkpoint per epoch, early stopping on validation accuracy.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from trainables.images.cifar import AUGMENT, PAD, prepare
+from trainables.images.data import Split
+from trainables.images.finetune import ImageLearner, make_scheduler
+from trainables.loop import fit
+from trainables.registry import NETS, NetSpec
+from trainables.trial import Trial
+
+
+def build(spec: NetSpec, n_classes: int, dropout: float):
+    """len(channels) x (3x3 conv, same padding + ReLU + 2x2 max-pool), flatten, hidden Dense + ReLU, dropout, head."""
+    from torch import nn
+
+    layers, width = [], 3
+    for channels in spec.channels:
+        layers += [nn.Conv2d(width, channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+        width = channels
+    side = spec.input_size // 2 ** len(spec.channels)
+    layers += [nn.Flatten(), nn.Linear(width * side * side, spec.hidden), nn.ReLU(), nn.Dropout(dropout),
+               nn.Linear(spec.hidden, n_classes)]
+    return nn.Sequential(*layers)
+
+
+def flip_crop(x, generator):
+    """Zero-pad by PAD, take one random crop of the original size per image, flip half the images."""
+    import torch
+
+    n, _, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (PAD, PAD, PAD, PAD))
+    dy, dx = (torch.randint(0, 2 * PAD + 1, (2, n), generator=generator)).tolist()
+    crops = torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
+    flip = torch.rand(n, generator=generator) < 0.5
+    crops[flip] = crops[flip].flip(-1)
+    return crops
+
+
+def optimizer_for(model, params: dict):
+    import torch
+
+    lr, decay = float(params["lr"]), float(params.get("weight_decay", 0.0))
+    if params.get("optimizer", "sgd") == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=decay)
+    if params.get("optimizer", "sgd") != "sgd":
+        raise ValueError(f"params.optimizer: unknown optimizer {params['optimizer']!r}; expected sgd or adam")
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=float(params.get("momentum", 0.9)),
+                           weight_decay=decay)
+
+
+def run(dataset_dir: Path, trial: Trial) -> None:
+    import torch
+
+    from trainables.images.backbones import describe_device, pick_device
+
+    torch.set_num_threads(trial.cpus)
+    torch.manual_seed(trial.seed)
+    params = trial.params
+    if params.get("augment", "none") not in AUGMENT:
+        raise ValueError(f"params.augment: unknown policy {params['augment']!r}; expected one of {AUGMENT}")
+    with trial.phase("extract"):
+        classes, *splits = prepare(dataset_dir, trial.budget["images"], trial.budget["val_fraction"],
+                                   trial.spec["data_seed"])
+    train, val, test = (Split(torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), y) for x, y in splits)
+    device, generator = pick_device(), torch.Generator().manual_seed(trial.seed)
+    model = build(NETS.get(trial.cell["model"]), len(classes), float(params["dropout"])).to(device)
+    epochs = min(int(params.get("epochs", trial.spec["max_epochs"])), int(trial.spec["max_epochs"]))
+    optimizer = optimizer_for(model, params)
+    scheduler = make_scheduler(optimizer, params.get("schedule", "cosine"), epochs)
+    batch_size, augment = int(params["batch_size"]), params.get("augment", "none") == "flip_crop"
+
+    def to_batches(split: Split, train_mode: bool):
+        order = torch.randperm(len(split), generator=generator) if train_mode else torch.arange(len(split))
+        labels = torch.from_numpy(split.y)
+        for start in range(0, len(split), batch_size):
+            idx = order[start:start + batch_size]
+            x = flip_crop(split.x[idx], generator) if train_mode and augment else split.x[idx]
+            yield x.to(device, non_blocking=True), labels[idx].to(device)
+
+    trial.device = describe_device(device)
+    trial.values |= {"classes": json.dumps(classes), "parameters": int(sum(p.numel() for p in model.parameters()))}
+    learner = ImageLearner(model, optimizer, scheduler, device, to_batches, generator)
+    fit(trial, learner, train, val, test, epochs, patience=params.get("patience"))
