@@ -90,7 +90,8 @@ def pivot(cells: pd.DataFrame, part: int, index: list[str], column: str) -> tupl
     numeric = mine.pivot_table(index=index, columns=column, values="test_acc", aggfunc="first", dropna=False,
                                sort=False)
     shown = mine.assign(shown=_display(mine)).pivot(index=index, columns=column, values="shown")
-    columns = sorted(mine[column].unique(), key=lambda v: (_ORDER.get(str(v).split(" ")[0], len(_ORDER)), str(v)))
+    seen = list(dict.fromkeys(mine[column]))  # a method's frameworks in the plan's order (its default first)
+    columns = sorted(seen, key=lambda v: (_ORDER.get(str(v).split(" ")[0], len(_ORDER)), seen.index(v)))
     rows = list(dict.fromkeys(map(tuple, mine[index].itertuples(index=False))))
     rows = rows if len(index) > 1 else [r[0] for r in rows]
     return numeric.reindex(index=rows, columns=columns), shown.reindex(index=rows, columns=columns).fillna("missing")

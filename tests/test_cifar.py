@@ -1,0 +1,44 @@
+"""The handout's CIFAR-100 warm-up: scratch_cnn in PyTorch and Keras through the real Tune path on the demo's tiny
+CIFAR-format folder, one row schema for both; broken CIFAR files are one line before Ray starts."""
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from analysis import tables
+from analysis.load import load_manifest
+from sweeps.groups import Cell
+from sweeps.runner import ConfigError, check_data, run_sweep
+from trainables.images.cifar import read_split
+
+CELLS = {Cell(1, "cifar100", "small_cnn", "scratch_cnn"): [],
+         Cell(1, "cifar100", "small_cnn", "scratch_cnn", "tensorflow"): []}
+
+
+def test_demo_writes_cifar_format(demo_root):
+    x, y = read_split(demo_root / "cifar100", "train")
+    assert x.shape == (600, 32, 32, 3) and x.dtype.name == "uint8" and sorted(set(y)) == list(range(100))
+
+
+def test_scratch_cnn_in_both_frameworks(make_options, demo_root):
+    options = make_options(CELLS, demo_root)
+    summary = run_sweep(options)
+    assert summary.cells_done == 2, summary.render()
+    rows = pd.read_parquet(f"{options.sweep_dir}/trials")
+    assert sorted(rows["framework"]) == ["tensorflow", "torch"] and set(rows["status"]) == {"ok"}
+    # the same network written twice: the same number of weights, and both really trained two epochs
+    assert rows["parameters"].nunique() == 1 and rows["parameters"].iloc[0] > 100_000
+    assert (rows["epochs"] == 2).all() and rows["train_loss"].notna().all()
+    assert (rows["n_train_files"] == 600).all() and (rows["n_test_files"] == 200).all()
+    shown = tables.part1_table(tables.cell_results(load_manifest(options.sweep_dir), rows))[1]
+    assert list(shown.columns) == ["scratch_cnn (torch)", "scratch_cnn (tensorflow)"]
+
+
+def test_broken_cifar_file_is_one_line(tmp_path, demo_root):
+    root = tmp_path / "data" / "cifar100"
+    shutil.copytree(demo_root / "cifar100", root)
+    (root / "cifar-100-python" / "train").write_bytes(b"not a pickle")
+    with pytest.raises(ConfigError, match=r"cifar-100-python/train: not a CIFAR python pickle"):
+        check_data(CELLS, tmp_path / "data")
