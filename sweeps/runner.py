@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from sweeps.budgets import Budget, derive_seed, sample_configs
 from sweeps.datasets import Catalog, DataSource, make_split, with_split
+from trainables.data.layout import file_counts
 from sweeps.groups import Cell, Group
 from sweeps.storage import (NETWORK_FILESYSTEMS, ForeignFolder, check_sweep_id, filesystem_type, other_hosts,
                             remove_sweep, storage_problem)
@@ -147,7 +148,7 @@ def dataset_facts(source: DataSource) -> dict:
         check_remote_layout(location, kind, listing)
         return {"fingerprint": remote_fingerprint(listing), "counts": remote_counts(kind, listing)}
     return {"fingerprint": fingerprint(location, content=kind == "text"),
-            "counts": local_counts(Path(location), source.layout)}
+            "counts": file_counts(Path(location), source.layout)}
 
 
 def fetch_cifar(location: Path) -> None:
@@ -164,21 +165,6 @@ def fetch_cifar(location: Path) -> None:
 
 LAYOUTS = {"images": "<name>/{train,test}/<class>/<image>", "text": "<name>/{train,test}.csv",
            "cifar": "<name>/cifar-100-python/{train,test,meta}"}
-
-
-def local_counts(root: Path, layout) -> dict[str, int]:
-    """Classes, train and test items the files hold, after the kind's own checks."""
-    if layout.kind == "images":
-        from trainables.images.data import image_counts
-
-        return image_counts(root, layout)
-    if layout.kind == "text":
-        from trainables.text.data import text_counts
-
-        return text_counts(root, layout)
-    from trainables.images.cifar import cifar_counts
-
-    return cifar_counts(root)
 
 
 def compare_counts(source: DataSource, counts: dict[str, int | None]) -> None:

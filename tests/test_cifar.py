@@ -42,3 +42,17 @@ def test_broken_cifar_file_is_one_line(tmp_path, demo_root):
     (root / "cifar-100-python" / "train").write_bytes(b"not a pickle")
     with pytest.raises(ConfigError, match=r"cifar-100-python/train: not a CIFAR python pickle"):
         check_data(CELLS, tmp_path / "data")
+
+
+def test_flip_crop_is_a_crop_of_the_padded_image_or_its_mirror():
+    import torch
+    import torch.nn.functional as F
+
+    from trainables.images.cifar import PAD
+    from trainables.images.scratch import flip_crop
+
+    x = torch.arange(4 * 3 * 8 * 8, dtype=torch.float32).reshape(4, 3, 8, 8)
+    out, padded = flip_crop(x, torch.Generator().manual_seed(3)), F.pad(x, (PAD,) * 4)
+    for image, source in zip(out, padded):
+        crops = [source[:, dy:dy + 8, dx:dx + 8] for dy in range(2 * PAD + 1) for dx in range(2 * PAD + 1)]
+        assert any(torch.equal(image, c) or torch.equal(image, c.flip(-1)) for c in crops)

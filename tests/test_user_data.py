@@ -53,7 +53,8 @@ def test_two_user_datasets_run_through_tune_and_the_report_names_them(tmp_path, 
         manifest = json.loads((sweep / "splits" / f"{name}.json").read_text())
         mine = rows[rows["dataset"] == name]
         assert manifest["n_train"] + manifest["n_test"] == pool and manifest["fraction"] == 0.25
-        assert (mine["n_test_files"] == manifest["n_test"]).all() and (mine["n_train_files"] == manifest["n_train"]).all()
+        assert (mine["n_test_files"] == manifest["n_test"]).all()
+        assert (mine["n_train_files"] == manifest["n_train"]).all()
         assert (mine["n_test"] <= manifest["n_test"]).all()  # the tiny budget's caps apply on top
     birds_test = json.loads((sweep / "splits" / "birds.json").read_text())["test"]
     assert len(birds_test) == 6 and {m.split("/")[0] for m in birds_test} == {p.name for p in birds.iterdir()}

@@ -2,8 +2,9 @@
 
 Images (also as CIFAR-100's 32 x 32 pickles): each class is a coloured shape (hue, shape and texture differ per
 class) at a random position and scale on a noisy background, so the classes are learnable but not trivial. Text:
-each class owns a few keywords mixed into filler words. Same names and class counts as the course's datasets; the files are written in the real layouts
-(ImageFolder JPEGs, train.csv / test.csv, cifar-100-python/) so the demo runs exactly the code real data runs.
+each class owns a few keywords mixed into filler words. Same names and class counts as the course's datasets; the
+files are written in the real layouts (ImageFolder JPEGs, train.csv / test.csv, cifar-100-python/) so the demo runs
+exactly the code real data runs.
 """
 from __future__ import annotations
 

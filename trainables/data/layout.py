@@ -113,3 +113,18 @@ def split_manifest(dataset: str, members: list, labels: list, fraction: float, s
                 "n_train": len(members) - len(test), "n_test": len(test), "test": test}
     manifest["digest"] = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
     return manifest
+
+
+def file_counts(root: Path, layout: Layout) -> dict[str, int]:
+    """Classes, train and test items the files hold, after the kind's own checks."""
+    if layout.kind == "images":
+        from trainables.images.data import image_counts
+
+        return image_counts(root, layout)
+    if layout.kind == "text":
+        from trainables.text.data import text_counts
+
+        return text_counts(root, layout)
+    from trainables.images.cifar import cifar_counts
+
+    return cifar_counts(root)

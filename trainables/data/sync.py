@@ -48,6 +48,11 @@ def check_remote_layout(location: str, kind: str, listing: dict[str, tuple[int, 
     """The dataset's layout from its listing alone: images `{train,test}/<class>/<file>` with every test class
     also a train class, text `train.csv` and `test.csv`. One DataError line naming the location otherwise
     (the files' contents are checked on the node, after the copy, by the usual checks)."""
+    if kind == "cifar":
+        if not any({f"{folder}{name}" for name in ("train", "test", "meta")} <= set(listing)
+                   for folder in ("cifar-100-python/", "")):
+            raise DataError(f"{location}: no CIFAR-100 files (expected cifar-100-python/{{train,test,meta}})")
+        return
     if kind == "text":
         missing = [name for name in ("train.csv", "test.csv") if name not in listing]
         if missing:
@@ -65,11 +70,11 @@ def check_remote_layout(location: str, kind: str, listing: dict[str, tuple[int, 
 
 
 def remote_counts(kind: str, listing: dict[str, tuple[int, int]]) -> dict[str, int | None]:
-    """What a bucket's listing says about an image dataset's size (classes, train and test images); None for text,
-    whose row counts need the files (the node checks those after its copy)."""
+    """What a bucket's listing says about an image dataset's size (classes, train and test images); None for text
+    and CIFAR, whose counts need the files (the node checks those after its copy)."""
     from trainables.images.data import IMAGE_EXTENSIONS
 
-    if kind == "text":
+    if kind != "images":  # text rows and CIFAR's pickled images are counted from the files themselves
         return {"n_classes": None, "n_train_files": None, "n_test_files": None}
     images = [rel.split("/") for rel in listing if rel.count("/") == 2 and rel.lower().endswith(IMAGE_EXTENSIONS)]
     return {"n_classes": len({c for split, c, _ in images if split == "train"}),

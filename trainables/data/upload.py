@@ -21,10 +21,9 @@ from trainables.registry import DATASETS, UnknownNameError
 
 
 def check_local(folder: Path, kind: str) -> None:
-    from trainables.images.data import check_image_folder
-    from trainables.text.data import check_text_dataset
+    from trainables.data.layout import Layout, file_counts
 
-    (check_image_folder if kind == "images" else check_text_dataset)(folder)
+    file_counts(folder, Layout(kind))  # the kind's own checks (one DataError line)
 
 
 def upload(root: Path, destination: str, names: list[str]) -> list[str]:

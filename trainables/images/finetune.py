@@ -180,7 +180,8 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     generator = torch.Generator().manual_seed(trial.seed)
     on_features = params["mode"] == "head" and not METHODS.get(trial.cell["method"]).augment
     build = head_learner if on_features else network_learner
-    classes = check_image_folder(dataset_dir, trial.layout)  # sorted class folders: the label order of every split and cache
+    # sorted class folders: the label order of every split and cache
+    classes = check_image_folder(dataset_dir, trial.layout)
     learner, train_full, test, source, trial.device, skipped = build(trial, dataset_dir, classes, size, epochs,
                                                                      generator)
     train, val = split_train(train_full, trial.budget["val_fraction"], trial.spec["data_seed"])

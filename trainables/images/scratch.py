@@ -39,11 +39,14 @@ def flip_crop(x, generator):
 
     n, _, h, w = x.shape
     padded = torch.nn.functional.pad(x, (PAD, PAD, PAD, PAD))
-    dy, dx = (torch.randint(0, 2 * PAD + 1, (2, n), generator=generator)).tolist()
-    crops = torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
+    dy, dx = torch.randint(0, 2 * PAD + 1, (2, n), generator=generator)
+    cols = dx[:, None] + torch.arange(w)[None, :]
     flip = torch.rand(n, generator=generator) < 0.5
-    crops[flip] = crops[flip].flip(-1)
-    return crops
+    cols = torch.where(flip[:, None], cols.flip(1), cols)  # a flipped image reads its crop's columns backwards
+    rows = dy[:, None] + torch.arange(h)[None, :]
+    # one gather for the whole batch: (n, h, w, c) from padded[i, :, rows[i], cols[i]]
+    crops = padded.permute(0, 2, 3, 1)[torch.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    return crops.permute(0, 3, 1, 2).contiguous()
 
 
 def optimizer_for(model, params: dict):
@@ -71,10 +74,28 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     with trial.phase("extract"):
         classes, *splits = prepare(dataset_dir, trial.budget["images"], trial.budget["val_fraction"],
                                    trial.spec["data_seed"])
-    train, val, test = (Split(torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), y) for x, y in splits)
+    train, val, test = (to_split(x, y) for x, y in splits)
     device, generator = pick_device(), torch.Generator().manual_seed(trial.seed)
-    model = build(NETS.get(trial.cell["model"]), len(classes), float(params["dropout"])).to(device)
     epochs = min(int(params.get("epochs", trial.spec["max_epochs"])), int(trial.spec["max_epochs"]))
+    learner = make_learner(NETS.get(trial.cell["model"]), len(classes), params, epochs, device, generator)
+    trial.device = describe_device(device)
+    trial.values |= {"classes": json.dumps(classes),
+                     "parameters": int(sum(p.numel() for p in learner.model.parameters()))}
+    fit(trial, learner, train, val, test, epochs, patience=params.get("patience"))
+
+
+def to_split(x, y) -> Split:
+    """Standardised N x H x W x 3 arrays (cifar.prepare) as the channel-first tensors torch convolves."""
+    import torch
+
+    return Split(torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), y)
+
+
+def make_learner(net: NetSpec, n_classes: int, params: dict, epochs: int, device, generator) -> ImageLearner:
+    """The network, its optimiser and schedule, and its batches (augmented per the `augment` value)."""
+    import torch
+
+    model = build(net, n_classes, float(params["dropout"])).to(device)
     optimizer = optimizer_for(model, params)
     scheduler = make_scheduler(optimizer, params.get("schedule", "cosine"), epochs)
     batch_size, augment = int(params["batch_size"]), params.get("augment", "none") == "flip_crop"
@@ -87,7 +108,4 @@ def run(dataset_dir: Path, trial: Trial) -> None:
             x = flip_crop(split.x[idx], generator) if train_mode and augment else split.x[idx]
             yield x.to(device, non_blocking=True), labels[idx].to(device)
 
-    trial.device = describe_device(device)
-    trial.values |= {"classes": json.dumps(classes), "parameters": int(sum(p.numel() for p in model.parameters()))}
-    learner = ImageLearner(model, optimizer, scheduler, device, to_batches, generator)
-    fit(trial, learner, train, val, test, epochs, patience=params.get("patience"))
+    return ImageLearner(model, optimizer, scheduler, device, to_batches, generator)

@@ -30,7 +30,8 @@ def build(tf, spec: NetSpec, n_classes: int, params: dict, steps: int):
     layers += [keras.layers.Flatten(), keras.layers.Dense(spec.hidden, activation="relu"),
                keras.layers.Dropout(float(params["dropout"])), keras.layers.Dense(n_classes, activation="softmax")]
     model = keras.Sequential(layers)
-    model.compile(optimizer=optimizer_for(tf, params, steps), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=optimizer_for(tf, params, steps), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
     return model
 
 
