@@ -50,7 +50,7 @@ def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = N
     with_ensembles = cells[cells["top5_test_acc"].notna()] if len(cells) else cells
     if len(with_ensembles):
         sections += ["## Ensembles, chosen on validation (beside the single selected trial)\n",
-                     markdown(with_ensembles[["part", "dataset", "model", "method", "val_acc", "test_acc",
+                     markdown(with_ensembles[["part", "dataset", "model", "method", "framework", "val_acc", "test_acc",
                                               "top5_val_acc", "top5_test_acc", "greedy_val_acc",
                                               "greedy_test_acc"]].round(4), index=False)]
     capped = cells[cells["n_test"] < cells["n_test_files"]] if len(cells) else cells

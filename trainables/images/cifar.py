@@ -103,6 +103,18 @@ def write_cifar(root: Path, splits: dict[str, tuple[np.ndarray, np.ndarray]], cl
     return root
 
 
+def for_trial(root: Path, trial) -> tuple[list[str], list[tuple[np.ndarray, np.ndarray]], int]:
+    """What both frameworks' scratch_cnn trials start from: (classes, [train, val, test] arrays, epochs), after
+    checking the trial's `augment` value; preparing the data counts as the trial's extract phase."""
+    params = trial.params
+    if params.get("augment", "none") not in AUGMENT:
+        raise ValueError(f"params.augment: unknown policy {params['augment']!r}; expected one of {AUGMENT}")
+    with trial.phase("extract"):
+        classes, *splits = prepare(root, trial.budget["images"], trial.budget["val_fraction"],
+                                   trial.spec["data_seed"])
+    return classes, splits, min(int(params.get("epochs", trial.spec["max_epochs"])), int(trial.spec["max_epochs"]))
+
+
 def prepare(root: Path, images_budget: dict, val_fraction: float, seed: int):
     """What both frameworks' scratch_cnn train on: (classes, train, val, test) as (x, y) with x float32 N x 32 x 32
     x 3, standardised per channel by the training split's mean and std, and a stratified validation split carved

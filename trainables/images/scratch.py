@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from trainables.images.cifar import AUGMENT, PAD, prepare
+from trainables.images.cifar import PAD, for_trial
 from trainables.images.data import Split
 from trainables.images.finetune import ImageLearner, make_scheduler
 from trainables.loop import fit
@@ -44,8 +44,9 @@ def flip_crop(x, generator):
     flip = torch.rand(n, generator=generator) < 0.5
     cols = torch.where(flip[:, None], cols.flip(1), cols)  # a flipped image reads its crop's columns backwards
     rows = dy[:, None] + torch.arange(h)[None, :]
-    # one gather for the whole batch: (n, h, w, c) from padded[i, :, rows[i], cols[i]]
-    crops = padded.permute(0, 2, 3, 1)[torch.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    # one gather for the whole batch, on the batch's device: (n, h, w, c) from padded[i, :, rows[i], cols[i]]
+    index = [t.to(x.device) for t in (torch.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :])]
+    crops = padded.permute(0, 2, 3, 1)[index[0], index[1], index[2]]
     return crops.permute(0, 3, 1, 2).contiguous()
 
 
@@ -68,20 +69,14 @@ def run(dataset_dir: Path, trial: Trial) -> None:
 
     torch.set_num_threads(trial.cpus)
     torch.manual_seed(trial.seed)
-    params = trial.params
-    if params.get("augment", "none") not in AUGMENT:
-        raise ValueError(f"params.augment: unknown policy {params['augment']!r}; expected one of {AUGMENT}")
-    with trial.phase("extract"):
-        classes, *splits = prepare(dataset_dir, trial.budget["images"], trial.budget["val_fraction"],
-                                   trial.spec["data_seed"])
+    classes, splits, epochs = for_trial(dataset_dir, trial)
     train, val, test = (to_split(x, y) for x, y in splits)
     device, generator = pick_device(), torch.Generator().manual_seed(trial.seed)
-    epochs = min(int(params.get("epochs", trial.spec["max_epochs"])), int(trial.spec["max_epochs"]))
-    learner = make_learner(NETS.get(trial.cell["model"]), len(classes), params, epochs, device, generator)
+    learner = make_learner(NETS.get(trial.cell["model"]), len(classes), trial.params, epochs, device, generator)
     trial.device = describe_device(device)
     trial.values |= {"classes": json.dumps(classes),
                      "parameters": int(sum(p.numel() for p in learner.model.parameters()))}
-    fit(trial, learner, train, val, test, epochs, patience=params.get("patience"))
+    fit(trial, learner, train, val, test, epochs, patience=trial.params.get("patience"))
 
 
 def to_split(x, y) -> Split:
@@ -105,7 +100,7 @@ def make_learner(net: NetSpec, n_classes: int, params: dict, epochs: int, device
         labels = torch.from_numpy(split.y)
         for start in range(0, len(split), batch_size):
             idx = order[start:start + batch_size]
-            x = flip_crop(split.x[idx], generator) if train_mode and augment else split.x[idx]
-            yield x.to(device, non_blocking=True), labels[idx].to(device)
+            x = split.x[idx].to(device, non_blocking=True)
+            yield (flip_crop(x, generator) if train_mode and augment else x), labels[idx].to(device)
 
     return ImageLearner(model, optimizer, scheduler, device, to_batches, generator)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from trainables.images.cifar import AUGMENT, PAD, prepare
+from trainables.images.cifar import PAD, for_trial
 from trainables.keras_learner import Arrays, KerasLearner, configure_tensorflow
 from trainables.loop import fit
 from trainables.registry import NETS, NetSpec
@@ -55,13 +55,8 @@ def optimizer_for(tf, params: dict, steps: int):
 def run(dataset_dir: Path, trial: Trial) -> None:
     tf, trial.device = configure_tensorflow(trial.cpus, trial.seed)
     params = trial.params
-    if params.get("augment", "none") not in AUGMENT:
-        raise ValueError(f"params.augment: unknown policy {params['augment']!r}; expected one of {AUGMENT}")
-    with trial.phase("extract"):
-        classes, *splits = prepare(dataset_dir, trial.budget["images"], trial.budget["val_fraction"],
-                                   trial.spec["data_seed"])
+    classes, splits, epochs = for_trial(dataset_dir, trial)
     train, val, test = (Arrays(x, y) for x, y in splits)
-    epochs = min(int(params.get("epochs", trial.spec["max_epochs"])), int(trial.spec["max_epochs"]))
     batch_size = int(params["batch_size"])
     model = build(tf, NETS.get(trial.cell["model"]), len(classes), params, epochs * -(-len(train.y) // batch_size))
     trial.values |= {"classes": json.dumps(classes), "parameters": int(model.count_params())}
