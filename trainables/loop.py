@@ -61,7 +61,8 @@ def fit(trial: Trial, learner: Learner, train: Any, val: Any, test: Any, epochs:
         with trial.phase("fit"):
             stats = learner.train_epoch(train)
         trained += stats.pop("items")
-        val_scores = learner.scores(val)
+        with trial.phase("eval"):
+            val_scores = learner.scores(val)
         val_acc = accuracy(val.y, labels(val_scores))
         if val_acc > best_val:
             best_val, best_epoch = val_acc, epoch
@@ -70,13 +71,15 @@ def fit(trial: Trial, learner: Learner, train: Any, val: Any, test: Any, epochs:
         final = epoch == epochs or stop
         splits = {"train": stats, "val": {"acc": val_acc}}
         if final:  # test is touched once, at the end, with the best weights when early stopping
-            if best["snapshot"] is not None and best_epoch != epoch:
-                learner.restore(best["snapshot"])
-                splits["val"] = {"acc": best_val}
-                val_scores = learner.scores(val)  # the restored weights' (this epoch's are not the tested ones)
-            scores = {"val": (val.y, val_scores), "test": (test.y, learner.scores(test))}
-            splits["test"] = classification_metrics(test.y, labels(scores["test"][1]), detail=True)
-            trial.write_predictions(scores)
+            with trial.phase("eval"):
+                if best["snapshot"] is not None and best_epoch != epoch:
+                    learner.restore(best["snapshot"])
+                    splits["val"] = {"acc": best_val}
+                    val_scores = learner.scores(val)  # the restored weights' (this epoch's are not the tested ones)
+                scores = {"val": (val.y, val_scores), "test": (test.y, learner.scores(test))}
+                splits["test"] = classification_metrics(test.y, labels(scores["test"][1]), detail=True)
+            with trial.phase("write"):
+                trial.write_predictions(scores)
         metrics = flatten_metrics(splits) | {"items_per_s": trained / max(trial.values.get("fit_s", 0.0), 1e-9),
                                              "best_epoch": best_epoch, "early_stopped": stop}
         trial.report_epoch(epoch, metrics, final, save=save)

@@ -20,7 +20,10 @@ STR, INT, FLT, BOOL = "string", "int64", "double", "bool"
 IDENTITY = {"sweep_id": STR, "part": INT, "dataset": STR, "model": STR, "cell": STR, "method": STR, "framework": STR,
             "trial_id": STR, "seed": INT}
 METRICS = {"train_loss": FLT, "train_acc": FLT, "val_acc": FLT, "test_acc": FLT, "test_macro_f1": FLT, "epochs": INT}
-COST = {"wall_s": FLT, "extract_s": FLT, "fit_s": FLT, "items_per_s": FLT, "cpus": FLT, "gpus": FLT}  # reserved
+# phases of wall_s: import (the method's libraries), extract (data), fit (training), eval (scoring val / test),
+# write (rows, history, predictions, checkpoints); cpus / gpus: what the trial reserved
+COST = {"wall_s": FLT, "import_s": FLT, "extract_s": FLT, "fit_s": FLT, "eval_s": FLT, "write_s": FLT,
+        "items_per_s": FLT, "cpus": FLT, "gpus": FLT}
 PROVENANCE = {"device": STR, "node_id": STR, "node_ip": STR, "versions": STR, "git_sha": STR, "data_fingerprint": STR,
               "started_utc": STR, "finished_utc": STR}
 OUTCOME = {"status": STR, "error": STR, "retries": INT}

@@ -130,24 +130,36 @@ class Trial:
         The row is written before `tune.report` because a scheduler may stop the trial at that report. A checkpoint
         is saved every `checkpoint_every` epochs of the budget, never after the last epoch (nothing left to resume).
         """
-        from ray import tune
-
         self.values.update(metrics, epochs=epoch)
         self.history.append({"epoch": epoch, **metrics})
-        self._write_history()
-        self.write_row("ok" if final else "running")
+        with self.phase("write"):
+            self._write_history()
+            self.write_row("ok" if final else "running")
         tune_metrics = {k: v for k, v in self.values.items() if isinstance(v, (int, float))}
         every = int(self.budget.get("checkpoint_every", 1))
         if save is None or final or not every or epoch % every:
-            tune.report(tune_metrics)
+            self._tune_report(tune_metrics)
         else:
-            folder = self._save_checkpoint(epoch, save)
-            tune.report(tune_metrics, checkpoint=tune.Checkpoint.from_directory(folder))  # Tune copies it now
+            with self.phase("write"):
+                folder = self._save_checkpoint(epoch, save)
+            self._tune_report(tune_metrics, folder)  # Tune copies the checkpoint now
             if store.is_uri(self.checkpoint_dir):
                 shutil.rmtree(folder, ignore_errors=True)  # the local staging copy
         if final:
             store.remove_tree(self.checkpoint_dir)  # finished: nothing left to resume
         self._maybe_inject_fault(epoch)
+
+    @property
+    def in_tune(self) -> bool:
+        """False for a trial run in a plain loop (bench/trial_overhead.py's baseline): no Tune session to report to."""
+        return self.spec.get("tune", True)
+
+    def _tune_report(self, metrics: dict[str, Any], checkpoint: Path | None = None) -> None:
+        if not self.in_tune:
+            return
+        from ray import tune
+
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(checkpoint) if checkpoint else None)
 
     def _maybe_inject_fault(self, epoch: int) -> None:
         """Fail the first attempt after a chosen epoch, when GROUPSWEEP_INJECT_FAULT asks for it (fault tests)."""
@@ -242,10 +254,12 @@ class Trial:
     def resume(self) -> Iterator[Path | None]:
         """The folder of the newest checkpoint (Tune's on a retry, else the ledger's after a driver restart) when
         this trial ran before, else None; restores the history."""
-        from ray import tune
-
         candidates = []
-        checkpoint = tune.get_checkpoint()
+        checkpoint = None
+        if self.in_tune:
+            from ray import tune
+
+            checkpoint = tune.get_checkpoint()
         with contextlib.ExitStack() as stack:
             if checkpoint is not None:
                 candidates.append(Path(stack.enter_context(checkpoint.as_directory())))
@@ -336,7 +350,8 @@ def run_trial(config: dict[str, Any]) -> None:
     seed_everything(trial.seed)
     try:
         check_gpu(trial.spec)
-        run = load_method(trial.cell["method"], trial.spec["framework"])
+        with trial.phase("import"):  # the method's libraries (torch, TensorFlow, scikit-learn) on first use
+            run = load_method(trial.cell["method"], trial.spec["framework"])
         run(trial.data_folder(), trial)
     except Exception as exc:  # every failure must leave an error row; Tune then sees it too
         with contextlib.suppress(Exception):

@@ -55,13 +55,15 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     with trial.phase("fit"):
         svm = svm_pipeline(trial.params).fit(train.x, train.y)
     classes = check_image_folder(dataset_dir, trial.layout)
-    scores = {"val": (val.y, svm_scores(svm, val.x, len(classes))),
-              "test": (feats["test_y"], svm_scores(svm, feats["test_x"], len(classes)))}
-    predicted = {split: labels(s) for split, (_, s) in scores.items()}
-    metrics = flatten_metrics({"train": {"acc": accuracy(train.y, svm.predict(train.x))},
-                               "val": {"acc": accuracy(val.y, predicted["val"])},
-                               "test": classification_metrics(feats["test_y"], predicted["test"], detail=True)})
-    trial.write_predictions(scores)
+    with trial.phase("eval"):
+        scores = {"val": (val.y, svm_scores(svm, val.x, len(classes))),
+                  "test": (feats["test_y"], svm_scores(svm, feats["test_x"], len(classes)))}
+        predicted = {split: labels(s) for split, (_, s) in scores.items()}
+        metrics = flatten_metrics({"train": {"acc": accuracy(train.y, svm.predict(train.x))},
+                                   "val": {"acc": accuracy(val.y, predicted["val"])},
+                                   "test": classification_metrics(feats["test_y"], predicted["test"], detail=True)})
+    with trial.phase("write"):
+        trial.write_predictions(scores)
     trial.finish(metrics | {"items_per_s": float(feats["images_per_s"]), "features_cached": was_cached,
                             "n_train": len(train.y), "n_val": len(val.y), "n_test": len(feats["test_y"]),
                             "skipped_images": len(feats["skipped"]),
