@@ -381,12 +381,19 @@ def data_needs_check(options: SweepOptions, hosts: list[str]) -> bool:
     return True
 
 
+# Tune reuses a finished trial's process for the next trial with the same resource request (its imports, CUDA
+# context and Ray worker stay warm). A process that imported TensorFlow must never run a torch trial (torch after
+# TensorFlow in one process segfaults), so each framework asks with its own placement strategy: for a group of one
+# bundle PACK and STRICT_PACK place it identically, but Tune keys its process cache on the request.
+FRAMEWORK_STRATEGY = {"torch": "PACK", "tensorflow": "STRICT_PACK"}
+
+
 def trial_resources(config: dict) -> Any:
     from ray.tune import PlacementGroupFactory
 
     spec = config["trial"]
     bundle = {"CPU": spec["cpus"]} | ({"GPU": spec["gpus"]} if spec["gpus"] else {})
-    return PlacementGroupFactory([bundle])
+    return PlacementGroupFactory([bundle], strategy=FRAMEWORK_STRATEGY[spec["framework"]])
 
 
 def run_tune(options: SweepOptions, trials: list[dict]) -> None:
@@ -399,7 +406,7 @@ def run_tune(options: SweepOptions, trials: list[dict]) -> None:
     tuner = tune.Tuner(
         tune.with_resources(run_trial, trial_resources),
         param_space={"trial": tune.grid_search(trials)},
-        tune_config=tune.TuneConfig(scheduler=PerCellASHA(), reuse_actors=False,
+        tune_config=tune.TuneConfig(scheduler=PerCellASHA(), reuse_actors=True,
                                     trial_name_creator=lambda t: t.config["trial"]["trial_id"],
                                     trial_dirname_creator=lambda t: t.config["trial"]["trial_id"]),
         run_config=tune.RunConfig(

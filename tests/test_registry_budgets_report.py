@@ -56,8 +56,9 @@ def test_row_has_fixed_schema_order_and_flattened_metrics(tmp_path):
     cols = row.column_names
     assert cols[:9] == report.IDENTITY
     assert cols[9:11] == ["param_lr", "param_mode"]
-    assert cols[11:11 + 23] == report.METRICS + report.COST + report.PROVENANCE + report.OUTCOME
-    assert cols[34:] == sorted(schema.DETAIL)  # what trainables add, declared and typed too
+    fixed = report.METRICS + report.COST + report.PROVENANCE + report.OUTCOME
+    assert cols[11:11 + len(fixed)] == fixed
+    assert cols[11 + len(fixed):] == sorted(schema.DETAIL)  # what trainables add, declared and typed too
     path = report.write_parquet_atomic(row, tmp_path / "trials" / "t1.parquet")
     back = pd.read_parquet(path)
     assert back.loc[0, "test_acc"] == 0.9 and back.loc[0, "train_loss"] == 0.5

@@ -19,13 +19,19 @@ class Arrays:
 
 
 def configure_tensorflow(cpus: int, seed: int):
+    """TensorFlow for one trial. A process Tune reuses for the next trial (same resources, so the same CPUs) has
+    TensorFlow initialised already: threads and memory growth are fixed by then; the Keras session starts clean."""
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(cpus)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
     gpus = tf.config.list_physical_devices("GPU")
-    for gpu in gpus:
-        tf.config.experimental.set_memory_growth(gpu, True)  # share the card with other trials
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(cpus)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        for gpu in gpus:
+            tf.config.experimental.set_memory_growth(gpu, True)  # share the card with other trials
+    except RuntimeError:  # "cannot be modified after initialization": an earlier trial of this process set them
+        pass
+    tf.keras.backend.clear_session()  # the previous trial's graphs, layer names and memory
     tf.keras.utils.set_random_seed(seed)
     return tf, ("gpu:" + gpus[0].name if gpus else "cpu")
 
