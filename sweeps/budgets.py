@@ -2,7 +2,8 @@
 
 A budget is data: per-method `num_samples`, `max_epochs` and a search `space`, plus data caps and trial resources.
 Space values use a tiny syntax mapped onto Ray Tune domains — `{choice: [...]}`, `{loguniform: [lo, hi]}`,
-`{uniform: [lo, hi]}`, `{randint: [lo, hi]}` — and a plain value is a fixed hyperparameter. A method's
+`{uniform: [lo, hi]}`, `{randint: [lo, hi]}`, `{cycle: [...]}` (sample i takes the i-th value, round robin) — and a
+plain value is a fixed hyperparameter. A method's
 `datasets: {<name>: {key: value}}` replaces space entries for that dataset's cells only.
 """
 from __future__ import annotations
@@ -19,8 +20,25 @@ from ray import tune
 from trainables.registry import list_datasets
 
 BUDGET_DIR = Path(__file__).parent / "budgets"
+@dataclass(frozen=True)
+class Cycle:
+    """`{cycle: [a, b, c]}`: sample i takes values[i % len] — every value once per len(values) samples (a grid over
+    one categorical, e.g. each fine-tuning mode), the other parameters drawn as usual."""
+
+    values: tuple
+
+    def __post_init__(self) -> None:
+        if not self.values:
+            raise ValueError("cycle needs at least one value")
+
+    @property
+    def categories(self) -> list:  # what the row schema types the column from (like tune.choice)
+        return list(self.values)
+
+
 _DOMAINS = {"choice": lambda v: tune.choice(v), "loguniform": lambda v: tune.loguniform(*v),
-            "uniform": lambda v: tune.uniform(*v), "randint": lambda v: tune.randint(*v)}
+            "uniform": lambda v: tune.uniform(*v), "randint": lambda v: tune.randint(*v),
+            "cycle": lambda v: Cycle(tuple(v))}
 
 
 class BudgetError(ValueError):
@@ -112,10 +130,13 @@ def sample_configs(space: dict[str, Any], num_samples: int, seed: int) -> list[d
     """Draw `num_samples` configurations reproducibly: the same seed gives the same configurations."""
     rng = np.random.RandomState(seed)
     configs = []
-    for _ in range(num_samples):
+    for i in range(num_samples):
         config = {}
         for key in sorted(space):  # sorted: the draw order must not depend on YAML key order
             value = space[key]
-            config[key] = value.sample(random_state=rng) if hasattr(value, "sample") else value
+            if isinstance(value, Cycle):
+                config[key] = value.values[i % len(value.values)]
+            else:
+                config[key] = value.sample(random_state=rng) if hasattr(value, "sample") else value
         configs.append({k: v.item() if isinstance(v, np.generic) else v for k, v in config.items()})
     return configs

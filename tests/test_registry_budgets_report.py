@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from ray import tune
 
-from sweeps.budgets import BudgetError, load_budget, sample_configs
+from sweeps.budgets import _domain, BudgetError, load_budget, sample_configs
 from trainables import report, schema
 from trainables.registry import (BACKBONES, CELLS, DATASETS, METHODS, Registry, UnknownNameError, list_backbones,
                                  list_cells, list_datasets, list_methods)
@@ -37,6 +37,9 @@ def test_sampling_is_reproducible_and_within_space():
     a, b = sample_configs(space, 5, seed=7), sample_configs(space, 5, seed=7)
     assert a == b and a != sample_configs(space, 5, seed=8)
     assert all(0.001 <= c["lr"] <= 0.05 and c["mode"] in {"head", "head_lr", "last3", "all"} for c in a)
+    # {cycle: [...]}: every value once per round, the rest drawn as usual
+    cycled = sample_configs(space | {"mode": _domain("t", {"cycle": ["head", "all"]})}, 4, seed=7)
+    assert [c["mode"] for c in cycled] == ["head", "all", "head", "all"] and len({c["lr"] for c in cycled}) == 4
 
 
 def test_bad_budget_errors(tmp_path):

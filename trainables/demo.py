@@ -1,8 +1,8 @@
 """Embedded demo data: every course dataset at tiny scale, generated deterministically from a seed.
 
 Images (also as CIFAR-100's 32 x 32 pickles): each class is a coloured shape (hue, shape and texture differ per
-class) at a random position and scale on a noisy background, so the classes are learnable but not trivial. Text:
-each class owns a few keywords mixed into filler words. Same names and class counts as the course's datasets; the
+class) at a random position and scale on a noisy background of a second class colour, so a few epochs learn them
+even from random weights. Text: each class owns a few keywords, two or three in every text among filler words. Same names and class counts as the course's datasets; the
 files are written in the real layouts (ImageFolder JPEGs, train.csv / test.csv, cifar-100-python/) so the demo runs
 exactly the code real data runs.
 """
@@ -28,12 +28,15 @@ _FILLER = ("the a of and to in is it that was for on with as by this at from but
 def _draw_image(rng: np.random.RandomState, label: int, n_classes: int, size: int = IMAGE_SIZE):
     from PIL import Image, ImageDraw
 
-    noise = rng.randint(0, 90, (size, size, 3), dtype=np.uint8)
-    image = Image.fromarray(noise + np.uint8(40))
+    # two colour cues per class: the shape's hue, and a dark background of another hue (the golden-ratio step puts
+    # neighbouring labels far apart), both with noise; shape, position, size and stripes vary on top
+    background = np.array(colorsys.hsv_to_rgb((label * 0.618034) % 1.0, 0.7, 0.4)) * 255
+    noise = rng.randint(-30, 30, (size, size, 3))
+    image = Image.fromarray(np.clip(background + noise, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(image)
-    hue = (label / n_classes + rng.uniform(-0.02, 0.02)) % 1.0
+    hue = (label / n_classes + rng.uniform(-0.005, 0.005)) % 1.0
     colour = tuple(int(255 * c) for c in colorsys.hsv_to_rgb(hue, 0.85, 0.95))
-    radius = rng.randint(size // 5, size // 3)
+    radius = rng.randint(size // 4, int(size / 2.5))
     cx, cy = rng.randint(radius, size - radius, size=2)
     box = (cx - radius, cy - radius, cx + radius, cy + radius)
     shape = label % 3
@@ -77,8 +80,8 @@ def _write_text(root: Path, n_classes: int, rng: np.random.RandomState) -> None:
         rows = []
         for label in range(n_classes):
             for _ in range(per_class):
-                words = list(rng.choice(_FILLER, rng.randint(5, 14)))
-                for word in rng.choice(keywords[label], rng.randint(1, 3)):
+                words = list(rng.choice(_FILLER, rng.randint(4, 10)))
+                for word in rng.choice(keywords[label], rng.randint(2, 4)):
                     words.insert(rng.randint(0, len(words) + 1), word)
                 rows.append((" ".join(words), f"label_{label:02d}"))
         rows = [rows[i] for i in rng.permutation(len(rows))]
@@ -92,7 +95,7 @@ def generate_demo(root: str | Path, seed: int = 0) -> Path:
     """Write every course dataset under `root/<name>` (skipped when already generated with this seed)."""
     root = Path(root)
     marker = root / MARKER
-    stamp = f"groupsweep demo data v2, seed {seed}: generated, not real; numbers from it mean nothing.\n"
+    stamp = f"groupsweep demo data v3, seed {seed}: generated, not real; numbers from it mean nothing.\n"
     if marker.exists() and marker.read_text() == stamp:
         return root
     for index, spec in enumerate(DATASETS):

@@ -46,6 +46,37 @@ def load(name: str, weights: str) -> nn.Module:
                            f"where there is internet and set TORCH_HOME=DIR, or pass --weights random") from None
 
 
+LSUV_TYPES = (nn.Conv2d,)
+
+
+@torch.no_grad()
+def unit_variance_init(model: nn.Module, x: torch.Tensor) -> nn.Module:
+    """Random weights with usable scales: each Conv2d / Linear, in the order one forward pass of `x` (a batch of
+    training images) reaches it, is rescaled so its output on that batch has unit variance — LSUV (Mishkin & Matas,
+    "All you need is a good init", 2016) without its orthonormal step, in a single pass (a hook rescales a layer and
+    hands the rescaled output on, so the layers after it see what they will see from now on). PyTorch's default
+    initialisation shrinks activations in nets without BatchNorm (VGG16's penultimate features come out ~1e-9), which
+    leaves a head trained on them, or a whole net trained from scratch, at chance for many epochs."""
+    def rescale(layer: nn.Module, _inputs, output: torch.Tensor) -> torch.Tensor:
+        std = float(output.float().std())
+        if std > 0 and std == std:
+            layer.weight.div_(std)
+            if layer.bias is not None:
+                layer.bias.div_(std)
+            return output / std
+        return output
+
+    hooks = [m.register_forward_hook(rescale) for m in model.modules() if isinstance(m, LSUV_TYPES)]
+    training = model.training
+    try:
+        model.eval()(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(training)
+    return model
+
+
 def get_module(model: nn.Module, dotted: str) -> nn.Module:
     return model.get_submodule(dotted)
 

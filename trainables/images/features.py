@@ -15,7 +15,7 @@ from trainables.cache import cache_key, cached
 from trainables.images.data import DECODE_VERSION, Split, batches, load_image_data
 from trainables.trial import Trial
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2  # 2: random weights rescaled to unit variance (backbones.unit_variance_init)
 
 
 def extract(model, split: Split, device, batch_size: int = 64) -> np.ndarray:
@@ -43,6 +43,8 @@ def _extract_all(trial: Trial, dataset_dir: Path, size: int) -> dict[str, np.nda
                                      layout=trial.layout)
     model = backbones.feature_extractor(trial.cell["model"], trial.spec["weights"])
     model = model.to(device, memory_format=torch.channels_last)
+    if trial.spec["weights"] == "random":
+        backbones.unit_variance_init(model, next(batches(train, 32, device))[0])
     t0 = time.perf_counter()
     out = {"train_x": extract(model, train, device), "test_x": extract(model, test, device)}
     rate = (len(train) + len(test)) / max(time.perf_counter() - t0, 1e-9)

@@ -134,6 +134,8 @@ def network_learner(trial: Trial, dataset_dir: Path, classes: list[str], size: i
         source = load(True)[1] if transform is not None else None
     model = backbones.classifier(name, len(classes), trial.spec["weights"], size)
     model = model.to(device, memory_format=torch.channels_last)
+    if trial.spec["weights"] == "random":  # scales that train (the same batch every build: resumes rebuild it)
+        backbones.unit_variance_init(model, next(batches(train, 32, device))[0])
     groups = backbones.param_groups(model, spec, params["mode"], float(params["lr"]), float(params["head_lr_mult"]))
     optimizer, scheduler = _sgd(trial, groups, epochs)
     batch_size, workers = int(params["batch_size"]), trial.cpus - 1  # one core trains, the rest augment
