@@ -12,6 +12,7 @@ from trainables import store
 
 
 def report_main(argv: list[str]) -> int:
+    from analysis.load import load_manifest
     from analysis.report import build_report
 
     parser = argparse.ArgumentParser(prog="python -m analysis", description="a sweep's report: index.html, "
@@ -27,6 +28,9 @@ def report_main(argv: list[str]) -> int:
     print(build_report(args.results_dir, out, Prices(args.price_gpu_hour, args.price_cpu_hour)))
     print(f"written: {out}/{{report.md,*.csv,*.png}}")
     print(f"report: {store.join(out, 'index.html')}")
+    if load_manifest(args.results_dir).get("demo_data"):
+        print("demo data: these numbers show that every method runs and learns end to end, nothing more; "
+              "pass --data-root (and --budget full) for the course's results")
     return 0
 
 

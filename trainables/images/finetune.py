@@ -49,6 +49,7 @@ class ImageLearner:
     device: Any
     to_batches: Callable[[Split, bool], Iterator]
     generator: Any  # the shuffling RNG, checkpointed so a resumed trial sees the same batches
+    clip: float | None = None  # the gradient's largest norm per step (params.clip); None: unclipped
 
     def train_epoch(self, split: Split) -> dict[str, float]:
         import torch
@@ -64,6 +65,8 @@ class ImageLearner:
                 loss = F.cross_entropy(logits, y) + (0.4 * F.cross_entropy(aux, y) if aux is not None else 0.0)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if self.clip:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
             self.optimizer.step()
             total_loss += loss.item() * len(y)
             correct += int((logits.argmax(1) == y).sum())
@@ -144,7 +147,7 @@ def network_learner(trial: Trial, dataset_dir: Path, classes: list[str], size: i
         return batches(split, batch_size, device, shuffle=train_mode, transform=transform if train_mode else None,
                        generator=generator, drop_singleton=train_mode, workers=workers if train_mode else 0)
 
-    learner = ImageLearner(model, optimizer, scheduler, device, to_batches, generator)
+    learner = ImageLearner(model, optimizer, scheduler, device, to_batches, generator, params.get("clip"))
     return learner, train, test, source, backbones.describe_device(device), len(train.skipped) + len(test.skipped)
 
 
