@@ -55,9 +55,10 @@ def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = N
                                               "greedy_test_acc"]].round(4), index=False)]
     capped = cells[cells["n_test"] < cells["n_test_files"]] if len(cells) else cells
     if len(capped):
+        shown = [f"{r.key} {int(r.n_test)} of {int(r.n_test_files)}" for r in capped.head(5).itertuples()]
+        more = f" and {len(capped) - 5} more (cells.csv: n_test, n_test_files)" if len(capped) > 5 else ""
         sections += [f"**{len(capped)} cell(s) were tested on a capped test set** (the budget's caps): "
-                     + ", ".join(f"{r.key} {int(r.n_test)} of {int(r.n_test_files)}" for r in capped.itertuples())
-                     + ".\n"]
+                     + ", ".join(shown) + more + ".\n"]
     failed = cells[cells["outcome"] != "ok"] if len(cells) else cells
     if len(failed):
         sections += ["## Failed or missing cells\n",

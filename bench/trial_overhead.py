@@ -110,9 +110,11 @@ def main() -> None:
     tune_wall, trials = through_tune(families, args, storage)
     tune_rows = rows(str(storage / "tune"), [t["trial_id"] for t in trials])
 
-    # the plain loop: the same specs, results elsewhere, torch families in one process and TensorFlow's in another
+    # the plain loop: the same specs, results and caches elsewhere (it builds its own decoded images and features,
+    # as the Tune run did), torch families in one process and TensorFlow's in another
     plain_dir = storage / "plain"
-    specs = [t | {"results_dir": str(plain_dir), "sweep_id": "plain"} for t in trials]
+    specs = [t | {"results_dir": str(plain_dir), "sweep_id": "plain", "cache_dir": str(storage / "plain-cache")}
+             for t in trials]
     plain_wall = 0.0
     for framework in ("torch", "tensorflow"):
         mine = [s for s in specs if s["framework"] == framework]
