@@ -2,9 +2,9 @@
 
 Images (also as CIFAR-100's 32 x 32 pickles): each class is a coloured shape (hue, shape and texture differ per
 class) at a random position and scale on a noisy background of a second class colour, so a few epochs learn them
-even from random weights. Text: each class owns a few keywords, two or three in every text among filler words. Same names and class counts as the course's datasets; the
-files are written in the real layouts (ImageFolder JPEGs, train.csv / test.csv, cifar-100-python/) so the demo runs
-exactly the code real data runs.
+even from random weights. Text: each class owns a few keywords, two or three in every text among filler words.
+Same names and class counts as the course's datasets; the files are written in the real layouts (ImageFolder JPEGs,
+train.csv / test.csv, cifar-100-python/) so the demo runs exactly the code real data runs.
 """
 from __future__ import annotations
 
