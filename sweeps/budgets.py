@@ -113,6 +113,10 @@ def load_budget(name_or_path: str) -> Budget:
         raise BudgetError(f"--budget: no budget {name_or_path!r}; valid: {', '.join(list_budgets())} or a .yaml path")
     try:
         raw = yaml.safe_load(path.read_text())
+        if not isinstance(raw, dict) or not isinstance(raw.get("methods"), dict):
+            found = type(raw).__name__ if not isinstance(raw, dict) else "no methods: mapping"
+            raise BudgetError(f"{path}: a budget is a mapping with val_fraction, images, text, resources and "
+                              f"methods (method -> num_samples, space); found {found}")
         methods = {m: _method_budget(path.name, m, spec) for m, spec in raw["methods"].items()}
         return Budget(path.stem, raw.get("description", ""), float(raw["val_fraction"]),
                       int(raw.get("checkpoint_every", 1)), raw["images"], raw["text"], raw["resources"], methods)

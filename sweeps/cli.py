@@ -45,9 +45,11 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     state = parser.add_mutually_exclusive_group()
     state.add_argument("--resume", action="store_true", help="keep finished trials, run the rest")
     state.add_argument("--fresh", action="store_true", help="delete this sweep's earlier results first")
-    parser.add_argument("--cpus-per-trial", type=int, default=None)
-    parser.add_argument("--gpus-per-trial", type=float, default=None)
-    parser.add_argument("--max-failures", type=int, default=1, help="retries of a failing trial (from checkpoint)")
+    parser.add_argument("--cpus-per-trial", type=number(int, low=1), default=None, help="a whole number >= 1")
+    parser.add_argument("--gpus-per-trial", type=number(float, low=0.0), default=None,
+                        help="GPUs per trial, fractions allowed (0.25: four trials share one)")
+    parser.add_argument("--max-failures", type=number(int, low=0), default=1,
+                        help="retries of a failing trial (from checkpoint), >= 0")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the plan (cells, trials, epochs, resources) and its estimated hours and cost; "
                              "starts nothing")
@@ -72,6 +74,20 @@ def frameworks(args: argparse.Namespace) -> tuple[str, ...]:
         if name not in known:
             raise UnknownNameError(f"--frameworks: unknown framework {name!r}; valid: {', '.join(known)}")
     return names
+
+
+def number(kind: type, low: float) -> Callable[[str], float]:
+    """An argparse type: a `kind` (int or float) of at least `low`, else one line saying what was expected."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            what = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {what} >= {low:g}")
+        return value
+    return parse
 
 
 def test_fraction(text: str) -> float:

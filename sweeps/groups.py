@@ -82,8 +82,11 @@ def all_groups(parts: tuple[int, ...] = (1, 2)) -> list[Group]:
 
 def parse_groups(spec: str | None, parts: tuple[int, ...] = (1, 2)) -> list[Group]:
     """Parse `--groups`: comma-separated numbers (within the selected parts) or names such as P1G3 / P2G14."""
-    if not spec:
+    if spec is None:
         return all_groups(parts)
+    if not spec.replace(",", "").strip():
+        raise GroupError(f"--groups {spec!r}: no group named; expected numbers 1-20 or names like P1G3 / P2G14 "
+                         f"(leave --groups out for every group)")
     chosen: list[Group] = []
     for token in (t.strip() for t in spec.split(",") if t.strip()):
         upper = token.upper()

@@ -212,3 +212,18 @@ def test_real_data_needs_a_named_budget(tmp_path, demo_root):
     copy_dataset(demo_root, "spam", tmp_path / "data")
     result = run_cli("--part", "2", "--groups", "7", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path))
     assert_one_line_error(result, "without --budget", "--budget full", "--budget smoke to accept the caps")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("--cpus-per-trial", "-2"), "argument --cpus-per-trial: '-2': expected a whole number >= 1"),
+    (("--cpus-per-trial", "0"), "expected a whole number >= 1"),
+    (("--gpus-per-trial", "-1"), "argument --gpus-per-trial: '-1': expected a number >= 0"),
+    (("--max-failures", "-5"), "argument --max-failures: '-5': expected a whole number >= 0"),
+])
+def test_numeric_options_are_checked_before_anything_starts(tmp_path, args, needle):
+    result = run_cli(*args, "--storage", str(tmp_path), "--dry-run")
+    assert result.returncode == 2 and needle in result.stderr, result.stderr
+
+
+def test_an_empty_group_selection_is_an_error(tmp_path):
+    assert_one_line_error(run_cli("--groups", ",", "--storage", str(tmp_path)), "--groups ','", "no group named")

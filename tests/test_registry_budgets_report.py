@@ -118,3 +118,11 @@ def test_per_dataset_space_entries_apply_to_that_dataset_only(tmp_path):
                    "methods: {recurrent: {num_samples: 1, space: {lr: 0.1}, datasets: {imdb: {lr: 0.2}}}}\n")
     with pytest.raises(BudgetError, match=r"methods.recurrent.datasets: unknown dataset\(s\) imdb; expected names"):
         load_budget(str(bad))
+
+
+@pytest.mark.parametrize("text", ["just a string\n", "", "val_fraction: 0.2\n"])
+def test_a_budget_that_is_not_a_mapping_says_what_a_budget_holds(tmp_path, text):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(BudgetError, match=r"bad.yaml: a budget is a mapping with val_fraction, .* methods"):
+        load_budget(str(bad))
