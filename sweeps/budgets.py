@@ -8,6 +8,7 @@ plain value is a fixed hyperparameter. A method's
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +18,13 @@ import numpy as np
 import yaml
 from ray import tune
 
-from trainables.registry import list_datasets
+from trainables.hparams import Param
+from trainables.registry import METHODS, MethodSpec, list_datasets
+from trainables.trial import one_line
 
 BUDGET_DIR = Path(__file__).parent / "budgets"
+
+
 @dataclass(frozen=True)
 class Cycle:
     """`{cycle: [a, b, c]}`: sample i takes values[i % len] — every value once per len(values) samples (a grid over
@@ -79,29 +84,135 @@ def list_budgets() -> list[str]:
     return sorted(p.stem for p in BUDGET_DIR.glob("*.yaml"))
 
 
-def _domain(where: str, value: Any) -> Any:
+# The budget's own sections, what each key takes, and what a missing key means (null: no cap, each backbone's size).
+SECTIONS = {
+    "images": {"image_size": Param(int, ge=16, null=True), "max_train_per_class": Param(int, ge=1, null=True),
+               "max_test_per_class": Param(int, ge=1, null=True)},
+    "text": {"max_train": Param(int, ge=1, null=True), "max_test": Param(int, ge=1, null=True),
+             "max_tokens": Param(int, ge=2, null=True), "max_len_cap": Param(int, ge=1)},
+    "resources": {"cpus_per_trial": Param(int, ge=1), "gpus_per_trial": Param(float, ge=0)},
+}
+DEFAULTS = {"images": dict.fromkeys(SECTIONS["images"]), "text": dict.fromkeys(SECTIONS["text"]) | {"max_len_cap": 400},
+            "resources": {"cpus_per_trial": 1, "gpus_per_trial": 0}}
+TOP = {"val_fraction": Param(float, gt=0, lt=1, required=True), "checkpoint_every": Param(int, ge=0)}
+METHOD = {"num_samples": Param(int, ge=1, required=True), "max_epochs": Param(int, ge=1, null=True)}
+ASHA = {"grace_period": Param(int, ge=1), "reduction_factor": Param(float, gt=1)}
+SHAPE = ("a budget is a mapping with val_fraction, images, text, resources and methods (method -> num_samples, "
+         "space)")
+
+
+def _mapping(where: str, value: Any, what: str) -> dict:
+    if value is None:
+        return {}
     if not isinstance(value, dict):
+        raise BudgetError(f"{where}: expected a mapping of {what}, got {value!r}")
+    return value
+
+
+def _at(where: str, key: object) -> str:
+    """A key path: `file: methods.finetune.space.lr` (the file's own keys follow its name and a colon)."""
+    return f"{where}{' ' if where.endswith(':') else '.'}{key}"
+
+
+def _known(where: str, mapping: dict, valid: list[str], what: str) -> None:
+    """Every key of `mapping` is one of `valid`; a typo names the key, the closest valid one and the rest."""
+    for key in mapping:
+        if key not in valid:
+            near = difflib.get_close_matches(str(key), valid, n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            raise BudgetError(f"{_at(where, key)}: unknown {what}{hint}; valid: {', '.join(valid)}")
+
+
+def _checked(where: str, mapping: dict, params: dict[str, Param], what: str) -> dict:
+    """`mapping` with its keys known, its plain values allowed and its required keys present."""
+    _known(where, mapping, list(params), what)
+    for key, value in mapping.items():
+        if problem := params[key].problem(value):
+            raise BudgetError(f"{_at(where, key)}: {problem}")
+    missing = [key for key, param in params.items() if param.required and key not in mapping]
+    if missing:
+        raise BudgetError(f"{where}: missing {', '.join(missing)}")
+    return mapping
+
+
+def _domain(where: str, value: Any, param: Param | None = None) -> Any:
+    """A space entry as a fixed value or a Tune domain, each of its values checked against `param` when given."""
+    if not isinstance(value, dict):
+        if param and (problem := param.problem(value)):
+            raise BudgetError(f"{where}: {problem}")
         return value
     if len(value) != 1 or next(iter(value)) not in _DOMAINS:
         raise BudgetError(f"{where}: expected a value or one of {{{', '.join(_DOMAINS)}: ...}}, got {value!r}")
     kind, args = next(iter(value.items()))
+    if not isinstance(args, list) or not args:
+        raise BudgetError(f"{where}.{kind}: expected a list, got {args!r}")
+    if kind not in ("choice", "cycle") and param and param.kind not in (int, float):
+        raise BudgetError(f"{where}.{kind}: {where.rsplit('.', 1)[-1]} takes {param.expected()}; list them with "
+                          f"{{choice: [...]}}")
+    numbers = len(args) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in args)
+    if kind not in ("choice", "cycle") and not numbers:
+        raise BudgetError(f"{where}.{kind}: expected [low, high], got {args!r}")
+    ends = args if kind in ("choice", "cycle") else [args[0], args[1] - 1 if kind == "randint" else args[1]]
+    for end in ends if param else ():
+        if problem := param.problem(end):
+            raise BudgetError(f"{where}.{kind}: {problem}")
     try:
         return _DOMAINS[kind](args)
     except (TypeError, ValueError) as exc:
         raise BudgetError(f"{where}: bad {kind} arguments {args!r} ({exc})") from None
 
 
-def _method_budget(file: str, method: str, spec: dict) -> MethodBudget:
-    where = f"{file}: methods.{method}"
-    space = {k: _domain(f"{where}.space.{k}", v) for k, v in spec["space"].items()}
-    datasets = {d: {k: _domain(f"{where}.datasets.{d}.{k}", v) for k, v in over.items()}
-                for d, over in (spec.get("datasets") or {}).items()}
-    unknown = sorted(set(datasets) - set(list_datasets()))
+def _space(where: str, method: MethodSpec, entries: Any, complete: bool) -> dict[str, Any]:
+    """A method's space (complete: every required parameter present) or a dataset's entries over it."""
+    entries = _mapping(where, entries, f"{method.name}'s parameters")
+    _known(where, entries, sorted(method.params), f"parameter of {method.name}")
+    space = {key: _domain(f"{where}.{key}", value, method.params[key]) for key, value in entries.items()}
+    missing = [k for k, p in method.params.items() if p.required and k not in entries] if complete else []
+    if missing:
+        raise BudgetError(f"{where}: missing {', '.join(missing)} ({method.name} reads them; a fixed value or a "
+                          f"domain each)")
+    return space
+
+
+def _method_budget(file: str, name: str, spec: Any) -> MethodBudget:
+    where = f"{file}: methods.{name}"
+    if name not in METHODS:
+        raise BudgetError(f"{where}: unknown method; valid: {', '.join(METHODS.names())}")
+    method = METHODS.get(name)
+    spec = _mapping(where, spec, "num_samples, max_epochs, space, asha, datasets")
+    _known(where, spec, list(METHOD) + ["space", "asha", "datasets"], "key of a method")
+    _checked(where, {k: v for k, v in spec.items() if k in METHOD}, METHOD, "key of a method")
+    overrides = _mapping(f"{where}.datasets", spec.get("datasets"), "dataset -> parameters")
+    unknown = sorted(set(overrides) - set(list_datasets()))
     if unknown:
         raise BudgetError(f"{where}.datasets: unknown dataset(s) {', '.join(unknown)}; "
                           f"expected names from {', '.join(list_datasets())}")
-    return MethodBudget(int(spec["num_samples"]), spec.get("max_epochs"), space, dict(spec.get("asha") or {}),
-                        datasets)
+    space = _space(f"{where}.space", method, spec.get("space"), complete=True)
+    datasets = {d: _space(f"{where}.datasets.{d}", method, over, complete=False) for d, over in overrides.items()}
+    asha = _checked(f"{where}.asha", _mapping(f"{where}.asha", spec.get("asha"), "ASHA settings"), ASHA,
+                    "ASHA setting")
+    return MethodBudget(int(spec["num_samples"]), spec.get("max_epochs"), space, dict(asha), datasets)
+
+
+def _section(file: str, raw: dict, name: str) -> dict:
+    where = f"{file}: {name}"
+    return DEFAULTS[name] | _checked(where, _mapping(where, raw.get(name), ", ".join(SECTIONS[name])),
+                                     SECTIONS[name], f"{name} setting")
+
+
+def parse_budget(path: Path, raw: Any) -> Budget:
+    """A budget from its parsed YAML, every key and value checked (one BudgetError line naming file and key path)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("methods"), dict):
+        found = type(raw).__name__ if not isinstance(raw, dict) else "no methods: mapping"
+        raise BudgetError(f"{path}: {SHAPE}; found {found}")
+    _known(f"{path}:", raw, ["description", *TOP, *SECTIONS, "methods"], "key of a budget")
+    _checked(f"{path}:", {k: v for k, v in raw.items() if k in TOP}, TOP, "key of a budget")
+    if not isinstance(raw.get("description", ""), str):
+        raise BudgetError(f"{path}: description: expected text, got {raw['description']!r}")
+    methods = {m: _method_budget(str(path), m, spec) for m, spec in raw["methods"].items()}
+    images, text, resources = (_section(str(path), raw, name) for name in SECTIONS)
+    return Budget(path.stem, raw.get("description", ""), float(raw["val_fraction"]),
+                  int(raw.get("checkpoint_every", 1)), images, text, resources, methods)
 
 
 def load_budget(name_or_path: str) -> Budget:
@@ -113,15 +224,10 @@ def load_budget(name_or_path: str) -> Budget:
         raise BudgetError(f"--budget: no budget {name_or_path!r}; valid: {', '.join(list_budgets())} or a .yaml path")
     try:
         raw = yaml.safe_load(path.read_text())
-        if not isinstance(raw, dict) or not isinstance(raw.get("methods"), dict):
-            found = type(raw).__name__ if not isinstance(raw, dict) else "no methods: mapping"
-            raise BudgetError(f"{path}: a budget is a mapping with val_fraction, images, text, resources and "
-                              f"methods (method -> num_samples, space); found {found}")
-        methods = {m: _method_budget(path.name, m, spec) for m, spec in raw["methods"].items()}
-        return Budget(path.stem, raw.get("description", ""), float(raw["val_fraction"]),
-                      int(raw.get("checkpoint_every", 1)), raw["images"], raw["text"], raw["resources"], methods)
-    except (yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
-        raise BudgetError(f"{path}: malformed budget ({type(exc).__name__}: {exc})") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise BudgetError(f"{path}: not YAML{f' (line {mark.line + 1})' if mark else ''}: {one_line(exc)}") from None
+    return parse_budget(path, raw)
 
 
 def derive_seed(*parts: object) -> int:

@@ -1,15 +1,19 @@
 """Bad input: one clear line naming the path or field, before any trial starts; faults inside a trial become rows."""
 from __future__ import annotations
 
+import copy
+import functools
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
+from sweeps.budgets import BudgetError, load_budget
 from sweeps.groups import Cell
 from sweeps.runner import ConfigError, run_sweep
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 
 def assert_one_line_error(result, *needles: str) -> None:
@@ -227,3 +231,58 @@ def test_numeric_options_are_checked_before_anything_starts(tmp_path, args, need
 
 def test_an_empty_group_selection_is_an_error(tmp_path):
     assert_one_line_error(run_cli("--groups", ",", "--storage", str(tmp_path)), "--groups ','", "no group named")
+
+
+SMOKE = yaml.safe_load((ROOT / "sweeps" / "budgets" / "smoke.yaml").read_text())
+
+
+def edited_smoke(tmp_path: Path, path: str, value) -> Path:
+    """A copy of smoke.yaml with one key path (a.b.c) set to `value`, or renamed when `value` is a ("rename", new)."""
+    raw = copy.deepcopy(SMOKE)
+    *parents, last = path.split(".")
+    node = functools.reduce(lambda d, k: d[k], parents, raw)
+    if isinstance(value, tuple):
+        node[value[1]] = node.pop(last)
+    else:
+        node[last] = value
+    out = tmp_path / "edited.yaml"
+    out.write_text(yaml.safe_dump(raw))
+    return out
+
+
+@pytest.mark.parametrize("path, value, needle", [
+    ("methods.recurrent.space.units", ("rename", "unitz"),
+     "methods.recurrent.space.unitz: unknown parameter of recurrent (did you mean units?); valid: batch_size,"),
+    ("methods.finetune.space.mode", {"choice": ["head", "lats3"]},
+     "methods.finetune.space.mode.choice: expected one of head, head_lr, all, last<k> (e.g. last3), got 'lats3'"),
+    ("methods.finetune_aug.space.augment", {"choice": ["flipp"]},
+     "augment.choice: expected one of none, flip_crop, flip_crop_color, flip_crop_color_affine, got 'flipp'"),
+    ("methods.finetune.space.lr", {"loguniform": [-0.1, 0.1]}, "space.lr.loguniform: expected a number > 0"),
+    ("methods.scratch_cnn.space.lr", -0.01, "space.lr: expected a number > 0, got -0.01"),
+    ("methods.finetune.max_epochs", 0, "methods.finetune.max_epochs: expected a whole number >= 1 or null, got 0"),
+    ("methods.features_svm.num_samples", 0, "num_samples: expected a whole number >= 1, got 0"),
+    ("methods.recurrent.space.batch_size", "eight", "batch_size: expected a whole number >= 1, got 'eight'"),
+    ("methods.recurrent.space.bidirectional", {"choice": ["yes"]}, "expected true or false, got 'yes'"),
+    ("methods.recurrent.datasets", {"questions": {"max_tokenz": 300}},
+     "methods.recurrent.datasets.questions.max_tokenz: unknown parameter of recurrent (did you mean max_tokens?)"),
+    ("methods.recurrent.datasets", {"questions": {"dropout": {"uniform": [0.0, 1.5]}}},
+     "datasets.questions.dropout.uniform: expected a number in [0, 1), got 1.5"),
+    ("methods.finetune", ("rename", "finetuen"), "methods.finetuen: unknown method; valid: features_svm,"),
+    ("val_fraction", 1.5, "val_fraction: expected a number in (0, 1), got 1.5"),
+    ("images.image_size", ("rename", "image_sise"), "images.image_sise: unknown images setting (did you mean"),
+    ("methods.finetune.asha", {"grace_period": 0}, "asha.grace_period: expected a whole number >= 1, got 0"),
+])
+def test_a_budget_is_checked_when_it_loads(tmp_path, path, value, needle):
+    """Every key, choice, range and type of a budget: one line naming the file and the key path, before Ray starts
+    (these used to start Ray and fail each trial with a KeyError traceback)."""
+    budget = edited_smoke(tmp_path, path, value)
+    with pytest.raises(BudgetError) as error:
+        load_budget(str(budget))
+    assert str(error.value).startswith(f"{budget}: ") and needle in str(error.value), error.value
+
+
+def test_a_bad_budget_stops_the_sweep_command_before_ray(tmp_path):
+    budget = edited_smoke(tmp_path, "methods.recurrent.space.units", ("rename", "unitz"))
+    result = run_cli("--part", "2", "--groups", "1", "--budget", str(budget), "--storage", str(tmp_path / "runs"))
+    assert_one_line_error(result, "unitz: unknown parameter of recurrent")
+    assert not (tmp_path / "runs").exists()  # refused before demo data, results folder or Ray

@@ -5,8 +5,11 @@ before any trial starts. Builders elsewhere turn the facts into models; there ar
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, Iterator, TypeVar
+
+from trainables import hparams
+from trainables.hparams import Param
 
 T = TypeVar("T")
 
@@ -102,6 +105,8 @@ class MethodSpec:
     # searched parameters whose values the handout asks students to compare: the report shows the best trial
     # (by validation) for each of their values
     variants: tuple[str, ...] = ()
+    # every hyperparameter its trainables read (trainables.hparams): a budget's space is checked against it at load
+    params: dict[str, Param] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def framework(self) -> str:
@@ -164,18 +169,20 @@ NETS.register("small_cnn", NetSpec("small_cnn", 32, channels=(32, 64, 128), hidd
 _TRANSFER = {"kinds": ("images",), "models": "backbones"}
 for _m in (
     MethodSpec("features_svm", 1, {"torch": "trainables.images.feature_svm:run"}, epoch_based=False,
-               variants=("kernel",), **_TRANSFER),
+               variants=("kernel",), params=hparams.SVM, **_TRANSFER),
     MethodSpec("finetune", 1, {"torch": "trainables.images.finetune:run"}, epoch_based=True, variants=("mode",),
-               **_TRANSFER),
+               params=hparams.FINETUNE, **_TRANSFER),
     MethodSpec("finetune_aug", 1, {"torch": "trainables.images.finetune:run"}, epoch_based=True, augment=True,
-               variants=("mode", "augment"), **_TRANSFER),
+               variants=("mode", "augment"), params=hparams.FINETUNE_AUG, **_TRANSFER),
     # The handout's warm-up: a small CNN from scratch on CIFAR-100, in PyTorch and in TensorFlow.
     MethodSpec("scratch_cnn", 1, {"torch": "trainables.images.scratch:run",
                                   "tensorflow": "trainables.images.scratch_keras:run"},
-               epoch_based=True, kinds=("cifar",), models="nets", variants=("augment",)),
+               epoch_based=True, kinds=("cifar",), models="nets", variants=("augment",),
+               params=hparams.SCRATCH),
     # The handout uses TensorFlow; its appendix's PyTorch twin is selectable per cell (framework=torch).
     MethodSpec("recurrent", 2, {"tensorflow": "trainables.text.rnn:run", "torch": "trainables.text.rnn_torch:run"},
-               epoch_based=True, kinds=("text",), models="cells", variants=("pooling", "bidirectional")),
+               epoch_based=True, kinds=("text",), models="cells", variants=("pooling", "bidirectional"),
+               params=hparams.RECURRENT),
 ):
     METHODS.register(_m.name, _m)
 

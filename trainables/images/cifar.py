@@ -14,9 +14,9 @@ import numpy as np
 
 from trainables.common import DataError, cap_per_class
 from trainables.data.layout import cifar_root
+from trainables.hparams import CIFAR_AUGMENT as AUGMENT
 
 SIDE = 32
-AUGMENT = ("none", "flip_crop")  # scratch_cnn's policies in both frameworks: flip_crop = pad PAD, random crop, flip
 PAD = 4
 URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"  # what torchvision.datasets.CIFAR100 fetches
 

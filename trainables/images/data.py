@@ -21,9 +21,9 @@ import numpy as np
 from trainables.cache import cache_key, cached
 from trainables.common import DataError, cap_per_class, stratified_split
 from trainables.data.layout import Layout
+from trainables.hparams import AUGMENTATIONS
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
-AUGMENTATIONS = ("none", "flip_crop", "flip_crop_color", "flip_crop_color_affine")
 IMAGEFOLDER = Layout("images")  # <root>/{train,test}/<class>/<image>
 DECODE_VERSION = 2  # bump when decoding changes: it is part of every cache key (2: the reference presets)
 EVAL_CROP = 0.875  # torchvision references: evaluation resizes the shorter side to size / 0.875, crops the centre

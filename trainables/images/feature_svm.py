@@ -11,14 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from trainables.common import accuracy, classification_metrics
+from trainables.hparams import SCALERS
 from trainables.images.data import Split, check_image_folder, split_train
 from trainables.images.features import image_features
 from trainables.images.specs import backbone_spec
 from trainables.loop import labels
 from trainables.report import flatten_metrics
 from trainables.trial import Trial
-
-SCALERS = ("standard", "l2")
 
 
 def svm_pipeline(params: dict):

@@ -19,12 +19,11 @@ from trainables.images import backbones
 from trainables.images.data import (Split, augmentation, batches, check_image_folder, load_image_data,
                                     split_train)
 from trainables.images.features import image_features
+from trainables.hparams import SCHEDULES
 from trainables.images.specs import backbone_spec
 from trainables.registry import METHODS
 from trainables.loop import fit
 from trainables.trial import Trial
-
-SCHEDULES = ("cosine", "step", "constant")
 
 
 def make_scheduler(optimizer, name: str, epochs: int):

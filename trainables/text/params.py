@@ -2,8 +2,7 @@
 budget gets the same one-line error from the Keras model and its PyTorch twin."""
 from __future__ import annotations
 
-OPTIMIZERS = ("adam", "rmsprop")
-POOLINGS = ("last", "max", "mean")  # the last state, or max / mean over every state of the real tokens
+from trainables.hparams import POOLINGS, TEXT_OPTIMIZERS as OPTIMIZERS
 
 
 def choice(params: dict, key: str, allowed: tuple, default: str) -> str:
