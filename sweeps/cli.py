@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable
 from analysis.load import ResultsError
 from sweeps.budgets import BudgetError, list_budgets, load_budget
 from sweeps.groups import GroupError
+from sweeps.interrupt import RESUME_HINT, Interrupted
 from trainables.common import DataError
 from trainables.registry import METHODS, UnknownNameError
 
@@ -226,6 +227,6 @@ def main_guard(main: Callable[[], int]) -> None:
     except (ConfigError, *USER_ERRORS) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
-        print("interrupted; finished trials are kept: rerun with --resume", file=sys.stderr)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (sweeps.interrupt): the trials already stopped
+        print(RESUME_HINT, file=sys.stderr)
+        sys.exit(exc.exit_code if isinstance(exc, Interrupted) else 130)

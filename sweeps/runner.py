@@ -20,6 +20,7 @@ from sweeps.budgets import Budget, derive_seed, sample_configs
 from sweeps.datasets import Catalog, DataSource, make_split, with_split
 from trainables.data.layout import file_counts
 from sweeps.groups import Cell, Group
+from sweeps.interrupt import SignalStop
 from sweeps.storage import (NETWORK_FILESYSTEMS, ForeignFolder, check_sweep_id, filesystem_type, other_hosts,
                             remove_sweep, storage_problem)
 from trainables import report, schema, store
@@ -396,7 +397,7 @@ def trial_resources(config: dict) -> Any:
     return PlacementGroupFactory([bundle], strategy=FRAMEWORK_STRATEGY[spec["framework"]])
 
 
-def run_tune(options: SweepOptions, trials: list[dict]) -> None:
+def run_tune(options: SweepOptions, trials: list[dict], stop: SignalStop) -> None:
     from ray import tune
 
     from sweeps.progress import SweepProgress
@@ -412,11 +413,17 @@ def run_tune(options: SweepOptions, trials: list[dict]) -> None:
         run_config=tune.RunConfig(
             name="tune", storage_path=options.sweep_dir if store.is_uri(options.sweep_dir)
             else str(Path(options.sweep_dir).resolve()), verbose=0,
-            callbacks=[SweepProgress(len(trials), str(options.sweep_dir))],
+            callbacks=[SweepProgress(len(trials), str(options.sweep_dir))], stop=stop.stopper(),
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
     )
-    tuner.fit()
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # Ctrl-C goes to SignalStop, like SIGTERM
+    stop.tune_running = True
+    try:
+        tuner.fit()
+    finally:
+        stop.tune_running = False
+    stop.raise_if_stopped()
 
 
 @dataclass
@@ -453,6 +460,11 @@ def summarize(options: SweepOptions, trials: list[dict], t0: float) -> Summary:
 
 def run_sweep(options: SweepOptions) -> Summary:
     """Check everything, then run every unfinished trial; returns the summary (raises ConfigError early)."""
+    with SignalStop() as stop:
+        return _run_sweep(options, stop)
+
+
+def _run_sweep(options: SweepOptions, stop: SignalStop) -> Summary:
     t0 = time.time()
     check_cells(options.cells, options.datasets)
     facts = check_data(options.cells, options.data_root, options.demo, options.datasets, options.test_fraction,
@@ -463,6 +475,7 @@ def run_sweep(options: SweepOptions) -> Summary:
         clear_sweep(options)
     try:
         resources = connect(options)
+        stop.install()  # again: starting Ray put its own SIGTERM handler in place
         trials = plan_trials(options, facts, resources)
         todo = prepare_sweep_dir(options, trials, plan_estimate(options, resources), describe_data(facts))
         write_splits(options, facts)
@@ -470,7 +483,7 @@ def run_sweep(options: SweepOptions) -> Summary:
               f"({len(trials) - len(todo)} already finished), budget {options.budget.name}, weights {options.weights}, "
               f"{resources['cpus']} CPU + {resources['gpus']:g} GPU per trial", flush=True)
         if todo:
-            run_tune(options, todo)
+            run_tune(options, todo, stop)
         return summarize(options, trials, t0)
     finally:
         import ray

@@ -1,0 +1,82 @@
+"""Stopping a sweep by signal: Ctrl-C (SIGINT) and SIGTERM — what `timeout`, `kill`, Slurm and Kubernetes send — end
+it the same way.
+
+While trials run, the first signal asks Tune to stop them (its public `Stopper.stop_all`): finished trials' rows and
+every checkpoint stay, Ray shuts down, and the command exits 128 + the signal's number with one line saying how to
+go on. A signal before or after the trials, or a second one, stops at once. Ray's core worker installs its own
+SIGTERM handler (a C++ stack dump and exit 1) when it starts, so the driver installs this one again after
+`ray.init`.
+"""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import Any
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+RESUME_HINT = "interrupted; finished trials are kept: rerun with --resume"
+
+
+class Interrupted(KeyboardInterrupt):
+    """The sweep was stopped by `signum`; its exit code is the shell's 128 + signum (130 Ctrl-C, 143 SIGTERM)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+class SignalStop:
+    """A context that turns SIGINT and SIGTERM into a graceful stop of the Tune run, or into `Interrupted`."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.tune_running = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "SignalStop":
+        self.install()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers belong to the main thread (a sweep run from a test's worker thread keeps Ray's)
+        for signum in SIGNALS:
+            self._previous.setdefault(signum, signal.getsignal(signum))
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is None and self.tune_running:
+            self.received = signum
+            print(f"{signal.Signals(signum).name}: stopping the running trials (send it again to stop at once)",
+                  file=sys.stderr, flush=True)
+            return
+        raise Interrupted(self.received or signum)
+
+    def raise_if_stopped(self) -> None:
+        if self.received is not None:
+            raise Interrupted(self.received)
+
+    def stopper(self) -> Any:
+        """A Tune Stopper that ends the whole run once a signal arrived (checked at every step of Tune's loop)."""
+        from ray.tune import Stopper
+
+        owner = self
+
+        class OnSignal(Stopper):
+            def __call__(self, trial_id: str, result: dict) -> bool:
+                return False
+
+            def stop_all(self) -> bool:
+                return owner.received is not None
+
+        return OnSignal()
