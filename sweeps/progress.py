@@ -6,12 +6,16 @@ scheduler is marked `stopped`, and a trial that died without writing a row (kill
 """
 from __future__ import annotations
 
+import sys
 import time
 
 from ray import tune
 
 from trainables import report, store
 from trainables.trial import spec_row
+
+
+SKIPPED = {"skipped_images": "files (not images, or unreadable)", "skipped_rows": "rows (empty text)"}
 
 
 def _count(value) -> str:
@@ -28,6 +32,7 @@ class SweepProgress(tune.Callback):
         self.results_dir = results_dir
         self.done = 0
         self.t0 = time.time()
+        self.warned: set[str] = set()  # datasets whose skipped files were shown
 
     def _line(self, trial, status: str) -> None:
         spec = trial.config["trial"]
@@ -40,6 +45,16 @@ class SweepProgress(tune.Callback):
             f"{_count(row.get('n_train'))} train / {_count(row.get('n_test'))} test)")
         print(f"[{self.done:>4}/{self.total}] {status:<7} {what} #{spec['sample']:<2} {detail}  "
               f"{time.time() - self.t0:6.0f}s", flush=True)
+        self._warn_skipped(cell["dataset"], row)
+
+    def _warn_skipped(self, dataset: str, row: dict) -> None:
+        """Once per dataset: what its trials' data reading left out (the rows count it, per trial)."""
+        for column, what in SKIPPED.items():
+            count = row.get(column)
+            if count and count == count and dataset not in self.warned:
+                self.warned.add(dataset)
+                print(f"warning: {dataset}: {count:.0f} {what} skipped; first: {row.get('skipped_first')} "
+                      f"(rows: {column})", file=sys.stderr, flush=True)
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         spec = trial.config["trial"]

@@ -104,7 +104,8 @@ def test_quoted_newlines_and_empty_texts_are_read_right(tmp_path):
     (tmp_path / "test.csv").write_text("text,label\nnull,ham\n")
     classes, train, test = read_dataset(tmp_path)
     assert classes == ["ham", "spam"] and list(train["text"]) == ["line one\nline two, with comma", "NA"]
-    assert train.attrs["empty_rows"] == 1 and list(test["text"]) == ["null"]  # "NA" / "null" stay text
+    assert list(test["text"]) == ["null"]  # "NA" / "null" stay text
+    assert train.attrs["skipped"] == ["train.csv data row 3"]  # the empty text is dropped and named
 
 
 def _odd_images(folder: Path) -> None:
@@ -125,9 +126,9 @@ def _odd_images(folder: Path) -> None:
     (folder / "notes.txt").write_text("not an image")
 
 
-def test_odd_images_are_converted_or_skipped_and_counted(tmp_path, demo_root, make_options, tiny_budget):
-    """Greyscale, CMYK, alpha and palette images are converted; corrupt, truncated and non-image files are skipped
-    with a warning and counted in the row; the sweep finishes."""
+def test_odd_images_are_converted_or_skipped_and_counted(tmp_path, demo_root, make_options, tiny_budget, capsys):
+    """Greyscale, CMYK, alpha and palette images are converted; corrupt, truncated and non-image files are skipped,
+    counted and named in the row, and the driver shows them once for the dataset; the sweep finishes."""
     import dataclasses
 
     data = tmp_path / "data"
@@ -140,6 +141,11 @@ def test_odd_images_are_converted_or_skipped_and_counted(tmp_path, demo_root, ma
     rows = pd.concat(pd.read_parquet(p) for p in (tmp_path / "runs" / "test" / "trials").glob("*.parquet"))
     assert (rows["status"] != "error").all()
     assert (rows["skipped_images"] == 3).all()  # corrupt.jpg, truncated.jpg, notes.txt
+    first = rows["skipped_first"].iloc[0]
+    assert first.startswith("train/class_00/") and (rows["skipped_first"] == first).all()
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: caltech101:")]
+    assert warnings == [f"warning: caltech101: 3 files (not images, or unreadable) skipped; first: {first} "
+                        f"(rows: skipped_images)"]
 
 
 def test_decode_converts_every_mode_to_rgb(tmp_path):

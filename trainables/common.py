@@ -5,6 +5,7 @@ import hashlib
 import os
 import random
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -90,3 +91,9 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, detail: bool 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
+
+
+def skipped_facts(column: str, skipped: Sequence[str]) -> dict:
+    """A row's record of what a trial's data reading left out (unreadable images, empty texts): how many, and the
+    first by name, which the driver shows once per dataset (sweeps.progress)."""
+    return {column: len(skipped), "skipped_first": str(skipped[0]) if len(skipped) else None}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainables.common import accuracy, classification_metrics
+from trainables.common import accuracy, classification_metrics, skipped_facts
 from trainables.hparams import SCALERS
 from trainables.images.data import Split, check_image_folder, split_train
 from trainables.images.features import image_features
@@ -65,5 +65,5 @@ def run(dataset_dir: Path, trial: Trial) -> None:
         trial.write_predictions(scores)
     trial.finish(metrics | {"items_per_s": float(feats["images_per_s"]), "features_cached": was_cached,
                             "n_train": len(train.y), "n_val": len(val.y), "n_test": len(feats["test_y"]),
-                            "skipped_images": len(feats["skipped"]),
+                            **skipped_facts("skipped_images", feats["skipped"]),
                             "classes": json.dumps(classes)})

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from trainables.common import skipped_facts
 from trainables.images import backbones
 from trainables.images.data import (Split, augmentation, batches, check_image_folder, load_image_data,
                                     split_train)
@@ -147,7 +148,7 @@ def network_learner(trial: Trial, dataset_dir: Path, classes: list[str], size: i
                        generator=generator, drop_singleton=train_mode, workers=workers if train_mode else 0)
 
     learner = ImageLearner(model, optimizer, scheduler, device, to_batches, generator, params.get("clip"))
-    return learner, train, test, source, backbones.describe_device(device), len(train.skipped) + len(test.skipped)
+    return learner, train, test, source, backbones.describe_device(device), train.skipped + test.skipped
 
 
 def head_learner(trial: Trial, dataset_dir: Path, classes: list[str], size: int, epochs: int, generator):
@@ -170,7 +171,7 @@ def head_learner(trial: Trial, dataset_dir: Path, classes: list[str], size: int,
     train = Split(feats["train_x"], feats["train_y"])
     test = Split(feats["test_x"], feats["test_y"])
     learner = ImageLearner(head, optimizer, scheduler, device, to_batches, generator)
-    return learner, train, test, None, "cpu", len(feats["skipped"])
+    return learner, train, test, None, "cpu", list(feats["skipped"])
 
 
 def run(dataset_dir: Path, trial: Trial) -> None:
@@ -191,7 +192,7 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     train, val = split_train(train_full, trial.budget["val_fraction"], trial.spec["data_seed"])
     if source is not None:  # the same training images, at the augmentation's source size
         train = split_train(source, trial.budget["val_fraction"], trial.spec["data_seed"])[0]
-    trial.values |= {"skipped_images": skipped, "trained_on_features": on_features,
+    trial.values |= skipped_facts("skipped_images", skipped) | {"trained_on_features": on_features,
                      "classes": json.dumps(classes)}
 
     fit(trial, learner, train, val, test, epochs, patience=params.get("patience"))

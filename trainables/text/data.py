@@ -64,7 +64,7 @@ def read_split(path: Path, layout: Layout = TRAIN_TEST) -> pd.DataFrame:
     frame = frame.loc[~empty].reset_index(drop=True)
     if frame.empty:
         raise DataError(f"{path}: no rows with non-empty text (column {wanted[0]})")
-    frame.attrs["empty_rows"] = int(empty.sum())
+    frame.attrs["skipped"] = [f"{path.name} data row {row + 1}" for row in np.flatnonzero(empty.to_numpy())]
     return frame
 
 
@@ -80,7 +80,7 @@ def read_dataset(root: Path, layout: Layout = TRAIN_TEST) -> tuple[list[str], pd
         pool = read_split(where, layout)
         held = pool["row"].isin(layout.test or ())
         train, test = pool.loc[~held].reset_index(drop=True), pool.loc[held].reset_index(drop=True)
-        train.attrs["empty_rows"], test.attrs["empty_rows"] = pool.attrs["empty_rows"], 0
+        train.attrs["skipped"], test.attrs["skipped"] = pool.attrs["skipped"], []
         train_file = test_file = where
     else:
         train_file, test_file = root / "train.csv", root / "test.csv"
@@ -155,8 +155,8 @@ class Vectorizer:
 
 
 def load_text_data(root: Path, text_budget: dict, seed: int,
-                   layout: Layout = TRAIN_TEST) -> tuple[list[str], TextSplit, TextSplit, int]:
-    """(classes, train, test, empty rows dropped) with labels as indices into the sorted train classes, capped."""
+                   layout: Layout = TRAIN_TEST) -> tuple[list[str], TextSplit, TextSplit, list[str]]:
+    """(classes, train, test, the empty rows dropped) with labels as indices into the sorted train classes, capped."""
     classes, train, test = read_dataset(root, layout)
     index = {c: i for i, c in enumerate(classes)}
     out = []
@@ -164,7 +164,7 @@ def load_text_data(root: Path, text_budget: dict, seed: int,
         y = frame["label"].map(index).to_numpy(dtype=np.int64)
         keep = cap_total(y, cap, seed)
         out.append(TextSplit([frame["text"].iloc[i] for i in keep], y[keep]))
-    return classes, out[0], out[1], train.attrs["empty_rows"] + test.attrs["empty_rows"]
+    return classes, out[0], out[1], train.attrs["skipped"] + test.attrs["skipped"]
 
 
 @dataclass
@@ -175,7 +175,7 @@ class TextData:
     test: TextSplit
     max_len: int
     max_tokens: int
-    empty_rows: int
+    skipped: list[str]  # rows dropped for empty text ("train.csv data row 17")
 
 
 def prepare(root: Path, dataset: str, text_budget: dict, params: dict, val_fraction: float, seed: int,
@@ -184,11 +184,11 @@ def prepare(root: Path, dataset: str, text_budget: dict, params: dict, val_fract
     from trainables.common import stratified_split
     from trainables.registry import DATASETS
 
-    classes, train_full, test, empty = load_text_data(root, text_budget, seed, layout)
+    classes, train_full, test, skipped = load_text_data(root, text_budget, seed, layout)
     keep, held = stratified_split(train_full.y, val_fraction, seed)
     train, val = train_full.take(keep), train_full.take(held)
     max_len = choose_max_len(train.texts, params.get("max_len", "auto"), cap=int(text_budget.get("max_len_cap", 400)))
     course_vocab = DATASETS.get(dataset).vocab if dataset in DATASETS else None
     # a searched `max_tokens` beats the budget's cap, which beats the course's vocabulary size
     max_tokens = int(params.get("max_tokens") or text_budget.get("max_tokens") or course_vocab or 20000)
-    return TextData(classes, train, val, test, max_len, max_tokens, empty)
+    return TextData(classes, train, val, test, max_len, max_tokens, skipped)

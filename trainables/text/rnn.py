@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from trainables.keras_learner import Arrays, KerasLearner, configure_tensorflow
+from trainables.common import skipped_facts
 from trainables.loop import fit
 from trainables.registry import CELLS
 from trainables.text import params as knobs
@@ -115,7 +116,7 @@ def run(dataset_dir: Path, trial: Trial) -> None:
         vocab, train, val, test = encode(tf, data)
     model = build_model(tf, vocab, len(data.classes), trial.cell["model"], params)
     trial.values |= {"classes": json.dumps(data.classes), "max_len": data.max_len, "vocab_size": vocab,
-                     "skipped_rows": data.empty_rows, "cudnn_eligible": cudnn_eligible(model)}
+                     **skipped_facts("skipped_rows", data.skipped), "cudnn_eligible": cudnn_eligible(model)}
     epochs = min(int(params.get("epochs", trial.spec["max_epochs"])), int(trial.spec["max_epochs"]))
     fit(trial, KerasLearner(tf, model, int(params["batch_size"])), train, val, test, epochs,
         patience=params.get("patience"))

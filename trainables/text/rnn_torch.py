@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from trainables.common import skipped_facts
 from trainables.loop import fit
 from trainables.registry import CELLS
 from trainables.text import params as knobs
@@ -163,7 +164,7 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     optimizers = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}
     optimizer = optimizers[knobs.optimizer(params)](model.parameters(), lr=float(params["lr"]))
     trial.values |= {"classes": json.dumps(data.classes), "max_len": data.max_len, "vocab_size": vocab,
-                     "skipped_rows": data.empty_rows, "cudnn_eligible": uses_cudnn(device)}
+                     **skipped_facts("skipped_rows", data.skipped), "cudnn_eligible": uses_cudnn(device)}
     learner = TorchTextLearner(model, optimizer, device, int(params["batch_size"]),
                                torch.Generator().manual_seed(trial.seed))
     epochs = min(int(params.get("epochs", trial.spec["max_epochs"])), int(trial.spec["max_epochs"]))
