@@ -12,6 +12,7 @@ from analysis.load import ResultsError
 from sweeps.budgets import BudgetError, list_budgets, load_budget
 from sweeps.groups import GroupError
 from sweeps.interrupt import RESUME_HINT, Interrupted
+from sweeps.lock import LockHeld
 from trainables.common import DataError
 from trainables.registry import METHODS, UnknownNameError
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from sweeps.datasets import Catalog
     from sweeps.runner import SweepOptions
 
-USER_ERRORS = (BudgetError, GroupError, UnknownNameError, DataError, ResultsError)
+USER_ERRORS = (BudgetError, GroupError, UnknownNameError, DataError, ResultsError, LockHeld)
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:

@@ -21,6 +21,7 @@ from sweeps.datasets import Catalog, DataSource, make_split, with_split
 from trainables.data.layout import file_counts
 from sweeps.groups import Cell, Group
 from sweeps.interrupt import SignalStop
+from sweeps.lock import DriverLock
 from sweeps.storage import (NETWORK_FILESYSTEMS, ForeignFolder, check_sweep_id, filesystem_type, other_hosts,
                             remove_sweep, storage_problem)
 from trainables import report, schema, store
@@ -460,19 +461,27 @@ def summarize(options: SweepOptions, trials: list[dict], t0: float) -> Summary:
 
 def run_sweep(options: SweepOptions) -> Summary:
     """Check everything, then run every unfinished trial; returns the summary (raises ConfigError early)."""
-    with SignalStop() as stop:
-        return _run_sweep(options, stop)
-
-
-def _run_sweep(options: SweepOptions, stop: SignalStop) -> Summary:
     t0 = time.time()
+    with SignalStop() as stop:
+        facts = preflight(options)
+        with DriverLock(options.storage, options.sweep_id):  # one driver per sweep, until it ends
+            if options.fresh:
+                clear_sweep(options)
+            return launch(options, facts, stop, t0)
+
+
+def preflight(options: SweepOptions) -> dict[str, dict]:
+    """Every check that needs no Ray: names, data (its facts returned), weights, the results location."""
     check_cells(options.cells, options.datasets)
     facts = check_data(options.cells, options.data_root, options.demo, options.datasets, options.test_fraction,
                        options.seed, earlier_split(options))
     check_weights(options)
     check_storage(options.storage)
-    if options.fresh:
-        clear_sweep(options)
+    return facts
+
+
+def launch(options: SweepOptions, facts: dict[str, dict], stop: SignalStop, t0: float) -> Summary:
+    """Start or join Ray, plan the trials, write the plan and run what is unfinished."""
     try:
         resources = connect(options)
         stop.install()  # again: starting Ray put its own SIGTERM handler in place
