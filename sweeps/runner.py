@@ -314,19 +314,70 @@ def prepare_sweep_dir(options: SweepOptions, trials: list[dict], estimate: dict 
     if existing and not options.resume:
         raise ConfigError(f"{sweep_dir}: already holds {len(existing)} trial rows; pass --resume to continue it, "
                           f"--fresh to start over, or --sweep-id NAME for a new sweep")
-    manifest = {"sweep_id": options.sweep_id, "budget": options.budget.name, "seed": options.seed,
-                "weights": options.weights, "demo_data": options.demo,
-                "groups": sorted({g.name for gs in options.cells.values() for g in gs}),
-                "cells": [{"key": c.key, "part": c.part, "dataset": c.dataset, "model": c.model, "method": c.method,
-                           "framework": c.framework or METHODS.get(c.method).framework,
-                           "groups": [g.name for g in gs]} for c, gs in options.cells.items()],
+    manifest = {"sweep_id": options.sweep_id, **plan_fields(options), "demo_data": options.demo,
                 "trials": [t["trial_id"] for t in trials],
                 "param_types": trials[0]["param_types"] if trials else {}, "estimate": estimate,
                 "datasets": datasets or {}}
     report.write_text_atomic(json.dumps(manifest, indent=1), store.join(sweep_dir, "sweep.json"))
-    rows = report.read_rows(sweep_dir, [t["trial_id"] for t in trials])
-    finished = {trial_id for trial_id, row in rows.items() if row and row["status"] in FINISHED}
+    finished = finished_trials(sweep_dir, [t["trial_id"] for t in trials])
     return [t for t in trials if t["trial_id"] not in finished]
+
+
+def plan_fields(options: SweepOptions) -> dict:
+    """What sweep.json records of the options, and what a resumed sweep must share with it."""
+    return {"budget": options.budget.name, "data_root": str(options.data_root), "weights": options.weights,
+            "seed": options.seed, "test_fraction": options.test_fraction,
+            "groups": sorted({g.name for gs in options.cells.values() for g in gs}),
+            "cells": [{"key": c.key, "part": c.part, "dataset": c.dataset, "model": c.model, "method": c.method,
+                       "framework": c.framework or METHODS.get(c.method).framework,
+                       "groups": [g.name for g in gs]} for c, gs in options.cells.items()]}
+
+
+# a field an older plan lacks is not compared
+PLAN_FIELDS = ("budget", "data_root", "weights", "seed", "test_fraction", "groups", "cells")
+
+
+def _shown(value: Any) -> str:
+    if not isinstance(value, list):
+        return str(value)
+    return f"{len(value)} ({', '.join(map(str, value[:3]))}{', ...' if len(value) > 3 else ''})"
+
+
+def check_same_plan(path: str, plan: dict) -> None:
+    """--resume refuses a plan other than the stored one (another budget, data, weights, seed or selection would
+    mix two sweeps' rows in one table), naming each differing field; a damaged sweep.json is named too."""
+    text = store.read_text(path)
+    if text is None:
+        return  # rows without a plan (a removed sweep.json): they are the ledger; the plan is written anew
+    try:
+        stored = json.loads(text)
+        stored["cells"] = sorted(c["key"] for c in stored.get("cells", []))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # not JSON, or not a plan's shape
+        raise ConfigError(f"{path}: damaged, not a sweep plan ({type(exc).__name__}: {str(exc)[:80]}); remove it "
+                          f"and rerun with --resume to continue from the rows, or --fresh to start over") from None
+    plan = plan | {"cells": sorted(c["key"] for c in plan["cells"])}
+    differ = [f"{field} {_shown(stored[field])} -> {_shown(plan[field])}" for field in PLAN_FIELDS
+              if field in stored and stored[field] != plan[field]]
+    if differ:
+        raise ConfigError(f"{path}: --resume with another {'; '.join(differ)} than the stored plan; rerun with its "
+                          f"options, --fresh to start over, or --sweep-id NAME for a new sweep")
+
+
+def finished_trials(sweep_dir: str, trial_ids: list[str]) -> set[str]:
+    """The trials whose stored row says ok or stopped. A damaged row file is named, and its trial runs again (its
+    new row replaces the file)."""
+    try:
+        rows = report.read_rows(sweep_dir, trial_ids)
+    except store.UnreadableFile:
+        rows = {}
+        for trial_id in trial_ids:
+            try:
+                rows[trial_id] = report.read_row(sweep_dir, trial_id)
+            except store.UnreadableFile as exc:  # removed: every later reader would stop on it
+                print(f"warning: {exc}; removed, its trial runs again", file=sys.stderr, flush=True)
+                store.remove_file(report.row_path(sweep_dir, trial_id))
+                rows[trial_id] = None
+    return {trial_id for trial_id, row in rows.items() if row and row["status"] in FINISHED}
 
 
 def connect(options: SweepOptions) -> dict[str, float]:
@@ -467,6 +518,8 @@ def run_sweep(options: SweepOptions) -> Summary:
         with DriverLock(options.storage, options.sweep_id):  # one driver per sweep, until it ends
             if options.fresh:
                 clear_sweep(options)
+            if options.resume:
+                check_same_plan(store.join(options.sweep_dir, "sweep.json"), plan_fields(options))
             return launch(options, facts, stop, t0)
 
 

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from sweeps.lock import DriverLock, LockHeld, lock_location
-from tests.conftest import ROOT, TINY
+from tests.conftest import ROOT, TINY, run_cli
+from tests.test_bad_input import assert_one_line_error
 from trainables import store
 
 
@@ -116,3 +117,37 @@ def test_another_hosts_lock_is_judged_by_its_heartbeat_not_its_clock(storage):
     with DriverLock(storage, "s", heartbeat_s=0.3) as lock:  # the heartbeat stopped: stale after three beats
         time.sleep(0.8)
         assert lock.read().beat >= 1 and lock.read().host == socket.gethostname()
+
+
+def test_resume_refuses_another_plan_and_names_damaged_files(tmp_path):
+    """--resume with other options than the stored plan refuses, naming the fields; a damaged row file is named,
+    removed and its trial rerun; a damaged sweep.json is named by --resume and by the analysis."""
+    storage = tmp_path / "runs"
+    args = ("--local", "--part", "2", "--groups", "1", "--budget", str(TINY), "--storage", str(storage))
+    assert run_cli(*args).returncode == 0
+    sweep = storage / "tiny-demo-P2G1"
+    plan = sweep / "sweep.json"
+
+    assert_one_line_error(run_cli(*args, "--resume", "--weights", "imagenet"),
+                          f"{plan}: --resume with another weights random -> imagenet than the stored plan")
+    other = ("--local", "--part", "2", "--groups", "2", "--budget", str(TINY), "--storage", str(storage))
+    assert_one_line_error(run_cli(*other, "--resume", "--sweep-id", "tiny-demo-P2G1", "--seed", "3"),
+                          "another seed 0 -> 3; groups 1 (P2G1) -> 1 (P2G2); cells 2 (p2-sentiment-lstm-recurrent,",
+                          "--fresh to start over, or --sweep-id NAME")
+
+    row = sorted((sweep / "trials").glob("*.parquet"))[0]
+    row.write_bytes(b"PAR1 damaged")
+    analysis = subprocess.run([sys.executable, "-m", "analysis", str(sweep)], cwd=ROOT, capture_output=True,
+                              text=True)
+    assert_one_line_error(analysis, f"{row}: unreadable Parquet")
+    resumed = run_cli(*args, "--resume")
+    assert resumed.returncode == 0 and "2 trials (1 already finished)" in resumed.stdout, resumed.stderr
+    assert f"warning: {row}: unreadable Parquet" in resumed.stderr and "removed, its trial runs again" in \
+        resumed.stderr
+    assert pd.read_parquet(row)["status"].iloc[0] == "ok"
+
+    plan.write_text('{"sweep_id": "tiny-demo-P2G1", "cells": [')
+    assert_one_line_error(run_cli(*args, "--resume"), f"{plan}: damaged, not a sweep plan (JSONDecodeError")
+    analysis = subprocess.run([sys.executable, "-m", "analysis", str(sweep)], cwd=ROOT, capture_output=True,
+                              text=True)
+    assert_one_line_error(analysis, f"{plan}: not valid JSON")
