@@ -87,6 +87,9 @@ def test_test_label_missing_from_train(tmp_path, demo_root):
     (lambda p: p.write_bytes(b"text,label\ncaf\xe9 au lait,pos\n"), "train.csv: not UTF-8 text (byte 14)"),
     (lambda p: p.write_text("text,label\ngood,pos\nfine,pos\n"), "train.csv: column label has a single class"),
     (lambda p: p.write_text("text,label\n  ,pos\n,neg\n"), "train.csv: no rows with non-empty text"),
+    (lambda p: p.write_text("text,label\n"), "train.csv: no rows with non-empty text"),  # header only
+    (lambda p: p.write_text("a fine film,pos\na dull one,neg\n"),  # no header: its first row is read as one
+     "train.csv: missing column(s) text, label; expected a CSV with columns text,label (found a fine film, pos)"),
 ])
 def test_broken_text_csv_is_one_line(tmp_path, demo_root, damage, needle):
     root = copy_dataset(demo_root, "sentiment", tmp_path / "data")

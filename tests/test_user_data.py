@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import PIL.Image
 import pytest
 
 from tests.conftest import TINY, run_cli
@@ -33,9 +34,19 @@ def one_csv(demo_root: Path, dest: Path) -> Path:
     return dest
 
 
+HOSTILE = "<b>ünï 名字 & 'c'"  # a class folder named like markup, with quotes, spaces and non-ASCII letters
+
+
 def test_two_user_datasets_run_through_tune_and_the_report_names_them(tmp_path, demo_root):
+    """Also the battery's odd-but-valid inputs: a hostile Unicode class name (kept, escaped in the report), a
+    one-pixel image (decoded, not skipped), a CSV written by Excel on Windows (BOM, CRLF) with numeric labels."""
     birds = image_pool(demo_root, tmp_path / "birds")
-    one_csv(demo_root, tmp_path / "mail.csv")
+    first = sorted(birds.iterdir())[0]
+    first.rename(birds / HOSTILE)
+    PIL.Image.new("RGB", (1, 1), (200, 30, 30)).save(birds / HOSTILE / "one_pixel.png")
+    frame = pd.read_csv(one_csv(demo_root, tmp_path / "mail.csv"), keep_default_na=False)
+    frame["category"] = pd.factorize(frame["category"])[0]
+    (tmp_path / "mail.csv").write_bytes(b"\xef\xbb\xbf" + frame.to_csv(index=False, lineterminator="\r\n").encode())
     (tmp_path / "datasets.yaml").write_text(
         "datasets:\n  - {name: mail, path: mail.csv, text_column: body, label_column: category}\n")
     args = ("--local", "--datasets", f"birds={birds},mail", "--datasets-file", str(tmp_path / "datasets.yaml"),
@@ -49,7 +60,10 @@ def test_two_user_datasets_run_through_tune_and_the_report_names_them(tmp_path, 
     rows = pd.read_parquet(sweep / "trials")
     assert set(rows["status"]) == {"ok"} and set(rows["dataset"]) == {"birds", "mail"}
     assert (rows["test_fraction"] == 0.25).all() and (rows["split_seed"] == 0).all()
-    for name, pool in (("birds", 3 * 8), ("mail", 2 * 16)):  # the demo's 8 images / 16 texts per class
+    assert (rows["skipped_images"].dropna() == 0).all()  # the one-pixel image is an image
+    assert HOSTILE in json.loads(rows[rows["dataset"] == "birds"]["classes"].iloc[0])
+    assert set(json.loads(rows[rows["dataset"] == "mail"]["classes"].iloc[0])) == {"0", "1"}
+    for name, pool in (("birds", 3 * 8 + 1), ("mail", 2 * 16)):  # the demo's 8 images / 16 texts per class
         manifest = json.loads((sweep / "splits" / f"{name}.json").read_text())
         mine = rows[rows["dataset"] == name]
         assert manifest["n_train"] + manifest["n_test"] == pool and manifest["fraction"] == 0.25
@@ -62,6 +76,8 @@ def test_two_user_datasets_run_through_tune_and_the_report_names_them(tmp_path, 
     report = run_cli_analysis(sweep)
     assert "| birds | images | your own data |" in report and "held out here: 25 % stratified, seed 0" in report
     assert "| birds | mobilenet_v2 |" in report and "| mail |" in report
+    page = (sweep / "reports" / "index.html").read_text()
+    assert "&lt;b&gt;ünï 名字 &amp; &#39;c&#39;" in page and "<b>ünï" not in page  # shown, escaped
 
     again = run_cli(*args, "--resume", script="matrix.py")  # a resume reads the very same split
     assert again.returncode == 0 and "(3 already finished)" in again.stdout, again.stdout + again.stderr
