@@ -37,6 +37,7 @@ def main() -> None:
     from analysis.tables import cell_results
     from sweeps.groups import Cell
     from sweeps.runner import SweepOptions, run_sweep
+    from trainables.plan import ImageCaps
 
     head = HEAD_SPACE | {"epochs": args.epochs, "patience": args.epochs}  # best-validation weights, no early stop
     asha = {"grace_period": 3, "reduction_factor": 3}  # the full budget's: augmentation pays off after epoch 1
@@ -44,8 +45,7 @@ def main() -> None:
                "finetune": method_budget(args.samples, head, max_epochs=args.epochs, asha=asha),
                "finetune_aug": method_budget(args.samples, head | {"augment": "flip_crop"}, max_epochs=args.epochs,
                                              asha=asha)}
-    budget = budget_from("full", images={"image_size": None, "max_train_per_class": None,
-                                         "max_test_per_class": None}, methods=methods, checkpoint_every=0)
+    budget = budget_from("full", images=ImageCaps(), methods=methods, checkpoint_every=0)
     storage = Path(tempfile.mkdtemp(prefix="bench_caltech_"))
     rows = []
     runs = {"imagenet": list(methods), "random": ["features_svm", "finetune"]}

@@ -16,7 +16,8 @@ SHARED_DATA = Path(os.environ.get("GROUPSWEEP_SHARED_DATA", ROOT.parent / "share
 def shared_data(*parts: str) -> Path:
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        sys.exit(f"error: {path}: real data not found; set GROUPSWEEP_SHARED_DATA to the folder holding text/ and images/")
+        sys.exit(f"error: {path}: real data not found; set GROUPSWEEP_SHARED_DATA to the folder holding text/ and "
+                 f"images/")
     return path
 
 
@@ -44,6 +45,7 @@ def budget_from(base: str, **changes):
 
 def method_budget(num_samples: int, space: dict, max_epochs: int | None = None, asha: dict | None = None):
     from sweeps.budgets import MethodBudget, _domain
+    from trainables.plan import Asha
 
     return MethodBudget(num_samples, max_epochs, {k: _domain(f"bench.{k}", v) for k, v in space.items()},
-                        asha or {})
+                        Asha(**(asha or {})))

@@ -57,7 +57,8 @@ def main() -> None:
     best_cached, best_plain = min(cached), min(plain)
     print(f"caltech101 train, {n} (cached) / {m} (ImageFolder) images at {size} px, RandomResizedCrop+flip, "
           f"batch {args.batch_size}, {args.workers} workers, best of {args.epochs} epochs")
-    print(f"tensor cache : {best_cached:7.2f} s/epoch  ({n / best_cached:7.0f} img/s; one-time decode {decode_once:.1f} s)")
+    print(f"tensor cache : {best_cached:7.2f} s/epoch  ({n / best_cached:7.0f} img/s; "
+          f"one-time decode {decode_once:.1f} s)")
     print(f"ImageFolder  : {best_plain:7.2f} s/epoch  ({m / best_plain:7.0f} img/s)")
     print(f"ratio (ImageFolder / tensor cache epoch time): {best_plain / best_cached:.1f}x")
 

@@ -23,8 +23,9 @@ def sweep(cache: bool, model: str, samples: int, cpus: int, weights: str) -> tup
     from analysis.load import load_trials
     from sweeps.groups import Cell
     from sweeps.runner import SweepOptions, run_sweep
+    from trainables.plan import ImageCaps
 
-    images = {"image_size": None, "max_train_per_class": None, "max_test_per_class": None, "cache": cache}
+    images = ImageCaps(cache=cache)  # full-size images, every one
     budget = budget_from("full", images=images, methods={"features_svm": method_budget(samples, SVM_SPACE)})
     options = SweepOptions(cells={Cell(1, "caltech101", model, "features_svm"): []}, budget=budget,
                            data_root=shared_data("images"), demo=False, weights=weights,

@@ -49,7 +49,9 @@ def budget_for(args):
 
 
 def configuration(row) -> dict:
-    plain = lambda v: v.item() if hasattr(v, "item") else v  # numpy scalars -> JSON numbers / booleans
+    def plain(v):  # numpy scalars -> JSON numbers / booleans
+        return v.item() if hasattr(v, "item") else v
+
     config = {k[6:]: plain(row[k]) for k in row.index
               if k.startswith("param_") and row[k] is not None and row[k] == row[k]}
     return config | {"max_len": int(row["max_len"]), "vocab": int(row["vocab_size"]), "epochs": int(row["epochs"]),
@@ -124,7 +126,7 @@ def main() -> None:
     best = cell_results(load_manifest(options.sweep_dir), trials, lambda ids: {t: scores.get(t) for t in ids})
     recurrent = budget.method("recurrent")
     print_table(best, trials, f"Part 2, real data, budget {budget.name}: {recurrent.num_samples} configurations x "
-                              f"up to {recurrent.max_epochs} epochs per cell, {budget.resources['cpus_per_trial']} "
+                              f"up to {recurrent.max_epochs} epochs per cell, {budget.resources.cpus_per_trial} "
                               f"CPU per trial, sweep wall {wall / 60:.0f} min ({len(trials)} trials, {storage})"
                               + (f", space file {args.space_file}" if args.space_file else ""))
     for other in args.also:  # pooled into the all-cells ensembles only; the tables above are this run's

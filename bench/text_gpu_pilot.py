@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 CELLS = ("rnn", "lstm", "gru")
 SPACE = {"embed_dim": [64, 128, 200, 300], "units": [64, 128, 256], "layers": [1, 2],
-         "bidirectional": [True, True, False], "pooling": ["max", "max", "mean", "last"], "batch_size": [16, 32, 64], "optimizer": ["adam", "rmsprop"]}
+         "bidirectional": [True, True, False], "pooling": ["max", "max", "mean", "last"], "batch_size": [16, 32, 64],
+         "optimizer": ["adam", "rmsprop"]}
 # per dataset: vocabulary caps, sequence lengths and epochs worth trying (questions are ten words, posts hundreds)
 DATASET_SPACE = {
     "questions": {"max_tokens": [1000, 1500, 2000, 3000, 7694], "max_len": ["auto"]},

@@ -55,9 +55,10 @@ def plan(families: list[str], args, storage: Path, sweep_id: str):
     return options, trials
 
 
-def through_tune(families: list[str], args, storage: Path) -> tuple[float, list[dict]]:
+def through_tune(families: list[str], args, storage: Path) -> tuple[float, list]:
     import ray
 
+    from sweeps.interrupt import SignalStop
     from sweeps.runner import connect, prepare_sweep_dir, run_tune
 
     options, trials = plan(families, args, storage, "tune")
@@ -65,7 +66,7 @@ def through_tune(families: list[str], args, storage: Path) -> tuple[float, list[
         connect(options)  # starts Ray on this machine, as a local sweep does
         todo = prepare_sweep_dir(options, trials)
         t0 = time.perf_counter()
-        run_tune(options, todo)
+        run_tune(options, todo, SignalStop())
         return time.perf_counter() - t0, trials
     finally:
         ray.shutdown()
@@ -108,12 +109,12 @@ def main() -> None:
     families = args.families.split(",")
     storage = Path(tempfile.mkdtemp(prefix="overhead_"))
     tune_wall, trials = through_tune(families, args, storage)
-    tune_rows = rows(str(storage / "tune"), [t["trial_id"] for t in trials])
+    tune_rows = rows(str(storage / "tune"), [t.trial_id for t in trials])
 
     # the plain loop: the same specs, results and caches elsewhere (it builds its own decoded images and features,
     # as the Tune run did), torch families in one process and TensorFlow's in another
     plain_dir = storage / "plain"
-    specs = [t | {"results_dir": str(plain_dir), "sweep_id": "plain", "cache_dir": str(storage / "plain-cache")}
+    specs = [t.replace(results_dir=str(plain_dir), sweep_id="plain", cache_dir=str(storage / "plain-cache")).to_config()
              for t in trials]
     plain_wall = 0.0
     for framework in ("torch", "tensorflow"):
@@ -136,8 +137,8 @@ def main() -> None:
         f" {'total':>7s}"
     print(header)
     for family, spec in zip(families, trials):
-        for run, row, extra in (("tune", tune_rows[spec["trial_id"]], outside),
-                                ("plain", plain_rows[spec["trial_id"]], 0.0)):
+        for run, row, extra in (("tune", tune_rows[spec.trial_id], outside),
+                                ("plain", plain_rows[spec.trial_id], 0.0)):
             split = phases(row)
             total = extra + float(row.get("wall_s") or 0.0)
             print(f"{family:16s} {run:5s} {extra:7.2f} " + " ".join(f"{split[p]:7.2f}" for p in (*PHASES, "other"))

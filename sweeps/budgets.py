@@ -19,6 +19,7 @@ import yaml
 from ray import tune
 
 from trainables.hparams import Param
+from trainables.plan import Asha, ImageCaps, Resources, TextCaps
 from trainables.registry import METHODS, MethodSpec, list_datasets
 from trainables.trial import one_line
 
@@ -55,7 +56,7 @@ class MethodBudget:
     num_samples: int
     max_epochs: int | None
     space: dict[str, Any]  # name -> tune Domain or a fixed value
-    asha: dict[str, Any] = field(default_factory=dict)  # grace_period / reduction_factor for this method
+    asha: Asha = Asha()  # early stopping for this method's cells
     # per-dataset entries over `space`: a dataset's own facts (questions are ten words, newsgroups posts hundreds)
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -69,9 +70,9 @@ class Budget:
     description: str
     val_fraction: float
     checkpoint_every: int  # epochs between checkpoints; 0 = none (cheap smoke runs)
-    images: dict[str, Any]
-    text: dict[str, Any]
-    resources: dict[str, Any]
+    images: ImageCaps
+    text: TextCaps
+    resources: Resources
     methods: dict[str, MethodBudget] = field(repr=False)
 
     def method(self, name: str) -> MethodBudget:
@@ -87,13 +88,12 @@ def list_budgets() -> list[str]:
 # The budget's own sections, what each key takes, and what a missing key means (null: no cap, each backbone's size).
 SECTIONS = {
     "images": {"image_size": Param(int, ge=16, null=True), "max_train_per_class": Param(int, ge=1, null=True),
-               "max_test_per_class": Param(int, ge=1, null=True)},
+               "max_test_per_class": Param(int, ge=1, null=True), "cache": Param(bool)},
     "text": {"max_train": Param(int, ge=1, null=True), "max_test": Param(int, ge=1, null=True),
              "max_tokens": Param(int, ge=2, null=True), "max_len_cap": Param(int, ge=1)},
     "resources": {"cpus_per_trial": Param(int, ge=1), "gpus_per_trial": Param(float, ge=0)},
 }
-DEFAULTS = {"images": dict.fromkeys(SECTIONS["images"]), "text": dict.fromkeys(SECTIONS["text"]) | {"max_len_cap": 400},
-            "resources": {"cpus_per_trial": 1, "gpus_per_trial": 0}}
+TYPED = {"images": ImageCaps, "text": TextCaps, "resources": Resources}  # a missing key takes the class default
 TOP = {"val_fraction": Param(float, gt=0, lt=1, required=True), "checkpoint_every": Param(int, ge=0)}
 METHOD = {"num_samples": Param(int, ge=1, required=True), "max_epochs": Param(int, ge=1, null=True)}
 ASHA = {"grace_period": Param(int, ge=1), "reduction_factor": Param(float, gt=1)}
@@ -191,13 +191,13 @@ def _method_budget(file: str, name: str, spec: Any) -> MethodBudget:
     datasets = {d: _space(f"{where}.datasets.{d}", method, over, complete=False) for d, over in overrides.items()}
     asha = _checked(f"{where}.asha", _mapping(f"{where}.asha", spec.get("asha"), "ASHA settings"), ASHA,
                     "ASHA setting")
-    return MethodBudget(int(spec["num_samples"]), spec.get("max_epochs"), space, dict(asha), datasets)
+    return MethodBudget(int(spec["num_samples"]), spec.get("max_epochs"), space, Asha(**asha), datasets)
 
 
-def _section(file: str, raw: dict, name: str) -> dict:
+def _section(file: str, raw: dict, name: str) -> Any:
     where = f"{file}: {name}"
-    return DEFAULTS[name] | _checked(where, _mapping(where, raw.get(name), ", ".join(SECTIONS[name])),
-                                     SECTIONS[name], f"{name} setting")
+    return TYPED[name](**_checked(where, _mapping(where, raw.get(name), ", ".join(SECTIONS[name])),
+                                  SECTIONS[name], f"{name} setting"))
 
 
 def parse_budget(path: Path, raw: Any) -> Budget:

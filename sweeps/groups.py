@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from trainables.plan import Cell
+
 # Part 1 (transfer learning, PyTorch): group -> (dataset, model). Every group does all three methods.
 PART1_GROUPS: dict[int, tuple[str, str]] = {
     1: ("animals", "alexnet"), 2: ("animals", "inception_v3"), 3: ("animals", "resnet18"), 4: ("animals", "vgg16"),
@@ -37,22 +39,6 @@ PART2_METHOD = "recurrent"
 
 class GroupError(ValueError):
     """An unknown part or group was asked for."""
-
-
-@dataclass(frozen=True, order=True)
-class Cell:
-    """One unit of work; the key under which its trials' results are stored and joined."""
-
-    part: int
-    dataset: str
-    model: str  # a backbone name (Part 1) or a recurrent cell type (Part 2)
-    method: str
-    framework: str = ""  # empty: the method's default framework (see METHODS)
-
-    @property
-    def key(self) -> str:
-        suffix = f"-{self.framework}" if self.framework else ""
-        return f"p{self.part}-{self.dataset}-{self.model}-{self.method}{suffix}"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import time
 from ray import tune
 
 from trainables import report, store
+from trainables.plan import TrialSpec
 from trainables.trial import spec_row
 
 
@@ -35,17 +36,17 @@ class SweepProgress(tune.Callback):
         self.warned: set[str] = set()  # datasets whose skipped files were shown
 
     def _line(self, trial, status: str) -> None:
-        spec = trial.config["trial"]
-        row = report.read_row(self.results_dir, spec["trial_id"]) or {}
+        spec = TrialSpec.from_config(trial.config["trial"])
+        row = report.read_row(self.results_dir, spec.trial_id) or {}
         self.done += 1
-        cell = spec["cell"]
-        what = f"p{cell['part']} {cell['dataset']:<11} {cell['model']:<12} {cell['method']:<12}"
+        cell = spec.cell
+        what = f"p{cell.part} {cell.dataset:<11} {cell.model:<12} {cell.method:<12}"
         detail = row.get("error") if status == "error" else (
             f"val {_fmt(row.get('val_acc'))} test {_fmt(row.get('test_acc'))} ({row.get('epochs') or 0:.0f} ep, "
             f"{_count(row.get('n_train'))} train / {_count(row.get('n_test'))} test)")
-        print(f"[{self.done:>4}/{self.total}] {status:<7} {what} #{spec['sample']:<2} {detail}  "
+        print(f"[{self.done:>4}/{self.total}] {status:<7} {what} #{spec.sample:<2} {detail}  "
               f"{time.time() - self.t0:6.0f}s", flush=True)
-        self._warn_skipped(cell["dataset"], row)
+        self._warn_skipped(cell.dataset, row)
 
     def _warn_skipped(self, dataset: str, row: dict) -> None:
         """Once per dataset: what its trials' data reading left out (the rows count it, per trial)."""
@@ -57,24 +58,24 @@ class SweepProgress(tune.Callback):
                       f"(rows: {column})", file=sys.stderr, flush=True)
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
-        spec = trial.config["trial"]
-        row = report.read_row(self.results_dir, spec["trial_id"])
+        spec = TrialSpec.from_config(trial.config["trial"])
+        row = report.read_row(self.results_dir, spec.trial_id)
         if row is not None and row["status"] == "running":  # the scheduler stopped it before the last epoch
             row["status"] = "stopped"
-            report.write_parquet_atomic(report.make_row(row, spec.get("param_types")),
-                                        report.row_path(self.results_dir, spec["trial_id"]))
+            report.write_parquet_atomic(report.make_row(row, spec.param_types),
+                                        report.row_path(self.results_dir, spec.trial_id))
         # finished or stopped for good: its resume checkpoint only takes disk (a VGG16 one is half a gigabyte)
-        store.remove_tree(report.checkpoint_path(self.results_dir, spec["trial_id"]))
+        store.remove_tree(report.checkpoint_path(self.results_dir, spec.trial_id))
         self._line(trial, "stopped" if row is not None and row["status"] == "stopped" else "ok")
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
-        spec = trial.config["trial"]
-        row = report.read_row(self.results_dir, spec["trial_id"])
+        spec = TrialSpec.from_config(trial.config["trial"])
+        row = report.read_row(self.results_dir, spec.trial_id)
         if row is None or row["status"] != "error":  # died before it could write its own error row
             base = row if row is not None else spec_row(spec)
             row = dict(base, status="error", error=_last_error_line(trial))
-            report.write_parquet_atomic(report.make_row(row, spec.get("param_types")),
-                                        report.row_path(self.results_dir, spec["trial_id"]))
+            report.write_parquet_atomic(report.make_row(row, spec.param_types),
+                                        report.row_path(self.results_dir, spec.trial_id))
         self._line(trial, "error")
 
 

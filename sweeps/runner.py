@@ -26,6 +26,7 @@ from sweeps.storage import (NETWORK_FILESYSTEMS, ForeignFolder, check_sweep_id, 
                             remove_sweep, storage_problem)
 from trainables import report, schema, store
 from trainables.common import DataError, fingerprint
+from trainables.plan import Asha, DataRef, TrialSpec
 from trainables.registry import CELLS, METHODS, NETS, fits
 from trainables.trial import FAULT_ENV, LOGICAL_GPUS_ENV, one_line
 
@@ -226,34 +227,36 @@ def sweep_param_types(options: SweepOptions) -> dict[str, str]:
     return schema.param_types(budget.method(c.method).space_for(c.dataset) for c in options.cells)
 
 
-def plan_trials(options: SweepOptions, facts: dict[str, dict], resources: dict[str, float]) -> list[dict]:
-    """Every trial of the sweep as a self-contained spec, sampled reproducibly per cell."""
+def plan_trials(options: SweepOptions, facts: dict[str, dict], resources: dict[str, Any]) -> list[TrialSpec]:
+    """Every trial of the sweep as a self-contained TrialSpec, sampled reproducibly per cell."""
     budget, sha, param_types = options.budget, git_sha(), sweep_param_types(options)
-    by_sample: list[list[dict]] = []
+    by_sample: list[list[TrialSpec]] = []
     for cell in options.cells:
         method = METHODS.get(cell.method)
         mb = budget.method(cell.method)
         cell_seed = derive_seed(options.seed, cell.key)
         for i, params in enumerate(sample_configs(mb.space_for(cell.dataset), mb.num_samples, cell_seed)):
             digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:6]
-            spec = {
-                "trial_id": f"{cell.key}-{i:02d}-{digest}", "cell_key": cell.key, "sample": i,
-                "cell": {"part": cell.part, "dataset": cell.dataset, "model": cell.model, "method": cell.method},
-                "framework": cell.framework or method.framework, "epoch_based": method.epoch_based, "params": params,
-                "seed": derive_seed(cell_seed, i), "data_seed": options.seed, "sweep_id": options.sweep_id,
-                "results_dir": options.sweep_dir, "cache_dir": str(store.local_root(options.storage) / "cache"),
-                **data_spec(options, facts[cell.dataset]), "verify_data": resources.get("verify_data", False),
-                "weights": options.weights, "git_sha": sha, "max_epochs": mb.max_epochs or 1, "asha": mb.asha,
-                "param_types": param_types,
-                "budget": {"name": budget.name, "val_fraction": budget.val_fraction, "images": budget.images,
-                           "text": budget.text, "checkpoint_every": budget.checkpoint_every},
-                **resources,
-            }
+            spec = TrialSpec(
+                trial_id=f"{cell.key}-{i:02d}-{digest}", cell=cell, sample=i,
+                framework=cell.framework or method.framework, epoch_based=method.epoch_based, params=params,
+                seed=derive_seed(cell_seed, i), data_seed=options.seed, sweep_id=options.sweep_id,
+                results_dir=options.sweep_dir, cache_dir=str(store.local_root(options.storage) / "cache"),
+                data=data_ref(options, facts[cell.dataset], resources["verify_data"]), weights=options.weights,
+                max_epochs=mb.max_epochs or 1, val_fraction=budget.val_fraction,
+                checkpoint_every=budget.checkpoint_every, images=budget.images, text=budget.text,
+                param_types=param_types, git_sha=sha, cpus=resources["cpus"], gpus=resources["gpus"])
             while len(by_sample) <= i:
                 by_sample.append([])
             by_sample[i].append(spec)
     # Sample 0 of every cell first: a cell's later samples then find its cached features ready.
     return [spec for layer in by_sample for spec in layer]
+
+
+def early_stopping(options: SweepOptions) -> dict[str, tuple[int, Asha]]:
+    """Cell key -> (max epochs, ASHA settings) for every cell whose method reports epochs (sweeps.scheduling)."""
+    return {cell.key: (options.budget.method(cell.method).max_epochs or 1, options.budget.method(cell.method).asha)
+            for cell in options.cells if METHODS.get(cell.method).epoch_based}
 
 
 def split_location(options: SweepOptions, name: str) -> str:
@@ -269,15 +272,16 @@ def earlier_split(options: SweepOptions) -> Callable[[str], dict | None]:
     return read
 
 
-def data_spec(options: SweepOptions, facts: dict) -> dict:
-    """The dataset part of a trial's spec: where the files are, their layout, fingerprint and counts, and the
-    manifest of the test split held out here, if any."""
+def data_ref(options: SweepOptions, facts: dict, verify: bool) -> DataRef:
+    """The dataset of a trial: where the files are, their layout, fingerprint and counts, and the manifest of the
+    test split held out here, if any."""
     source: DataSource = facts["source"]
-    return {"data_dir": str(source.location), "data_kind": source.kind, "data_layout": source.layout.to_spec(),
-            "data_split": split_location(options, source.name) if facts["split"] else None,
-            "data_held_out": {"test_fraction": facts["split"]["fraction"], "split_seed": facts["split"]["seed"]}
-            if facts["split"] else None,
-            "data_fingerprint": facts["fingerprint"], "data_counts": facts["counts"]}
+    split = facts["split"]
+    return DataRef(location=str(source.location), kind=source.kind, layout=source.layout.to_spec(),
+                   fingerprint=facts["fingerprint"], counts=facts["counts"],
+                   split=split_location(options, source.name) if split else None,
+                   held_out={"test_fraction": split["fraction"], "split_seed": split["seed"]} if split else None,
+                   verify=verify)
 
 
 def describe_data(facts: dict[str, dict]) -> dict[str, dict]:
@@ -306,7 +310,7 @@ def plan_estimate(options: SweepOptions, resources: dict[str, float]) -> dict:
     return estimate.estimate(plans, resources["cpus"], resources["gpus"], run=options.estimate_from)
 
 
-def prepare_sweep_dir(options: SweepOptions, trials: list[dict], estimate: dict | None = None,
+def prepare_sweep_dir(options: SweepOptions, trials: list[TrialSpec], estimate: dict | None = None,
                       datasets: dict[str, dict] | None = None) -> list[dict]:
     """Create or reuse the results folder; returns the trials still to run."""
     sweep_dir = options.sweep_dir
@@ -315,12 +319,12 @@ def prepare_sweep_dir(options: SweepOptions, trials: list[dict], estimate: dict 
         raise ConfigError(f"{sweep_dir}: already holds {len(existing)} trial rows; pass --resume to continue it, "
                           f"--fresh to start over, or --sweep-id NAME for a new sweep")
     manifest = {"sweep_id": options.sweep_id, **plan_fields(options), "demo_data": options.demo,
-                "trials": [t["trial_id"] for t in trials],
-                "param_types": trials[0]["param_types"] if trials else {}, "estimate": estimate,
+                "trials": [t.trial_id for t in trials],
+                "param_types": trials[0].param_types if trials else {}, "estimate": estimate,
                 "datasets": datasets or {}}
     report.write_text_atomic(json.dumps(manifest, indent=1), store.join(sweep_dir, "sweep.json"))
-    finished = finished_trials(sweep_dir, [t["trial_id"] for t in trials])
-    return [t for t in trials if t["trial_id"] not in finished]
+    finished = finished_trials(sweep_dir, [t.trial_id for t in trials])
+    return [t for t in trials if t.trial_id not in finished]
 
 
 def plan_fields(options: SweepOptions) -> dict:
@@ -410,7 +414,7 @@ def connect(options: SweepOptions) -> dict[str, float]:
     nodes = [n["Resources"] for n in alive]
     max_cpus = max(n.get("CPU", 0) for n in nodes)
     max_gpus = max(n.get("GPU", 0) for n in nodes)
-    cpus = int(options.cpus_per_trial or options.budget.resources.get("cpus_per_trial", 1))
+    cpus = int(options.cpus_per_trial or options.budget.resources.cpus_per_trial)
     if cpus > max_cpus:
         print(f"note: budget asks {cpus} CPUs per trial; the largest node has {max_cpus:g}: using {max_cpus:g}")
         cpus = int(max_cpus)
@@ -419,7 +423,7 @@ def connect(options: SweepOptions) -> dict[str, float]:
         raise ConfigError(f"--gpus-per-trial {gpus:g}: no node has that many GPUs (largest: {max_gpus:g}); trials "
                           f"would wait forever. Use --gpus-per-trial 0 or a cluster with GPUs")
     if gpus is None:
-        gpus = float(options.budget.resources.get("gpus_per_trial", 0)) if max_gpus else 0.0
+        gpus = float(options.budget.resources.gpus_per_trial) if max_gpus else 0.0
     return {"cpus": cpus, "gpus": gpus, "verify_data": data_needs_check(options, hosts)}
 
 
@@ -444,12 +448,12 @@ FRAMEWORK_STRATEGY = {"torch": "PACK", "tensorflow": "STRICT_PACK"}
 def trial_resources(config: dict) -> Any:
     from ray.tune import PlacementGroupFactory
 
-    spec = config["trial"]
-    bundle = {"CPU": spec["cpus"]} | ({"GPU": spec["gpus"]} if spec["gpus"] else {})
-    return PlacementGroupFactory([bundle], strategy=FRAMEWORK_STRATEGY[spec["framework"]])
+    spec = TrialSpec.from_config(config["trial"])
+    bundle = {"CPU": spec.cpus} | ({"GPU": spec.gpus} if spec.gpus else {})
+    return PlacementGroupFactory([bundle], strategy=FRAMEWORK_STRATEGY[spec.framework])
 
 
-def run_tune(options: SweepOptions, trials: list[dict], stop: SignalStop) -> None:
+def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -> None:
     from ray import tune
 
     from sweeps.progress import SweepProgress
@@ -458,8 +462,8 @@ def run_tune(options: SweepOptions, trials: list[dict], stop: SignalStop) -> Non
 
     tuner = tune.Tuner(
         tune.with_resources(run_trial, trial_resources),
-        param_space={"trial": tune.grid_search(trials)},
-        tune_config=tune.TuneConfig(scheduler=PerCellASHA(), reuse_actors=True,
+        param_space={"trial": tune.grid_search([t.to_config() for t in trials])},
+        tune_config=tune.TuneConfig(scheduler=PerCellASHA(early_stopping(options)), reuse_actors=True,
                                     trial_name_creator=lambda t: t.config["trial"]["trial_id"],
                                     trial_dirname_creator=lambda t: t.config["trial"]["trial_id"]),
         run_config=tune.RunConfig(
@@ -496,14 +500,14 @@ class Summary:
         return "\n".join(lines)
 
 
-def summarize(options: SweepOptions, trials: list[dict], t0: float) -> Summary:
-    rows = report.read_rows(options.sweep_dir, [t["trial_id"] for t in trials])
+def summarize(options: SweepOptions, trials: list[TrialSpec], t0: float) -> Summary:
+    rows = report.read_rows(options.sweep_dir, [t.trial_id for t in trials])
     statuses: dict[str, int] = {}
     by_cell: dict[str, list[dict]] = {}
     for spec in trials:
-        row = rows[spec["trial_id"]] or {"status": "missing", "error": "no row written"}
+        row = rows[spec.trial_id] or {"status": "missing", "error": "no row written"}
         statuses[row["status"]] = statuses.get(row["status"], 0) + 1
-        by_cell.setdefault(spec["cell_key"], []).append(row)
+        by_cell.setdefault(spec.cell.key, []).append(row)
     done = [k for k, rs in by_cell.items() if any(r["status"] in FINISHED for r in rs)]
     failed = {k: next((r["error"] for r in rs if r.get("error")), "no finished trial")
               for k, rs in by_cell.items() if k not in done}

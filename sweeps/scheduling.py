@@ -2,37 +2,34 @@
 
 All cells of a sweep share one Tuner so trials of different cells fill the cluster together, but early stopping
 must only compare trials of the same cell (validation accuracy on `faces` says nothing about `spam`). Trials of
-methods that report once (features_svm) pass through FIFO.
+methods that report once (features_svm) pass through FIFO. The driver hands the settings over per cell (epochs and
+the budget's `asha:`); the trials' configs only say which cell each belongs to.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+
+from trainables.plan import Asha, Cell
 
 METRIC, MODE, TIME_ATTR = "val_acc", "max", "epochs"
 
 
 class PerCellASHA(FIFOScheduler):
-    def __init__(self, reduction_factor: float = 2, grace_period: int = 1):
+    def __init__(self, settings: dict[str, tuple[int, Asha]]):
+        """settings: cell key -> (max epochs, ASHA settings) for the cells whose method reports epochs."""
         super().__init__()
-        self._reduction_factor = reduction_factor
-        self._grace_period = grace_period
+        self._settings = settings
         self._cells: dict[str, ASHAScheduler] = {}
 
     def _asha(self, trial) -> ASHAScheduler | None:
-        spec: dict[str, Any] = trial.config["trial"]
-        if not spec.get("epoch_based"):
+        key = Cell(**trial.config["trial"]["cell"]).key
+        if key not in self._settings:
             return None
-        key = spec["cell_key"]
         if key not in self._cells:
-            max_t = int(spec["max_epochs"])
-            asha = spec.get("asha") or {}  # the budget may tune early stopping per method
-            grace = int(asha.get("grace_period", self._grace_period))
+            max_t, asha = self._settings[key]
             self._cells[key] = ASHAScheduler(time_attr=TIME_ATTR, metric=METRIC, mode=MODE, max_t=max_t,
-                                             grace_period=min(grace, max_t),
-                                             reduction_factor=float(asha.get("reduction_factor",
-                                                                             self._reduction_factor)))
+                                             grace_period=min(asha.grace_period, max_t),
+                                             reduction_factor=float(asha.reduction_factor))
         return self._cells[key]
 
     def on_trial_add(self, tune_controller, trial) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from sweeps.budgets import load_budget
 from sweeps.runner import SweepOptions, run_sweep
+from trainables.plan import Cell, DataRef, TrialSpec
 from trainables.demo import generate_demo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,16 @@ def run_cli(*args: str, cwd: Path = ROOT, script: str = "all_groups.py") -> subp
                           capture_output=True, text=True, timeout=600)
 
 
-__all__ = ["run_cli", "run_sweep", "SHARED_DATA", "TINY"]
+def trial_spec(results_dir, cell: Cell = Cell(2, "spam", "gru", "recurrent"), **changes) -> TrialSpec:
+    """A TrialSpec as the planner would make one, for tests that drive a Trial outside a sweep."""
+    spec = TrialSpec(trial_id=f"{cell.key}-00-abc123", cell=cell, sample=0, framework="tensorflow",
+                     epoch_based=True, params={}, seed=1, data_seed=0, sweep_id="s", results_dir=str(results_dir),
+                     cache_dir=str(results_dir) + "-cache", data=DataRef("", "text", {"kind": "text"}, ""),
+                     weights="random", max_epochs=4, val_fraction=0.2, checkpoint_every=1)
+    return spec.replace(**changes)
+
+
+__all__ = ["run_cli", "run_sweep", "trial_spec", "SHARED_DATA", "TINY"]
 
 
 @pytest.fixture(scope="session")

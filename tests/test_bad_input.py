@@ -13,7 +13,7 @@ import yaml
 from sweeps.budgets import BudgetError, load_budget
 from sweeps.groups import Cell
 from sweeps.runner import ConfigError, run_sweep
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, trial_spec
 
 
 def assert_one_line_error(result, *needles: str) -> None:
@@ -137,7 +137,7 @@ def test_odd_images_are_converted_or_skipped_and_counted(tmp_path, demo_root, ma
     data = tmp_path / "data"
     root = copy_dataset(demo_root, "caltech101", data)
     _odd_images(root / "train" / "class_00")
-    budget = dataclasses.replace(tiny_budget, images=dict(tiny_budget.images, max_train_per_class=None))
+    budget = dataclasses.replace(tiny_budget, images=dataclasses.replace(tiny_budget.images, max_train_per_class=None))
     cells = {Cell(1, "caltech101", "resnet18", "features_svm"): [], Cell(1, "caltech101", "resnet18", "finetune"): []}
     summary = run_sweep(make_options(cells, data, budget=budget))
     assert summary.failed == {}
@@ -185,7 +185,7 @@ def test_gpu_request_without_gpus_fails_fast(demo_root, make_options):
         run_sweep(make_options(cells, demo_root, gpus_per_trial=1.0))
 
 
-def test_trial_given_a_gpu_it_cannot_see_stops_at_start(monkeypatch):
+def test_trial_given_a_gpu_it_cannot_see_stops_at_start(monkeypatch, tmp_path):
     """The trial-side check (a cluster advertising GPUs its nodes cannot use): torch really sees none here."""
     import torch
 
@@ -194,11 +194,11 @@ def test_trial_given_a_gpu_it_cannot_see_stops_at_start(monkeypatch):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     monkeypatch.delenv(LOGICAL_GPUS_ENV, raising=False)
-    check_gpu({"gpus": 0, "framework": "torch"})  # no GPU asked: nothing to check
+    check_gpu(trial_spec(tmp_path, gpus=0, framework="torch"))  # no GPU asked: nothing to check
     with pytest.raises(GPUUnavailable, match=r"trial asked for 0.5 GPU .* torch sees no CUDA device"):
-        check_gpu({"gpus": 0.5, "framework": "torch"})
+        check_gpu(trial_spec(tmp_path, gpus=0.5, framework="torch"))
     monkeypatch.setenv(LOGICAL_GPUS_ENV, "1")
-    check_gpu({"gpus": 0.5, "framework": "torch"})  # logical GPUs (the loopback cluster): accepted
+    check_gpu(trial_spec(tmp_path, gpus=0.5, framework="torch"))  # logical GPUs (the loopback cluster): accepted
 
 
 def test_matrix_unknown_model_is_one_line(tmp_path):

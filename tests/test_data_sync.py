@@ -7,15 +7,19 @@ What this cannot prove: two machines. Here every "node" is this process's machin
 """
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from sweeps.groups import Cell
 from sweeps.runner import ConfigError, run_sweep
 from analysis.load import load_trials
+from tests.conftest import trial_spec
 from trainables import store
 from trainables.common import DataError
 from trainables.data import upload
 from trainables.data.sync import list_remote, remote_fingerprint
+from trainables.plan import DataRef
 
 CELLS = {Cell(2, "spam", "gru", "recurrent"): [], Cell(1, "caltech101", "resnet18", "features_svm"): []}
 
@@ -66,12 +70,11 @@ def test_a_node_without_the_drivers_data_fails_in_one_line(tmp_path, demo_root):
     """A local --data-root on a cluster of several machines: a trial whose node holds other data stops at once."""
     from trainables.trial import Trial
 
-    spec = {"trial_id": "p2-spam-gru-recurrent-00-abc", "results_dir": str(tmp_path / "s"), "params": {},
-            "seed": 1, "budget": {}, "cell": {"dataset": "spam"}, "data_dir": str(tmp_path / "absent" / "spam"),
-            "data_fingerprint": "0123456789abcdef", "data_kind": "text", "verify_data": True}
+    data = DataRef(str(tmp_path / "absent" / "spam"), "text", {"kind": "text"}, "0123456789abcdef", verify=True)
+    spec = trial_spec(tmp_path / "s", data=data)
     with pytest.raises(DataError, match=r"^node .*: dataset spam at .*absent/spam is not the driver's "
                                         r"\(no such folder, expected 0123456789abcdef\)"):
         Trial(spec).data_folder()
-    spec["data_dir"] = str(demo_root / "spam")
+    spec = spec.replace(data=dataclasses.replace(data, location=str(demo_root / "spam")))
     with pytest.raises(DataError, match="is not the driver's \\(fingerprint "):
         Trial(spec).data_folder()

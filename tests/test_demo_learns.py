@@ -11,6 +11,7 @@ import pandas as pd
 
 from sweeps.budgets import Cycle, load_budget
 from sweeps.groups import Cell
+from trainables.plan import Asha
 from sweeps.runner import run_sweep
 
 MODES = ("head", "head_lr", "last3", "all")
@@ -24,7 +25,7 @@ def demo_budget():
     methods = dict(smoke.methods)
     for name in ("finetune", "finetune_aug"):  # every mode once, no early stopping
         mb = methods[name]
-        methods[name] = dataclasses.replace(mb, num_samples=len(MODES), max_epochs=6, asha={"grace_period": 6},
+        methods[name] = dataclasses.replace(mb, num_samples=len(MODES), max_epochs=6, asha=Asha(grace_period=6),
                                             space=mb.space | {"mode": Cycle(MODES), "lr": 0.01, "weight_decay": 1e-4})
     methods["features_svm"] = dataclasses.replace(methods["features_svm"], num_samples=1)
     fixed = {"embed_dim": 32, "units": 32, "layers": 1, "bidirectional": False, "dropout": 0.1, "lr": 0.01,

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import trial_spec
 from trainables.loop import fit
 from trainables.report import read_predictions
 from trainables.trial import Trial
@@ -56,9 +57,7 @@ class ScriptedLearner:
 
 @pytest.mark.filterwarnings("ignore")  # tune.report / get_checkpoint outside a Tune session
 def test_resumed_trial_tests_the_best_epochs_weights(tmp_path):
-    spec = {"trial_id": "p2-spam-gru-recurrent-00-abc123", "results_dir": str(tmp_path / "s"), "params": {},
-            "seed": 1, "sweep_id": "s", "framework": "tensorflow", "budget": {"checkpoint_every": 1},
-            "cell": {"part": 2, "dataset": "spam", "model": "gru", "method": "recurrent"}}
+    spec = trial_spec(tmp_path / "s")
     splits = [Split("train", np.ones(10)), Split("val", np.ones(10)), Split("test", np.ones(10))]
     with pytest.raises(RuntimeError, match="node lost"):
         fit(Trial(spec), ScriptedLearner(crash_at=3), *splits, epochs=4, patience=10)
@@ -67,7 +66,7 @@ def test_resumed_trial_tests_the_best_epochs_weights(tmp_path):
     assert resumed.values["epochs"] == 4 and resumed.values["best_epoch"] == 1
     assert resumed.values["test_acc"] == TEST[1] and resumed.values["val_acc"] == VAL[1]
     # the stored scores are the tested weights' too: what ensembles average is what the row reports
-    stored = read_predictions(spec["results_dir"], spec["trial_id"])
+    stored = read_predictions(spec.results_dir, spec.trial_id)
     assert stored["val_scores"].dtype == np.float32 and stored["val_scores"].shape == (10, 2)
     assert (stored["val_scores"].argmax(1) == stored["val_y"]).mean() == VAL[1]
     assert (stored["test_scores"].argmax(1) == stored["test_y"]).mean() == TEST[1]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from sweeps.groups import Cell
+from trainables.plan import ImageCaps, TextCaps
 from sweeps.runner import run_sweep
 from tests.conftest import SHARED_DATA
 
@@ -34,7 +35,7 @@ def caltech_subset(tmp_path) -> Path:
 
 
 def test_text_cell_on_real_spam(make_options, tiny_budget):
-    budget = dataclasses.replace(tiny_budget, text={"max_train": 600, "max_test": 300, "max_tokens": 5000})
+    budget = dataclasses.replace(tiny_budget, text=TextCaps(max_train=600, max_test=300, max_tokens=5000))
     cells = {Cell(2, "spam", "gru", "recurrent"): []}
     summary = run_sweep(make_options(cells, SHARED_DATA / "text", budget=budget, demo=False))
     assert summary.failed == {}
@@ -45,8 +46,8 @@ def test_text_cell_on_real_spam(make_options, tiny_budget):
 
 
 def test_features_svm_on_real_caltech_classes(make_options, caltech_subset, tiny_budget):
-    budget = dataclasses.replace(tiny_budget, images={"image_size": 64, "max_train_per_class": 20,
-                                                      "max_test_per_class": 10})
+    budget = dataclasses.replace(tiny_budget, images=ImageCaps(image_size=64, max_train_per_class=20,
+                                                               max_test_per_class=10))
     cells = {Cell(1, "caltech101", "resnet18", "features_svm"): []}
     summary = run_sweep(make_options(cells, caltech_subset, budget=budget, demo=False))
     assert summary.failed == {}
@@ -61,7 +62,7 @@ def test_features_svm_on_real_caltech_classes(make_options, caltech_subset, tiny
 def test_real_transfer_learning_with_mobilenet_weights(make_options, caltech_subset, tiny_budget, torch_home):
     """ImageNet MobileNetV2 (the real torchvision file, offline): features and a head-only fine-tune on real
     Caltech images beat random weights by far — the transfer-learning premise of Part 1."""
-    images = {"image_size": None, "max_train_per_class": 16, "max_test_per_class": 8}
+    images = ImageCaps(image_size=None, max_train_per_class=16, max_test_per_class=8)
     methods = dict(tiny_budget.methods)
     methods["finetune"] = dataclasses.replace(methods["finetune"], num_samples=1, max_epochs=10, space=dict(
         methods["finetune"].space, mode="head", lr=0.05, schedule="cosine"))

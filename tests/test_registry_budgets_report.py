@@ -5,6 +5,7 @@ from ray import tune
 
 from sweeps.budgets import _domain, BudgetError, load_budget, sample_configs
 from trainables import report, schema
+from trainables.plan import Asha
 from trainables.registry import (BACKBONES, CELLS, DATASETS, METHODS, Registry, UnknownNameError, list_backbones,
                                  list_cells, list_datasets, list_methods)
 
@@ -101,8 +102,8 @@ def test_demo_data_is_deterministic(tmp_path):
 
 def test_budget_carries_per_method_asha_settings():
     full = load_budget("full")
-    assert full.method("recurrent").asha == {"grace_period": 3, "reduction_factor": 3}
-    assert load_budget("smoke").method("recurrent").asha == {}
+    assert full.method("recurrent").asha == Asha(grace_period=3, reduction_factor=3)
+    assert load_budget("smoke").method("recurrent").asha == Asha()  # the scheduler's defaults
 
 
 def test_per_dataset_space_entries_apply_to_that_dataset_only(tmp_path):
@@ -111,7 +112,8 @@ def test_per_dataset_space_entries_apply_to_that_dataset_only(tmp_path):
     sentiment = sample_configs(recurrent.space_for("sentiment"), 6, seed=1)
     assert {c["max_tokens"] for c in questions} <= {1500, 2000, 3000}
     assert {c["max_tokens"] for c in sentiment} <= {8000, 18298}
-    assert all(c["max_len"] == 300 and c["layers"] == 1 for c in sample_configs(recurrent.space_for("newsgroups"), 4, 1))
+    newsgroups = sample_configs(recurrent.space_for("newsgroups"), 4, 1)
+    assert all(c["max_len"] == 300 and c["layers"] == 1 for c in newsgroups)
     assert "max_tokens" not in recurrent.space_for("rnn-less-dataset")  # only the listed datasets change
     bad = tmp_path / "bad.yaml"
     bad.write_text("val_fraction: 0.2\nimages: {}\ntext: {}\nresources: {}\n"

@@ -14,7 +14,7 @@ import pytest
 from analysis.load import load_history, load_manifest, load_trials
 from sweeps.groups import Cell
 from sweeps.runner import run_sweep
-from tests.conftest import run_cli
+from tests.conftest import run_cli, trial_spec
 from tests.test_bad_input import assert_one_line_error
 from trainables import store
 
@@ -59,8 +59,7 @@ def test_ledger_checkpoint_on_s3_resumes_in_a_fresh_process_state(s3_bucket):
     newest one, downloaded, with its history — and only the committed epoch is kept."""
     from trainables.trial import Trial
 
-    spec = {"trial_id": "p2-x-gru-recurrent-00-abc", "results_dir": store.join(s3_bucket, "s"), "params": {},
-            "seed": 1, "budget": {}, "cell": {}}
+    spec = trial_spec(store.join(s3_bucket, "s"))
     first = Trial(spec)
     for epoch in (1, 2):
         first.history.append({"epoch": epoch, "val_acc": 0.5 + epoch / 10})

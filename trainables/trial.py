@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterator
 from trainables import report, store
 from trainables.common import DataError, fingerprint, seed_everything
 from trainables.data.layout import Layout
+from trainables.plan import Cell, TrialSpec
 from trainables.registry import METHODS
 
 FAULT_ENV = "GROUPSWEEP_INJECT_FAULT"  # "<trial id substring>@<epoch>": fail once after that epoch (chaos tests)
@@ -61,7 +62,7 @@ def one_line(exc: BaseException) -> str:
 class Trial:
     """Everything one trial knows about itself; built from the `trial` entry of the Tune config."""
 
-    spec: dict[str, Any]
+    spec: TrialSpec
     started: float = field(default_factory=time.time)
     started_utc: str = field(default_factory=utc_now)
     device: str = "cpu"
@@ -70,31 +71,27 @@ class Trial:
 
     @property
     def trial_id(self) -> str:
-        return self.spec["trial_id"]
+        return self.spec.trial_id
 
     @property
     def params(self) -> dict[str, Any]:
-        return self.spec["params"]
+        return self.spec.params
 
     @property
     def seed(self) -> int:
-        return int(self.spec["seed"])
+        return self.spec.seed
 
     @property
-    def budget(self) -> dict[str, Any]:
-        return self.spec["budget"]
-
-    @property
-    def cell(self) -> dict[str, Any]:
-        return self.spec["cell"]
+    def cell(self) -> Cell:
+        return self.spec.cell
 
     @property
     def results_dir(self) -> str:
-        return self.spec["results_dir"]
+        return self.spec.results_dir
 
     @property
     def cpus(self) -> int:
-        return max(1, int(self.spec.get("cpus", 1)))
+        return max(1, int(self.spec.cpus))
 
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -111,7 +108,7 @@ class Trial:
         values = dict(self.values, status=status, error=error, device=self.device, started_utc=self.started_utc,
                       finished_utc=utc_now(), wall_s=time.time() - self.started, versions=library_versions(),
                       **_node())
-        report.write_parquet_atomic(report.make_row({**spec_row(self.spec), **values}, self.spec.get("param_types")),
+        report.write_parquet_atomic(report.make_row({**spec_row(self.spec), **values}, self.spec.param_types),
                                     report.row_path(self.results_dir, self.trial_id))
 
     def write_predictions(self, splits: dict[str, tuple]) -> None:
@@ -136,7 +133,7 @@ class Trial:
             self._write_history()
             self.write_row("ok" if final else "running")
         tune_metrics = {k: v for k, v in self.values.items() if isinstance(v, (int, float))}
-        every = int(self.budget.get("checkpoint_every", 1))
+        every = self.spec.checkpoint_every
         if save is None or final or not every or epoch % every:
             self._tune_report(tune_metrics)
         else:
@@ -152,7 +149,7 @@ class Trial:
     @property
     def in_tune(self) -> bool:
         """False for a trial run in a plain loop (bench/trial_overhead.py's baseline): no Tune session to report to."""
-        return self.spec.get("tune", True)
+        return self.spec.tune
 
     def _tune_report(self, metrics: dict[str, Any], checkpoint: Path | None = None) -> None:
         if not self.in_tune:
@@ -178,35 +175,34 @@ class Trial:
         """The dataset on this node: a bucket's copy in the node's cache (made once per node, `data_sync_s` the
         seconds it took here, 0 when it was there), or the local folder, checked against the driver's
         fingerprint when the sweep asked (a local --data-root on a cluster of several machines)."""
-        location = self.spec["data_dir"]
-        if store.is_uri(location):
+        data = self.spec.data
+        if store.is_uri(data.location):
             from trainables.data.sync import node_copy
 
             cache = Path(os.environ.get("GROUPSWEEP_CACHE", "~/.cache/groupsweep")).expanduser()
-            folder, self.values["data_sync_s"] = node_copy(location, self.spec["data_fingerprint"], cache)
+            folder, self.values["data_sync_s"] = node_copy(data.location, data.fingerprint, cache)
             return folder
-        if self.spec.get("verify_data"):
-            here = fingerprint(location, content=self.spec.get("data_kind") == "text") \
-                if Path(location).exists() else None
-            if here != self.spec["data_fingerprint"]:
+        if data.verify:
+            here = fingerprint(data.location, content=data.kind == "text") if Path(data.location).exists() else None
+            if here != data.fingerprint:
                 found = "no such folder" if here is None else f"fingerprint {here}"
-                raise DataError(f"node {_node()['node_ip'] or socket.gethostname()}: dataset {self.cell['dataset']} at {location} is not the "
-                                f"driver's ({found}, expected {self.spec['data_fingerprint']}); copy it to every node "
-                                f"or use a bucket: --data-root s3://...")
-        return Path(location)
+                node = _node()["node_ip"] or socket.gethostname()
+                raise DataError(f"node {node}: dataset {self.cell.dataset} at {data.location} is not the driver's "
+                                f"({found}, expected {data.fingerprint}); copy it to every node or use a bucket: "
+                                f"--data-root s3://...")
+        return Path(data.location)
 
     @functools.cached_property
     def layout(self) -> Layout:
         """How this dataset's files are read (trainables.data.layout): the spec's layout, plus the sweep's held-out
         test split when the driver made one (its manifest in the sweep's folder)."""
-        manifest = None
-        if self.spec.get("data_split"):
-            text = store.read_text(self.spec["data_split"])
+        manifest, split = None, self.spec.data.split
+        if split:
+            text = store.read_text(split)
             if text is None:
-                raise DataError(f"{self.spec['data_split']}: the sweep's split manifest is missing; rerun with --fresh")
+                raise DataError(f"{split}: the sweep's split manifest is missing; rerun with --fresh")
             manifest = json.loads(text)
-        return Layout.from_spec(self.spec.get("data_layout") or {"kind": self.spec.get("data_kind", "images")},
-                                manifest)
+        return Layout.from_spec(self.spec.data.layout, manifest)
 
     def finish(self, metrics: dict[str, Any]) -> None:
         """Record a trial that reports once (no epochs)."""
@@ -279,18 +275,18 @@ class Trial:
         self.write_row("error", one_line(exc))
 
 
-def spec_row(spec: dict[str, Any]) -> dict[str, Any]:
+def spec_row(spec: TrialSpec) -> dict[str, Any]:
     """The part of a trial's row known before it runs: identity, param_* and data/code provenance."""
-    cell = spec["cell"]
-    part1 = cell["part"] == 1
-    row = {"sweep_id": spec["sweep_id"], "part": cell["part"], "dataset": cell["dataset"],
-           "model": cell["model"] if part1 else None, "cell": None if part1 else cell["model"],
-           "method": cell["method"], "framework": spec["framework"], "trial_id": spec["trial_id"],
-           "seed": spec["seed"], "git_sha": spec.get("git_sha"), "data_fingerprint": spec.get("data_fingerprint"),
-           "cpus": spec.get("cpus"), "gpus": spec.get("gpus"),  # what the trial reserved: its cost
-           **{k: v for k, v in (spec.get("data_counts") or {}).items() if k != "n_classes"},  # the files' sizes
-           **(spec.get("data_held_out") or {})}  # the seed and fraction of a test split held out here
-    return row | {f"param_{k}": v for k, v in spec["params"].items()}
+    cell = spec.cell
+    part1 = cell.part == 1
+    row = {"sweep_id": spec.sweep_id, "part": cell.part, "dataset": cell.dataset,
+           "model": cell.model if part1 else None, "cell": None if part1 else cell.model,
+           "method": cell.method, "framework": spec.framework, "trial_id": spec.trial_id,
+           "seed": spec.seed, "git_sha": spec.git_sha, "data_fingerprint": spec.data.fingerprint,
+           "cpus": spec.cpus, "gpus": spec.gpus,  # what the trial reserved: its cost
+           **{k: v for k, v in spec.data.counts.items() if k != "n_classes"},  # the files' sizes
+           **(spec.data.held_out or {})}  # the seed and fraction of a test split held out here
+    return row | {f"param_{k}": v for k, v in spec.params.items()}
 
 
 def _node() -> dict[str, str | None]:
@@ -317,17 +313,17 @@ def visible_gpus(framework: str) -> int:
     return torch.cuda.device_count()
 
 
-def check_gpu(spec: dict[str, Any]) -> None:
+def check_gpu(spec: TrialSpec) -> None:
     """Fail at start, not hours later on the CPU, when a trial that asked for a GPU cannot use one."""
-    if not spec.get("gpus") or os.environ.get(LOGICAL_GPUS_ENV):
+    if not spec.gpus or os.environ.get(LOGICAL_GPUS_ENV):
         return
-    if visible_gpus(spec["framework"]) == 0:
+    if visible_gpus(spec.framework) == 0:
         import ray
 
         assigned = ray.get_gpu_ids() if ray.is_initialized() else []  # get_gpu_ids() would start a Ray
         raise GPUUnavailable(
-            f"trial asked for {spec['gpus']:g} GPU and Ray assigned {assigned or 'none'}, but "
-            f"{spec['framework']} sees no CUDA device (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r});"
+            f"trial asked for {spec.gpus:g} GPU and Ray assigned {assigned or 'none'}, but "
+            f"{spec.framework} sees no CUDA device (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r});"
             f" install the GPU build on this node (make venv EXTRA=gpu) or run with --gpus-per-trial 0")
 
 
@@ -345,13 +341,13 @@ def load_method(name: str, framework: str) -> Callable[[Path, Trial], None]:
 
 def run_trial(config: dict[str, Any]) -> None:
     """Ray Tune function trainable: run one trial of any method, leaving a row whatever happens."""
-    trial = Trial(config["trial"])
+    trial = Trial(TrialSpec.from_config(config["trial"]))
     trial.count_attempt()
     seed_everything(trial.seed)
     try:
         check_gpu(trial.spec)
         with trial.phase("import"):  # the method's libraries (torch, TensorFlow, scikit-learn) on first use
-            run = load_method(trial.cell["method"], trial.spec["framework"])
+            run = load_method(trial.cell.method, trial.spec.framework)
         run(trial.data_folder(), trial)
     except Exception as exc:  # every failure must leave an error row; Tune then sees it too
         with contextlib.suppress(Exception):

@@ -15,6 +15,7 @@ import numpy as np
 from trainables.common import DataError, cap_per_class
 from trainables.data.layout import cifar_root
 from trainables.hparams import CIFAR_AUGMENT as AUGMENT
+from trainables.plan import ImageCaps
 
 SIDE = 32
 PAD = 4
@@ -69,11 +70,10 @@ def cifar_counts(root: Path) -> dict[str, int]:
     return {"n_classes": len(read_classes(root)), "n_train_files": len(train_y), "n_test_files": len(test_y)}
 
 
-def load_cifar(root: Path, images_budget: dict, seed: int):
+def load_cifar(root: Path, caps: ImageCaps, seed: int):
     """(classes, (train x, y), (test x, y)) with the budget's per-class caps (HWC uint8 arrays)."""
     out = []
-    for split, cap in (("train", images_budget.get("max_train_per_class")),
-                       ("test", images_budget.get("max_test_per_class"))):
+    for split, cap in (("train", caps.max_train_per_class), ("test", caps.max_test_per_class)):
         x, y = read_split(root, split)
         keep = cap_per_class(y, cap, seed)
         out.append((x[keep], y[keep]))
@@ -110,18 +110,17 @@ def for_trial(root: Path, trial) -> tuple[list[str], list[tuple[np.ndarray, np.n
     if params.get("augment", "none") not in AUGMENT:
         raise ValueError(f"params.augment: unknown policy {params['augment']!r}; expected one of {AUGMENT}")
     with trial.phase("extract"):
-        classes, *splits = prepare(root, trial.budget["images"], trial.budget["val_fraction"],
-                                   trial.spec["data_seed"])
-    return classes, splits, min(int(params.get("epochs", trial.spec["max_epochs"])), int(trial.spec["max_epochs"]))
+        classes, *splits = prepare(root, trial.spec.images, trial.spec.val_fraction, trial.spec.data_seed)
+    return classes, splits, trial.spec.epochs
 
 
-def prepare(root: Path, images_budget: dict, val_fraction: float, seed: int):
+def prepare(root: Path, caps: ImageCaps, val_fraction: float, seed: int):
     """What both frameworks' scratch_cnn train on: (classes, train, val, test) as (x, y) with x float32 N x 32 x 32
     x 3, standardised per channel by the training split's mean and std, and a stratified validation split carved
     from train (test is untouched until the final number)."""
     from trainables.common import stratified_split
 
-    classes, (x, y), test = load_cifar(root, images_budget, seed)
+    classes, (x, y), test = load_cifar(root, caps, seed)
     keep, held = stratified_split(y, val_fraction, seed)
     mean = x[keep].reshape(-1, 3).mean(axis=0, dtype=np.float64)
     std = x[keep].reshape(-1, 3).std(axis=0, dtype=np.float64) + 1e-6

@@ -22,6 +22,7 @@ from trainables.cache import cache_key, cached
 from trainables.common import DataError, cap_per_class, stratified_split
 from trainables.data.layout import Layout
 from trainables.hparams import AUGMENTATIONS
+from trainables.plan import ImageCaps
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
 IMAGEFOLDER = Layout("images")  # <root>/{train,test}/<class>/<image>
@@ -148,7 +149,7 @@ def _decode_split(root: Path, split: str, classes: list[str], size: int, crop: i
                  [p.relative_to(root).as_posix() for p in skipped])
 
 
-def load_image_data(root: Path, size: int, images_budget: dict, seed: int, cache_dir: Path | None = None,
+def load_image_data(root: Path, size: int, caps: ImageCaps, seed: int, cache_dir: Path | None = None,
                     fingerprint: str | None = None, source: bool = False,
                     layout: Layout = IMAGEFOLDER) -> tuple[list[str], Split, Split]:
     """(classes, train, test) at the evaluation preset, `size` x `size`, through the on-disk tensor cache when given
@@ -158,8 +159,7 @@ def load_image_data(root: Path, size: int, images_budget: dict, seed: int, cache
     classes = check_image_folder(root, layout)
     crop = resize_size(size) if source else size
     out = []
-    for split, cap in (("train", images_budget.get("max_train_per_class")),
-                       ("test", images_budget.get("max_test_per_class"))):
+    for split, cap in (("train", caps.max_train_per_class), ("test", caps.max_test_per_class)):
         key = cache_key(data=fingerprint, split=split, size=size, crop=crop, cap=cap, seed=seed,
                         version=DECODE_VERSION, held_out=layout.digest)
         path = Path(cache_dir or ".") / "images" / f"{key}.pt"

@@ -45,12 +45,12 @@ def svm_scores(svm, x, n_classes: int) -> np.ndarray:
 
 
 def run(dataset_dir: Path, trial: Trial) -> None:
-    size = backbone_spec(trial.cell["model"]).size_for(trial.budget["images"]["image_size"])
+    size = backbone_spec(trial.cell.model).size_for(trial.spec.images.image_size)
     with trial.phase("extract"):
         feats, was_cached = image_features(trial, dataset_dir, size)
     trial.device = str(feats["device"])
-    train, val = split_train(Split(feats["train_x"], feats["train_y"]), trial.budget["val_fraction"],
-                             trial.spec["data_seed"])
+    train, val = split_train(Split(feats["train_x"], feats["train_y"]), trial.spec.val_fraction,
+                             trial.spec.data_seed)
     with trial.phase("fit"):
         svm = svm_pipeline(trial.params).fit(train.x, train.y)
     classes = check_image_folder(dataset_dir, trial.layout)

@@ -36,14 +36,13 @@ def _extract_all(trial: Trial, dataset_dir: Path, size: int) -> dict[str, np.nda
 
     torch.set_num_threads(trial.cpus)
     device = backbones.pick_device()
-    images = trial.budget["images"]
-    use_cache = images.get("cache", True)
-    _, train, test = load_image_data(dataset_dir, size, images, trial.spec["data_seed"],
-                                     trial.spec["cache_dir"] if use_cache else None, trial.spec["data_fingerprint"],
+    spec = trial.spec
+    _, train, test = load_image_data(dataset_dir, size, spec.images, spec.data_seed,
+                                     spec.cache_dir if spec.images.cache else None, spec.data.fingerprint,
                                      layout=trial.layout)
-    model = backbones.feature_extractor(trial.cell["model"], trial.spec["weights"])
+    model = backbones.feature_extractor(trial.cell.model, spec.weights)
     model = model.to(device, memory_format=torch.channels_last)
-    if trial.spec["weights"] == "random":
+    if spec.weights == "random":
         backbones.unit_variance_init(model, next(batches(train, 32, device))[0])
     t0 = time.perf_counter()
     out = {"train_x": extract(model, train, device), "test_x": extract(model, test, device)}
@@ -55,16 +54,16 @@ def _extract_all(trial: Trial, dataset_dir: Path, size: int) -> dict[str, np.nda
 
 def image_features(trial: Trial, dataset_dir: Path, size: int) -> tuple[dict[str, np.ndarray], bool]:
     """(features, was_cached) for the trial's dataset and backbone at `size`."""
-    images = trial.budget["images"]
-    key = cache_key(data=trial.spec["data_fingerprint"], model=trial.cell["model"], weights=trial.spec["weights"],
-                    size=size, max_train=images.get("max_train_per_class"),
-                    max_test=images.get("max_test_per_class"), seed=trial.spec["data_seed"],
+    spec = trial.spec
+    key = cache_key(data=spec.data.fingerprint, model=trial.cell.model, weights=spec.weights,
+                    size=size, max_train=spec.images.max_train_per_class,
+                    max_test=spec.images.max_test_per_class, seed=spec.data_seed,
                     decode=DECODE_VERSION, features=FEATURE_VERSION, held_out=trial.layout.digest)
-    path = Path(trial.spec["cache_dir"]) / "features" / f"{key}.npz"
+    path = Path(spec.cache_dir) / "features" / f"{key}.npz"
 
     def load(p: Path) -> dict[str, np.ndarray]:
         with np.load(p) as stored:
             return dict(stored)
 
     return cached(path, lambda: _extract_all(trial, dataset_dir, size), save=lambda v, h: np.savez(h, **v),
-                  load=load, enabled=images.get("cache", True))
+                  load=load, enabled=spec.images.cache)

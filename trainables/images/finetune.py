@@ -124,20 +124,21 @@ def network_learner(trial: Trial, dataset_dir: Path, classes: list[str], size: i
     """The whole network on cached uint8 images (any mode, with or without augmentation)."""
     import torch
 
-    name, params = trial.cell["model"], trial.params
-    spec, method = backbone_spec(name), METHODS.get(trial.cell["method"])
+    name, params = trial.cell.model, trial.params
+    spec, method = backbone_spec(name), METHODS.get(trial.cell.method)
     device = backbones.pick_device()
     transform = augmentation(params.get("augment", "flip_crop") if method.augment else "none", size)
-    load = lambda source: load_image_data(dataset_dir, size, trial.budget["images"], trial.spec["data_seed"],
-                                          trial.spec["cache_dir"], trial.spec["data_fingerprint"], source=source,
-                                          layout=trial.layout)
+    def load(source: bool):
+        return load_image_data(dataset_dir, size, trial.spec.images, trial.spec.data_seed, trial.spec.cache_dir,
+                               trial.spec.data.fingerprint, source=source, layout=trial.layout)
+
     with trial.phase("extract"):  # decoding + resizing happen once per dataset and size (tensor cache)
         _, train, test = load(False)  # the evaluation preset: validation and test see these
         # Augmented training crops from the uncropped central square of the same (capped) images.
         source = load(True)[1] if transform is not None else None
-    model = backbones.classifier(name, len(classes), trial.spec["weights"], size)
+    model = backbones.classifier(name, len(classes), trial.spec.weights, size)
     model = model.to(device, memory_format=torch.channels_last)
-    if trial.spec["weights"] == "random":  # scales that train (the same batch every build: resumes rebuild it)
+    if trial.spec.weights == "random":  # scales that train (the same batch every build: resumes rebuild it)
         backbones.unit_variance_init(model, next(batches(train, 32, device))[0])
     groups = backbones.param_groups(model, spec, params["mode"], float(params["lr"]), float(params["head_lr_mult"]))
     optimizer, scheduler = _sgd(trial, groups, epochs)
@@ -180,18 +181,18 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     torch.set_num_threads(trial.cpus)
     torch.manual_seed(trial.seed)  # before building: random weights and new heads are part of the trial's seed
     params = trial.params
-    size = backbone_spec(trial.cell["model"]).size_for(trial.budget["images"]["image_size"])
-    epochs = min(int(params.get("epochs", trial.spec["max_epochs"])), int(trial.spec["max_epochs"]))
+    size = backbone_spec(trial.cell.model).size_for(trial.spec.images.image_size)
+    epochs = trial.spec.epochs
     generator = torch.Generator().manual_seed(trial.seed)
-    on_features = params["mode"] == "head" and not METHODS.get(trial.cell["method"]).augment
+    on_features = params["mode"] == "head" and not METHODS.get(trial.cell.method).augment
     build = head_learner if on_features else network_learner
     # sorted class folders: the label order of every split and cache
     classes = check_image_folder(dataset_dir, trial.layout)
     learner, train_full, test, source, trial.device, skipped = build(trial, dataset_dir, classes, size, epochs,
                                                                      generator)
-    train, val = split_train(train_full, trial.budget["val_fraction"], trial.spec["data_seed"])
+    train, val = split_train(train_full, trial.spec.val_fraction, trial.spec.data_seed)
     if source is not None:  # the same training images, at the augmentation's source size
-        train = split_train(source, trial.budget["val_fraction"], trial.spec["data_seed"])[0]
+        train = split_train(source, trial.spec.val_fraction, trial.spec.data_seed)[0]
     trial.values |= skipped_facts("skipped_images", skipped) | {"trained_on_features": on_features,
                      "classes": json.dumps(classes)}
 

@@ -72,7 +72,7 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     classes, splits, epochs = for_trial(dataset_dir, trial)
     train, val, test = (to_split(x, y) for x, y in splits)
     device, generator = pick_device(), torch.Generator().manual_seed(trial.seed)
-    learner = make_learner(NETS.get(trial.cell["model"]), len(classes), trial.params, epochs, device, generator)
+    learner = make_learner(NETS.get(trial.cell.model), len(classes), trial.params, epochs, device, generator)
     trial.device = describe_device(device)
     trial.values |= {"classes": json.dumps(classes),
                      "parameters": int(sum(p.numel() for p in learner.model.parameters()))}

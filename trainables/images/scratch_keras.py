@@ -58,7 +58,7 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     classes, splits, epochs = for_trial(dataset_dir, trial)
     train, val, test = (Arrays(x, y) for x, y in splits)
     batch_size = int(params["batch_size"])
-    model = build(tf, NETS.get(trial.cell["model"]), len(classes), params, epochs * -(-len(train.y) // batch_size))
+    model = build(tf, NETS.get(trial.cell.model), len(classes), params, epochs * -(-len(train.y) // batch_size))
     trial.values |= {"classes": json.dumps(classes), "parameters": int(model.count_params())}
     fit(trial, KerasLearner(tf, model, batch_size), train, val, test, epochs,
         patience=params.get("patience"))

@@ -16,6 +16,7 @@ import pandas as pd
 
 from trainables.common import DataError, cap_total
 from trainables.data.layout import Layout
+from trainables.plan import TextCaps
 
 COLUMNS = ("text", "label")
 TRAIN_TEST = Layout("text")  # <root>/train.csv and <root>/test.csv, columns text,label
@@ -154,13 +155,13 @@ class Vectorizer:
         return out
 
 
-def load_text_data(root: Path, text_budget: dict, seed: int,
+def load_text_data(root: Path, caps: TextCaps, seed: int,
                    layout: Layout = TRAIN_TEST) -> tuple[list[str], TextSplit, TextSplit, list[str]]:
     """(classes, train, test, the empty rows dropped) with labels as indices into the sorted train classes, capped."""
     classes, train, test = read_dataset(root, layout)
     index = {c: i for i, c in enumerate(classes)}
     out = []
-    for frame, cap in ((train, text_budget.get("max_train")), (test, text_budget.get("max_test"))):
+    for frame, cap in ((train, caps.max_train), (test, caps.max_test)):
         y = frame["label"].map(index).to_numpy(dtype=np.int64)
         keep = cap_total(y, cap, seed)
         out.append(TextSplit([frame["text"].iloc[i] for i in keep], y[keep]))
@@ -178,17 +179,17 @@ class TextData:
     skipped: list[str]  # rows dropped for empty text ("train.csv data row 17")
 
 
-def prepare(root: Path, dataset: str, text_budget: dict, params: dict, val_fraction: float, seed: int,
+def prepare(root: Path, dataset: str, caps: TextCaps, params: dict, val_fraction: float, seed: int,
             layout: Layout = TRAIN_TEST) -> TextData:
     """Everything both frameworks share: read, cap, stratified validation split, sequence length, vocabulary cap."""
     from trainables.common import stratified_split
     from trainables.registry import DATASETS
 
-    classes, train_full, test, skipped = load_text_data(root, text_budget, seed, layout)
+    classes, train_full, test, skipped = load_text_data(root, caps, seed, layout)
     keep, held = stratified_split(train_full.y, val_fraction, seed)
     train, val = train_full.take(keep), train_full.take(held)
-    max_len = choose_max_len(train.texts, params.get("max_len", "auto"), cap=int(text_budget.get("max_len_cap", 400)))
+    max_len = choose_max_len(train.texts, params.get("max_len", "auto"), cap=caps.max_len_cap)
     course_vocab = DATASETS.get(dataset).vocab if dataset in DATASETS else None
     # a searched `max_tokens` beats the budget's cap, which beats the course's vocabulary size
-    max_tokens = int(params.get("max_tokens") or text_budget.get("max_tokens") or course_vocab or 20000)
+    max_tokens = int(params.get("max_tokens") or caps.max_tokens or course_vocab or 20000)
     return TextData(classes, train, val, test, max_len, max_tokens, skipped)

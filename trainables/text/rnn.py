@@ -111,12 +111,12 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     tf, trial.device = configure_tensorflow(trial.cpus, trial.seed)
     params = trial.params
     with trial.phase("extract"):
-        data = prepare(dataset_dir, trial.cell["dataset"], trial.budget["text"], params, trial.budget["val_fraction"],
-                       trial.spec["data_seed"], trial.layout)
+        data = prepare(dataset_dir, trial.cell.dataset, trial.spec.text, params, trial.spec.val_fraction,
+                       trial.spec.data_seed, trial.layout)
         vocab, train, val, test = encode(tf, data)
-    model = build_model(tf, vocab, len(data.classes), trial.cell["model"], params)
+    model = build_model(tf, vocab, len(data.classes), trial.cell.model, params)
     trial.values |= {"classes": json.dumps(data.classes), "max_len": data.max_len, "vocab_size": vocab,
                      **skipped_facts("skipped_rows", data.skipped), "cudnn_eligible": cudnn_eligible(model)}
-    epochs = min(int(params.get("epochs", trial.spec["max_epochs"])), int(trial.spec["max_epochs"]))
+    epochs = trial.spec.epochs
     fit(trial, KerasLearner(tf, model, int(params["batch_size"])), train, val, test, epochs,
         patience=params.get("patience"))

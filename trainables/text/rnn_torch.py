@@ -1,6 +1,7 @@
 """recurrent, framework=torch: the handout appendix's PyTorch twin of the Keras model — nn.Embedding ->
-nn.RNN / nn.LSTM / nn.GRU on packed sequences -> (last state | max | mean pooling) -> Dropout -> Linear — with the same data preparation, search
-space, epoch loop and result schema, so one sweep compares the two frameworks cell by cell.
+nn.RNN / nn.LSTM / nn.GRU on packed sequences -> (last state | max | mean pooling) -> Dropout -> Linear — with the
+same data preparation, search space, epoch loop and result schema, so one sweep compares the two frameworks cell
+by cell.
 """
 from __future__ import annotations
 
@@ -157,15 +158,15 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     trial.device = f"cuda:{torch.cuda.get_device_name(device)}" if device.type == "cuda" else "cpu"
     with trial.phase("extract"):
-        data = prepare(dataset_dir, trial.cell["dataset"], trial.budget["text"], params, trial.budget["val_fraction"],
-                       trial.spec["data_seed"], trial.layout)
+        data = prepare(dataset_dir, trial.cell.dataset, trial.spec.text, params, trial.spec.val_fraction,
+                       trial.spec.data_seed, trial.layout)
         vocab, train, val, test = encode(data)
-    model = build_model(vocab, len(data.classes), trial.cell["model"], params).to(device)
+    model = build_model(vocab, len(data.classes), trial.cell.model, params).to(device)
     optimizers = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}
     optimizer = optimizers[knobs.optimizer(params)](model.parameters(), lr=float(params["lr"]))
     trial.values |= {"classes": json.dumps(data.classes), "max_len": data.max_len, "vocab_size": vocab,
                      **skipped_facts("skipped_rows", data.skipped), "cudnn_eligible": uses_cudnn(device)}
     learner = TorchTextLearner(model, optimizer, device, int(params["batch_size"]),
                                torch.Generator().manual_seed(trial.seed))
-    epochs = min(int(params.get("epochs", trial.spec["max_epochs"])), int(trial.spec["max_epochs"]))
+    epochs = trial.spec.epochs
     fit(trial, learner, train, val, test, epochs, patience=params.get("patience"))
