@@ -54,7 +54,7 @@ def measure(framework: str, data: Path, args: argparse.Namespace) -> dict:
         import torch
 
         from trainables.images import scratch
-        from trainables.images.backbones import describe_device, pick_device
+        from trainables.torch_learner import describe_device, pick_device
 
         torch.set_num_threads(args.threads)
         torch.manual_seed(0)

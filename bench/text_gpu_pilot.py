@@ -54,19 +54,20 @@ def run_one(job: dict) -> dict | None:
     import torch
 
     from trainables.text.data import prepare
-    from trainables.text.rnn_torch import TorchTextLearner, build_model, encode
+    from trainables.plan import TextCaps
+    from trainables.text.rnn_torch import OPTIMIZERS, TextRNN, TorchTextLearner, encode
 
     torch.set_num_threads(1)
     torch.manual_seed(job["seed"])
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     params, t0 = job["params"], time.time()
-    data = prepare(Path(job["root"]) / job["dataset"], job["dataset"], {"max_len_cap": 600}, params, VAL_FRACTION,
-                   DATA_SEED)
+    data = prepare(Path(job["root"]) / job["dataset"], job["dataset"], TextCaps(max_len_cap=600), params,
+                   VAL_FRACTION, DATA_SEED)
     vocab, train, val, test = encode(data)
-    model = build_model(vocab, len(data.classes), job["cell"], params).to(device)
-    optimizer = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}[params["optimizer"]]
-    learner = TorchTextLearner(model, optimizer(model.parameters(), lr=params["lr"]), device,
-                               int(params["batch_size"]), torch.Generator().manual_seed(job["seed"]))
+    model = TextRNN(vocab, len(data.classes), job["cell"], params).to(device)
+    optimizer = OPTIMIZERS[params["optimizer"]](model.parameters(), lr=params["lr"])
+    learner = TorchTextLearner(model, optimizer, device, torch.Generator().manual_seed(job["seed"]),
+                               batch_size=int(params["batch_size"]))
     best = (-1.0, 0, None, None)  # val_acc, epoch, weights, val scores
     for epoch in range(1, job["max_epochs"] + 1):
         learner.train_epoch(train)

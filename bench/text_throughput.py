@@ -18,9 +18,10 @@ PARAMS = {"embed_dim": 64, "units": 64, "layers": 1, "bidirectional": False, "dr
 
 
 def measure(framework: str, cell: str, epochs: int, threads: int) -> dict:
+    from trainables.plan import TextCaps
     from trainables.text.data import prepare
 
-    data = prepare(shared_data("text", "sentiment"), "sentiment", {}, PARAMS, 0.1, seed=0)
+    data = prepare(shared_data("text", "sentiment"), "sentiment", TextCaps(), PARAMS, 0.1, seed=0)
     if framework == "tensorflow":
         from trainables.text import rnn
 
@@ -35,9 +36,9 @@ def measure(framework: str, cell: str, epochs: int, threads: int) -> dict:
         torch.set_num_threads(threads)
         torch.manual_seed(0)
         vocab, train, _, _ = rnn_torch.encode(data)
-        model = rnn_torch.build_model(vocab, len(data.classes), cell, PARAMS)
+        model = rnn_torch.TextRNN(vocab, len(data.classes), cell, PARAMS)
         learner = rnn_torch.TorchTextLearner(model, torch.optim.Adam(model.parameters(), lr=PARAMS["lr"]),
-                                             torch.device("cpu"), 64, torch.Generator().manual_seed(0))
+                                             torch.device("cpu"), torch.Generator().manual_seed(0), batch_size=64)
     learner.train_epoch(train)  # warm-up: graph tracing / first-call allocations
     t0 = time.perf_counter()
     seen = sum(learner.train_epoch(train)["items"] for _ in range(epochs))

@@ -122,8 +122,8 @@ def test_frozen_parameters_and_buffers_do_not_move_in_an_epoch(name, mode):
                       for b, _ in m.named_buffers(recurse=False)
                       if not any(p.requires_grad for p in m.parameters(recurse=False))}
     batches = [(torch.randn(4, 3, size, size), torch.tensor([0, 1, 2, 0])) for _ in range(2)]
-    learner = ImageLearner(model, optimizer, make_scheduler(optimizer, "constant", 1), torch.device("cpu"),
-                           lambda split, train: iter(batches), torch.Generator())
+    learner = ImageLearner(model, optimizer, torch.device("cpu"), torch.Generator(),
+                           make_scheduler(optimizer, "constant", 1), to_batches=lambda split, train: iter(batches))
     learner.train_epoch(None)
     after = model.state_dict()
     moved = {k for k in before if not torch.equal(before[k], after[k])}

@@ -85,3 +85,10 @@ def fit(trial: Trial, learner: Learner, train: Any, val: Any, test: Any, epochs:
         trial.report_epoch(epoch, metrics, final, save=save)
         if stop:
             break
+
+
+def run_epochs(trial: Trial, learner: Learner, train: Any, val: Any, test: Any, values: dict[str, Any]) -> None:
+    """How every epoch-based trainable ends: its facts join the row, then the loop runs the trial's epochs (its
+    searched `epochs` capped by the method's) with its `patience`."""
+    trial.values |= values
+    fit(trial, learner, train, val, test, trial.spec.epochs, patience=trial.params.get("patience"))

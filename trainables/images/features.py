@@ -33,9 +33,10 @@ def _extract_all(trial: Trial, dataset_dir: Path, size: int) -> dict[str, np.nda
     import torch
 
     from trainables.images import backbones
+    from trainables.torch_learner import describe_device, pick_device
 
     torch.set_num_threads(trial.cpus)
-    device = backbones.pick_device()
+    device = pick_device()
     spec = trial.spec
     _, train, test = load_image_data(dataset_dir, size, spec.images, spec.data_seed,
                                      spec.cache_dir if spec.images.cache else None, spec.data.fingerprint,
@@ -49,7 +50,7 @@ def _extract_all(trial: Trial, dataset_dir: Path, size: int) -> dict[str, np.nda
     rate = (len(train) + len(test)) / max(time.perf_counter() - t0, 1e-9)
     return out | {"train_y": train.y, "test_y": test.y, "images_per_s": np.array(rate),
                   "skipped": np.array(train.skipped + test.skipped, dtype=str),
-                  "device": np.array(backbones.describe_device(device))}
+                  "device": np.array(describe_device(device))}
 
 
 def image_features(trial: Trial, dataset_dir: Path, size: int) -> tuple[dict[str, np.ndarray], bool]:

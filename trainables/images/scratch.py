@@ -11,18 +11,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
+from torch import nn
+
 from trainables.images.cifar import PAD, for_trial
 from trainables.images.data import Split
 from trainables.images.finetune import ImageLearner, make_scheduler
-from trainables.loop import fit
+from trainables.loop import run_epochs
 from trainables.registry import NETS, NetSpec
+from trainables.torch_learner import start_torch
 from trainables.trial import Trial
 
 
 def build(spec: NetSpec, n_classes: int, dropout: float):
     """len(channels) x (3x3 conv, same padding + ReLU + 2x2 max-pool), flatten, hidden Dense + ReLU, dropout, head."""
-    from torch import nn
-
     layers, width = [], 3
     for channels in spec.channels:
         layers += [nn.Conv2d(width, channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
@@ -35,8 +37,6 @@ def build(spec: NetSpec, n_classes: int, dropout: float):
 
 def flip_crop(x, generator):
     """Zero-pad by PAD, take one random crop of the original size per image, flip half the images."""
-    import torch
-
     n, _, h, w = x.shape
     padded = torch.nn.functional.pad(x, (PAD, PAD, PAD, PAD))
     dy, dx = torch.randint(0, 2 * PAD + 1, (2, n), generator=generator)
@@ -51,8 +51,6 @@ def flip_crop(x, generator):
 
 
 def optimizer_for(model, params: dict):
-    import torch
-
     lr, decay = float(params["lr"]), float(params.get("weight_decay", 0.0))
     if params.get("optimizer", "sgd") == "adam":
         return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=decay)
@@ -63,33 +61,22 @@ def optimizer_for(model, params: dict):
 
 
 def run(dataset_dir: Path, trial: Trial) -> None:
-    import torch
-
-    from trainables.images.backbones import describe_device, pick_device
-
-    torch.set_num_threads(trial.cpus)
-    torch.manual_seed(trial.seed)
+    device = start_torch(trial)
     classes, splits, epochs = for_trial(dataset_dir, trial)
     train, val, test = (to_split(x, y) for x, y in splits)
-    device, generator = pick_device(), torch.Generator().manual_seed(trial.seed)
+    generator = torch.Generator().manual_seed(trial.seed)
     learner = make_learner(NETS.get(trial.cell.model), len(classes), trial.params, epochs, device, generator)
-    trial.device = describe_device(device)
-    trial.values |= {"classes": json.dumps(classes),
-                     "parameters": int(sum(p.numel() for p in learner.model.parameters()))}
-    fit(trial, learner, train, val, test, epochs, patience=trial.params.get("patience"))
+    run_epochs(trial, learner, train, val, test, {
+        "classes": json.dumps(classes), "parameters": int(sum(p.numel() for p in learner.model.parameters()))})
 
 
 def to_split(x, y) -> Split:
     """Standardised N x H x W x 3 arrays (cifar.prepare) as the channel-first tensors torch convolves."""
-    import torch
-
     return Split(torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), y)
 
 
 def make_learner(net: NetSpec, n_classes: int, params: dict, epochs: int, device, generator) -> ImageLearner:
     """The network, its optimiser and schedule, and its batches (augmented per the `augment` value)."""
-    import torch
-
     model = build(net, n_classes, float(params["dropout"])).to(device)
     optimizer = optimizer_for(model, params)
     scheduler = make_scheduler(optimizer, params.get("schedule", "cosine"), epochs)
@@ -103,4 +90,4 @@ def make_learner(net: NetSpec, n_classes: int, params: dict, epochs: int, device
             x = split.x[idx].to(device, non_blocking=True)
             yield (flip_crop(x, generator) if train_mode and augment else x), labels[idx].to(device)
 
-    return ImageLearner(model, optimizer, scheduler, device, to_batches, generator)
+    return ImageLearner(model, optimizer, device, generator, scheduler, to_batches=to_batches)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from trainables.images.cifar import PAD, for_trial
 from trainables.keras_learner import Arrays, KerasLearner, configure_tensorflow
-from trainables.loop import fit
+from trainables.loop import run_epochs
 from trainables.registry import NETS, NetSpec
 from trainables.trial import Trial
 
@@ -59,6 +59,5 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     train, val, test = (Arrays(x, y) for x, y in splits)
     batch_size = int(params["batch_size"])
     model = build(tf, NETS.get(trial.cell.model), len(classes), params, epochs * -(-len(train.y) // batch_size))
-    trial.values |= {"classes": json.dumps(classes), "parameters": int(model.count_params())}
-    fit(trial, KerasLearner(tf, model, batch_size), train, val, test, epochs,
-        patience=params.get("patience"))
+    run_epochs(trial, KerasLearner(tf, model, batch_size), train, val, test,
+               {"classes": json.dumps(classes), "parameters": int(model.count_params())})

@@ -6,23 +6,21 @@ tokens), `embed_dropout` (whole embedding channels dropped, Keras SpatialDropout
 size; small training sets generalise better without their one-off words).
 
 LSTM and GRU keep Keras' cuDNN-eligible configuration (tanh / sigmoid, no recurrent dropout, no unrolling,
-reset_after for GRU); each row records whether every recurrent layer was eligible. Epochs run through the shared
-loop (trainables.loop.fit): report + checkpoint per epoch, early stopping on validation accuracy.
+reset_after for GRU); each row records whether every recurrent layer was eligible. The data, row values and epochs
+are the twins' shared skeleton (trainables.text.recurrent).
 """
 from __future__ import annotations
 
-import functools
-import json
 from pathlib import Path
 
+import keras  # Keras 3 itself: tf.keras is its compatibility namespace, which lacks keras.saving
 import numpy as np
 
 from trainables.keras_learner import Arrays, KerasLearner, configure_tensorflow
-from trainables.common import skipped_facts
-from trainables.loop import fit
 from trainables.registry import CELLS
 from trainables.text import params as knobs
-from trainables.text.data import TextData, prepare
+from trainables.text import recurrent
+from trainables.text.data import TextData
 from trainables.trial import Trial
 
 
@@ -54,33 +52,28 @@ def cudnn_eligible(model) -> bool:
     return bool(eligible) and all(eligible)
 
 
-@functools.cache
-def masked_pooling(tf):
-    """A Keras layer pooling (batch, time, features) over the unmasked steps only; registered for load_model."""
-    import keras  # Keras 3 itself: tf.keras is its compatibility namespace, which lacks keras.saving
+@keras.saving.register_keras_serializable("groupsweep")
+class MaskedPooling(keras.layers.Layer):
+    """Pools (batch, time, features) over the unmasked steps only; registered so checkpoints load with it."""
 
-    @keras.saving.register_keras_serializable("groupsweep")
-    class MaskedPooling(keras.layers.Layer):
-        def __init__(self, mode: str, **kwargs):
-            super().__init__(**kwargs)
-            self.mode = mode
-            self.supports_masking = True
+    def __init__(self, mode: str, **kwargs):
+        super().__init__(**kwargs)
+        self.mode = mode
+        self.supports_masking = True
 
-        def call(self, x, mask=None):
-            ops = keras.ops
-            m = ops.ones(ops.shape(x)[:2], x.dtype) if mask is None else ops.cast(mask, x.dtype)
-            m = ops.expand_dims(m, -1)
-            if self.mode == "max":  # padded steps can never win the max
-                return ops.max(x * m + (m - 1.0) * 1e9, axis=1)
-            return ops.sum(x * m, axis=1) / ops.maximum(ops.sum(m, axis=1), 1.0)
+    def call(self, x, mask=None):
+        ops = keras.ops
+        m = ops.ones(ops.shape(x)[:2], x.dtype) if mask is None else ops.cast(mask, x.dtype)
+        m = ops.expand_dims(m, -1)
+        if self.mode == "max":  # padded steps can never win the max
+            return ops.max(x * m + (m - 1.0) * 1e9, axis=1)
+        return ops.sum(x * m, axis=1) / ops.maximum(ops.sum(m, axis=1), 1.0)
 
-        def compute_mask(self, inputs, mask=None):
-            return None
+    def compute_mask(self, inputs, mask=None):
+        return None
 
-        def get_config(self):
-            return super().get_config() | {"mode": self.mode}
-
-    return MaskedPooling
+    def get_config(self):
+        return super().get_config() | {"mode": self.mode}
 
 
 def build_model(tf, vocab: int, n_classes: int, cell: str, params: dict):
@@ -96,7 +89,7 @@ def build_model(tf, vocab: int, n_classes: int, cell: str, params: dict):
         rnn = layer_cls(int(params["units"]), return_sequences=i < layers - 1 or pooling != "last")
         x = keras.layers.Bidirectional(rnn)(x) if params["bidirectional"] else rnn(x)
     if pooling != "last":
-        x = masked_pooling(tf)(pooling)(x)
+        x = MaskedPooling(pooling)(x)
     x = keras.layers.Dropout(float(params["dropout"]))(x)
     outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
     model = keras.Model(inputs, outputs)
@@ -107,16 +100,17 @@ def build_model(tf, vocab: int, n_classes: int, cell: str, params: dict):
     return model
 
 
+class KerasTwin:
+    def start(self, trial: Trial) -> None:
+        self.tf, trial.device = configure_tensorflow(trial.cpus, trial.seed)
+
+    def encode(self, data: TextData) -> tuple[int, Arrays, Arrays, Arrays]:
+        return encode(self.tf, data)
+
+    def learner(self, trial: Trial, vocab: int, data: TextData) -> tuple[KerasLearner, bool]:
+        model = build_model(self.tf, vocab, len(data.classes), trial.cell.model, trial.params)
+        return KerasLearner(self.tf, model, int(trial.params["batch_size"])), cudnn_eligible(model)
+
+
 def run(dataset_dir: Path, trial: Trial) -> None:
-    tf, trial.device = configure_tensorflow(trial.cpus, trial.seed)
-    params = trial.params
-    with trial.phase("extract"):
-        data = prepare(dataset_dir, trial.cell.dataset, trial.spec.text, params, trial.spec.val_fraction,
-                       trial.spec.data_seed, trial.layout)
-        vocab, train, val, test = encode(tf, data)
-    model = build_model(tf, vocab, len(data.classes), trial.cell.model, params)
-    trial.values |= {"classes": json.dumps(data.classes), "max_len": data.max_len, "vocab_size": vocab,
-                     **skipped_facts("skipped_rows", data.skipped), "cudnn_eligible": cudnn_eligible(model)}
-    epochs = trial.spec.epochs
-    fit(trial, KerasLearner(tf, model, int(params["batch_size"])), train, val, test, epochs,
-        patience=params.get("patience"))
+    recurrent.run(dataset_dir, trial, KerasTwin())

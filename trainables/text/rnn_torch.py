@@ -1,23 +1,23 @@
 """recurrent, framework=torch: the handout appendix's PyTorch twin of the Keras model — nn.Embedding ->
 nn.RNN / nn.LSTM / nn.GRU on packed sequences -> (last state | max | mean pooling) -> Dropout -> Linear — with the
-same data preparation, search space, epoch loop and result schema, so one sweep compares the two frameworks cell
-by cell.
+same data preparation, search space, epoch loop and result schema (trainables.text.recurrent), so one sweep
+compares the two frameworks cell by cell.
 """
 from __future__ import annotations
 
-import copy
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
+import torch
+from torch import nn
 
-from trainables.common import skipped_facts
-from trainables.loop import fit
 from trainables.registry import CELLS
 from trainables.text import params as knobs
-from trainables.text.data import TextData, Vectorizer, prepare
+from trainables.text import recurrent
+from trainables.text.data import TextData, Vectorizer
+from trainables.torch_learner import TorchLearner, start_torch
 from trainables.trial import Trial
 
 
@@ -38,135 +38,75 @@ def encode(data: TextData) -> tuple[int, Encoded, Encoded, Encoded]:
     return vectorizer.vocab_size, ids(data.train), ids(data.val), ids(data.test)
 
 
-def uses_cudnn(device) -> bool:
+def uses_cudnn(device: torch.device) -> bool:
     """Whether this trial's recurrent layers run on cuDNN: nn.RNN / LSTM / GRU do in any configuration, but only on a
     CUDA device with cuDNN present and enabled (on a CPU, never)."""
-    import torch
-
     return device.type == "cuda" and torch.backends.cudnn.is_available() and torch.backends.cudnn.enabled
 
 
-def build_model(vocab: int, n_classes: int, cell: str, params: dict):
-    import torch
-    from torch import nn
+class TextRNN(nn.Module):
+    """Embedding -> (spatial) dropout -> recurrent layers on packed sequences -> pooled states -> dropout -> Linear."""
 
-    pooling = knobs.pooling(params)
+    def __init__(self, vocab: int, n_classes: int, cell: str, params: dict):
+        super().__init__()
+        self.pooling = knobs.pooling(params)
+        self.embedding = nn.Embedding(vocab, int(params["embed_dim"]), padding_idx=0)
+        self.embed_dropout = nn.Dropout1d(knobs.embed_dropout(params))  # whole channels, as SpatialDropout1D
+        rnn_cls = getattr(nn, CELLS.get(cell).torch_module)
+        self.rnn = rnn_cls(int(params["embed_dim"]), int(params["units"]), num_layers=int(params["layers"]),
+                           batch_first=True, bidirectional=bool(params["bidirectional"]))
+        self.dropout = nn.Dropout(float(params["dropout"]))
+        self.out = nn.Linear(int(params["units"]) * (2 if params["bidirectional"] else 1), n_classes)
 
-    class TextRNN(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embedding = nn.Embedding(vocab, int(params["embed_dim"]), padding_idx=0)
-            self.embed_dropout = nn.Dropout1d(knobs.embed_dropout(params))  # whole channels, as SpatialDropout1D
-            rnn_cls = getattr(nn, CELLS.get(cell).torch_module)
-            self.rnn = rnn_cls(int(params["embed_dim"]), int(params["units"]), num_layers=int(params["layers"]),
-                               batch_first=True, bidirectional=bool(params["bidirectional"]))
-            self.dropout = nn.Dropout(float(params["dropout"]))
-            self.out = nn.Linear(int(params["units"]) * (2 if params["bidirectional"] else 1), n_classes)
-
-        def forward(self, x, lengths):
-            embedded = self.embed_dropout(self.embedding(x).transpose(1, 2)).transpose(1, 2)
-            packed = nn.utils.rnn.pack_padded_sequence(embedded, lengths.cpu(), batch_first=True,
-                                                       enforce_sorted=False)
-            states, hidden = self.rnn(packed)
-            if pooling == "last":
-                hidden = hidden[0] if isinstance(hidden, tuple) else hidden  # LSTM returns (h, c)
-                directions = 2 if self.rnn.bidirectional else 1
-                last = hidden.view(self.rnn.num_layers, directions, len(x), -1)[-1]  # top layer, every direction
-                return self.out(self.dropout(torch.cat(list(last), dim=1)))
-            states, _ = nn.utils.rnn.pad_packed_sequence(states, batch_first=True)  # zeros after each length
-            mask = (torch.arange(states.shape[1], device=states.device)[None, :]
-                    < lengths.to(states.device)[:, None]).unsqueeze(-1)
-            if pooling == "max":
-                pooled = states.masked_fill(~mask, float("-inf")).amax(dim=1)
-            else:
-                pooled = states.sum(dim=1) / mask.sum(dim=1).clamp(min=1)
-            return self.out(self.dropout(pooled))
-
-    return TextRNN()
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        embedded = self.embed_dropout(self.embedding(x).transpose(1, 2)).transpose(1, 2)
+        packed = nn.utils.rnn.pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        states, hidden = self.rnn(packed)
+        if self.pooling == "last":
+            hidden = hidden[0] if isinstance(hidden, tuple) else hidden  # LSTM returns (h, c)
+            directions = 2 if self.rnn.bidirectional else 1
+            last = hidden.view(self.rnn.num_layers, directions, len(x), -1)[-1]  # top layer, every direction
+            return self.out(self.dropout(torch.cat(list(last), dim=1)))
+        states, _ = nn.utils.rnn.pad_packed_sequence(states, batch_first=True)  # zeros after each length
+        mask = (torch.arange(states.shape[1], device=states.device)[None, :]
+                < lengths.to(states.device)[:, None]).unsqueeze(-1)
+        if self.pooling == "max":
+            pooled = states.masked_fill(~mask, float("-inf")).amax(dim=1)
+        else:
+            pooled = states.sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+        return self.out(self.dropout(pooled))
 
 
 @dataclass
-class TorchTextLearner:
-    model: Any
-    optimizer: Any
-    device: Any
-    batch_size: int
-    generator: Any
+class TorchTextLearner(TorchLearner):
+    batch_size: int = 32
 
-    def _batches(self, split: Encoded, shuffle: bool):
-        import torch
-
-        order = torch.randperm(len(split.y), generator=self.generator) if shuffle else torch.arange(len(split.y))
+    def batches(self, split: Encoded, train: bool) -> Iterator[tuple[tuple, Any]]:
+        order = torch.randperm(len(split.y), generator=self.generator) if train else torch.arange(len(split.y))
         x, y, lengths = (torch.from_numpy(a) for a in (split.x, split.y, split.lengths))
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
-            yield x[idx].to(self.device), y[idx].to(self.device), lengths[idx]
+            yield (x[idx].to(self.device), lengths[idx]), y[idx].to(self.device)
 
-    def train_epoch(self, split: Encoded) -> dict[str, float]:
-        import torch.nn.functional as F
 
-        self.model.train()
-        total, correct, seen = 0.0, 0, 0
-        for x, y, lengths in self._batches(split, True):
-            logits = self.model(x, lengths)
-            loss = F.cross_entropy(logits, y)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            total += loss.item() * len(y)
-            correct += int((logits.argmax(1) == y).sum())
-            seen += len(y)
-        return {"loss": total / max(seen, 1), "acc": correct / max(seen, 1), "items": seen}
+OPTIMIZERS = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}
 
-    def scores(self, split: Encoded) -> np.ndarray:
-        """Class probabilities, one row per example (ensembles average these)."""
-        import torch
 
-        self.model.eval()
-        with torch.inference_mode():
-            rows = [torch.softmax(self.model(x, lengths).float(), 1).cpu().numpy()
-                    for x, _, lengths in self._batches(split, False)]
-        return np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+class TorchTwin:
+    def start(self, trial: Trial) -> None:
+        self.device = start_torch(trial)
 
-    def save(self, folder: Path) -> None:
-        import torch
+    def encode(self, data: TextData) -> tuple[int, Encoded, Encoded, Encoded]:
+        return encode(data)
 
-        torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                    "generator": self.generator.get_state()}, folder / "state.pt")
-
-    def load(self, folder: Path) -> None:
-        import torch
-
-        state = torch.load(folder / "state.pt", map_location=self.device, weights_only=False)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-
-    def snapshot(self) -> dict:
-        return copy.deepcopy(self.model.state_dict())
-
-    def restore(self, snapshot: dict) -> None:
-        self.model.load_state_dict(snapshot)
+    def learner(self, trial: Trial, vocab: int, data: TextData) -> tuple[TorchTextLearner, bool]:
+        params = trial.params
+        model = TextRNN(vocab, len(data.classes), trial.cell.model, params).to(self.device)
+        optimizer = OPTIMIZERS[knobs.optimizer(params)](model.parameters(), lr=float(params["lr"]))
+        learner = TorchTextLearner(model, optimizer, self.device, torch.Generator().manual_seed(trial.seed),
+                                   batch_size=int(params["batch_size"]))
+        return learner, uses_cudnn(self.device)
 
 
 def run(dataset_dir: Path, trial: Trial) -> None:
-    import torch
-
-    torch.set_num_threads(trial.cpus)
-    torch.manual_seed(trial.seed)
-    params = trial.params
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    trial.device = f"cuda:{torch.cuda.get_device_name(device)}" if device.type == "cuda" else "cpu"
-    with trial.phase("extract"):
-        data = prepare(dataset_dir, trial.cell.dataset, trial.spec.text, params, trial.spec.val_fraction,
-                       trial.spec.data_seed, trial.layout)
-        vocab, train, val, test = encode(data)
-    model = build_model(vocab, len(data.classes), trial.cell.model, params).to(device)
-    optimizers = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}
-    optimizer = optimizers[knobs.optimizer(params)](model.parameters(), lr=float(params["lr"]))
-    trial.values |= {"classes": json.dumps(data.classes), "max_len": data.max_len, "vocab_size": vocab,
-                     **skipped_facts("skipped_rows", data.skipped), "cudnn_eligible": uses_cudnn(device)}
-    learner = TorchTextLearner(model, optimizer, device, int(params["batch_size"]),
-                               torch.Generator().manual_seed(trial.seed))
-    epochs = trial.spec.epochs
-    fit(trial, learner, train, val, test, epochs, patience=params.get("patience"))
+    recurrent.run(dataset_dir, trial, TorchTwin())
