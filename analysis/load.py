@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from trainables import store
-from trainables.report import column_order
+from trainables.ledger import column_order
 
 
 READ_BATCH = 500
@@ -33,7 +33,7 @@ def load_manifest(sweep_dir: str | os.PathLike) -> dict:
 
 
 def _read_all(folder: str) -> list[pd.DataFrame]:
-    """Every Parquet file in `folder`. Files of one schema (trainables.schema) are read as one dataset, in threads;
+    """Every Parquet file in `folder`. Files of one schema (trainables.ledger) are read as one dataset, in threads;
     folders written before that schema, or with a damaged file, are read file by file, which names the file."""
     locations = store.list_files(folder, ".parquet")
     if not locations:
@@ -70,7 +70,7 @@ def load_history(sweep_dir: str | os.PathLike) -> pd.DataFrame:
 
 def load_histories(sweep_dir: str | os.PathLike, trial_ids: list[str]) -> dict[str, pd.DataFrame]:
     """The per-epoch history of just these trials (the report needs the selected ones, not all of them)."""
-    from trainables.report import history_path
+    from trainables.ledger import history_path
 
     try:
         frames = store.read_parquets([history_path(sweep_dir, t) for t in trial_ids])
@@ -80,11 +80,11 @@ def load_histories(sweep_dir: str | os.PathLike, trial_ids: list[str]) -> dict[s
 
 
 def load_scores(sweep_dir: str | os.PathLike, trial_ids: list[str]) -> dict[str, dict | None]:
-    """The stored validation / test class scores of these trials (trainables.report.read_predictions), read in
+    """The stored validation / test class scores of these trials (trainables.ledger.read_predictions), read in
     threads (an object store answers one request at a time per connection); None for a trial without a file."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from trainables.report import read_predictions
+    from trainables.ledger import read_predictions
 
     try:
         with ThreadPoolExecutor(max_workers=16) as pool:

@@ -9,7 +9,7 @@ import pandas as pd
 from analysis import cost, html, plots, tables
 from analysis.load import load_manifest, load_scores, load_trials
 from trainables import store
-from trainables.report import write_text_atomic
+from trainables.ledger import write_text_atomic
 
 
 def markdown(frame: pd.DataFrame, index: bool = True) -> str:

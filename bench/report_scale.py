@@ -1,4 +1,4 @@
-"""How the report scales: a synthetic results folder of N trials, written with the real schema (trainables.report
+"""How the report scales: a synthetic results folder of N trials, written with the real schema (trainables.ledger
 rows and histories, a sweep.json over every course group with both Part 2 frameworks, configurations sampled from
 the full budget's spaces), then `python -m analysis` on it in a child process: wall time and peak memory.
 
@@ -24,7 +24,7 @@ from common import ROOT
 
 from sweeps.budgets import load_budget, sample_configs
 from sweeps.groups import all_groups, expand
-from trainables import report, schema
+from trainables import ledger
 from trainables.registry import DATASETS, METHODS
 
 
@@ -34,7 +34,7 @@ def synthetic_sweep(folder: Path, n_trials: int, seed: int = 0) -> int:
     cells = expand(all_groups(), ("", "torch"))
     per_cell = max(1, n_trials // len(cells))
     rng = np.random.RandomState(seed)
-    param_types = schema.param_types(budget.method(c.method).space_for(c.dataset) for c in cells)
+    param_types = ledger.param_types(budget.method(c.method).space_for(c.dataset) for c in cells)
     manifest = {"sweep_id": "scale", "budget": "full", "seed": seed, "weights": "imagenet", "demo_data": False,
                 "groups": sorted({g.name for gs in cells.values() for g in gs}), "param_types": param_types,
                 "cells": [{"key": c.key, "part": c.part, "dataset": c.dataset, "model": c.model, "method": c.method,
@@ -63,10 +63,10 @@ def synthetic_sweep(folder: Path, n_trials: int, seed: int = 0) -> int:
                    "started_utc": "2026-11-26T00:00:00+00:00", "finished_utc": "2026-11-26T08:00:00+00:00",
                    "retries": 0, "best_epoch": epochs, "classes": json.dumps(classes),
                    "test_confusion": json.dumps(confusion)}
-            report.write_parquet_atomic(report.make_row(row, param_types), report.row_path(folder, trial_id))
-            report.write_parquet_atomic(report.history_table(history, trial_id),
-                                        report.history_path(folder, trial_id))
-    report.write_text_atomic(json.dumps(manifest), folder / "sweep.json")
+            ledger.write_parquet_atomic(ledger.make_row(row, param_types), ledger.row_path(folder, trial_id))
+            ledger.write_parquet_atomic(ledger.history_table(history, trial_id),
+                                        ledger.history_path(folder, trial_id))
+    ledger.write_text_atomic(json.dumps(manifest), folder / "sweep.json")
     return len(manifest["trials"])
 
 

@@ -18,7 +18,7 @@ import urllib.request
 
 from common import ROOT  # noqa: F401  (puts the project on sys.path)
 
-from trainables import report, store
+from trainables import ledger, store
 
 
 def start_s3() -> subprocess.Popen:
@@ -44,14 +44,14 @@ def measure(location: str, rows: int) -> dict[str, float]:
     values = {"sweep_id": "bench", "status": "ok", "test_acc": 0.9, "param_lr": 0.01}
     t0 = time.perf_counter()
     for trial_id in ids:
-        row = report.make_row(values | {"trial_id": trial_id})
-        report.write_parquet_atomic(row, report.row_path(location, trial_id))
+        row = ledger.make_row(values | {"trial_id": trial_id})
+        ledger.write_parquet_atomic(row, ledger.row_path(location, trial_id))
     write_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    one_by_one = [store.read_parquet(report.row_path(location, t)) for t in ids]
+    one_by_one = [store.read_parquet(ledger.row_path(location, t)) for t in ids]
     serial_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    together = report.read_rows(location, ids)
+    together = ledger.read_rows(location, ids)
     together_s = time.perf_counter() - t0
     assert len(one_by_one) == len(together) == rows and all(r is not None for r in together.values())
     return {"write": rows / write_s, "serial": rows / serial_s, "together": rows / together_s}

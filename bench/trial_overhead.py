@@ -83,9 +83,9 @@ def plain_loop(specs: list[dict]) -> float:
 
 
 def rows(sweep_dir: str, trial_ids: list[str]) -> dict[str, dict]:
-    from trainables import report
+    from trainables import ledger
 
-    return {t: report.read_row(sweep_dir, t) or {} for t in trial_ids}
+    return {t: ledger.read_row(sweep_dir, t) or {} for t in trial_ids}
 
 
 def phases(row: dict) -> dict[str, float]:

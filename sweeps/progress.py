@@ -11,7 +11,7 @@ import time
 
 from ray import tune
 
-from trainables import report, store
+from trainables import ledger, store
 from trainables.plan import TrialSpec
 from trainables.trial import spec_row
 
@@ -37,7 +37,7 @@ class SweepProgress(tune.Callback):
 
     def _line(self, trial, status: str) -> None:
         spec = TrialSpec.from_config(trial.config["trial"])
-        row = report.read_row(self.results_dir, spec.trial_id) or {}
+        row = ledger.read_row(self.results_dir, spec.trial_id) or {}
         self.done += 1
         cell = spec.cell
         what = f"p{cell.part} {cell.dataset:<11} {cell.model:<12} {cell.method:<12}"
@@ -59,23 +59,23 @@ class SweepProgress(tune.Callback):
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         spec = TrialSpec.from_config(trial.config["trial"])
-        row = report.read_row(self.results_dir, spec.trial_id)
+        row = ledger.read_row(self.results_dir, spec.trial_id)
         if row is not None and row["status"] == "running":  # the scheduler stopped it before the last epoch
             row["status"] = "stopped"
-            report.write_parquet_atomic(report.make_row(row, spec.param_types),
-                                        report.row_path(self.results_dir, spec.trial_id))
+            ledger.write_parquet_atomic(ledger.make_row(row, spec.param_types),
+                                        ledger.row_path(self.results_dir, spec.trial_id))
         # finished or stopped for good: its resume checkpoint only takes disk (a VGG16 one is half a gigabyte)
-        store.remove_tree(report.checkpoint_path(self.results_dir, spec.trial_id))
+        store.remove_tree(ledger.checkpoint_path(self.results_dir, spec.trial_id))
         self._line(trial, "stopped" if row is not None and row["status"] == "stopped" else "ok")
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         spec = TrialSpec.from_config(trial.config["trial"])
-        row = report.read_row(self.results_dir, spec.trial_id)
+        row = ledger.read_row(self.results_dir, spec.trial_id)
         if row is None or row["status"] != "error":  # died before it could write its own error row
             base = row if row is not None else spec_row(spec)
             row = dict(base, status="error", error=_last_error_line(trial))
-            report.write_parquet_atomic(report.make_row(row, spec.param_types),
-                                        report.row_path(self.results_dir, spec.trial_id))
+            ledger.write_parquet_atomic(ledger.make_row(row, spec.param_types),
+                                        ledger.row_path(self.results_dir, spec.trial_id))
         self._line(trial, "error")
 
 

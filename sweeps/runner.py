@@ -24,7 +24,7 @@ from sweeps.interrupt import SignalStop
 from sweeps.lock import DriverLock
 from sweeps.storage import (NETWORK_FILESYSTEMS, ForeignFolder, check_sweep_id, filesystem_type, other_hosts,
                             remove_sweep, storage_problem)
-from trainables import report, schema, store
+from trainables import ledger, store
 from trainables.common import DataError, fingerprint
 from trainables.plan import Asha, DataRef, TrialSpec
 from trainables.registry import CELLS, METHODS, NETS, fits
@@ -224,7 +224,7 @@ def clear_sweep(options: SweepOptions) -> None:
 def sweep_param_types(options: SweepOptions) -> dict[str, str]:
     """param_<name> -> column type over every cell's search space: one row schema for the whole sweep."""
     budget = options.budget
-    return schema.param_types(budget.method(c.method).space_for(c.dataset) for c in options.cells)
+    return ledger.param_types(budget.method(c.method).space_for(c.dataset) for c in options.cells)
 
 
 def plan_trials(options: SweepOptions, facts: dict[str, dict], resources: dict[str, Any]) -> list[TrialSpec]:
@@ -299,7 +299,7 @@ def write_splits(options: SweepOptions, facts: dict[str, dict]) -> None:
     """Each held-out test split's manifest, before any trial reads it (atomic: a trial never sees half of one)."""
     for name, fact in facts.items():
         if fact["split"]:
-            report.write_text_atomic(json.dumps(fact["split"], indent=0), split_location(options, name))
+            ledger.write_text_atomic(json.dumps(fact["split"], indent=0), split_location(options, name))
 
 
 def plan_estimate(options: SweepOptions, resources: dict[str, float]) -> dict:
@@ -322,7 +322,7 @@ def prepare_sweep_dir(options: SweepOptions, trials: list[TrialSpec], estimate: 
                 "trials": [t.trial_id for t in trials],
                 "param_types": trials[0].param_types if trials else {}, "estimate": estimate,
                 "datasets": datasets or {}}
-    report.write_text_atomic(json.dumps(manifest, indent=1), store.join(sweep_dir, "sweep.json"))
+    ledger.write_text_atomic(json.dumps(manifest, indent=1), store.join(sweep_dir, "sweep.json"))
     finished = finished_trials(sweep_dir, [t.trial_id for t in trials])
     return [t for t in trials if t.trial_id not in finished]
 
@@ -371,15 +371,15 @@ def finished_trials(sweep_dir: str, trial_ids: list[str]) -> set[str]:
     """The trials whose stored row says ok or stopped. A damaged row file is named, and its trial runs again (its
     new row replaces the file)."""
     try:
-        rows = report.read_rows(sweep_dir, trial_ids)
+        rows = ledger.read_rows(sweep_dir, trial_ids)
     except store.UnreadableFile:
         rows = {}
         for trial_id in trial_ids:
             try:
-                rows[trial_id] = report.read_row(sweep_dir, trial_id)
+                rows[trial_id] = ledger.read_row(sweep_dir, trial_id)
             except store.UnreadableFile as exc:  # removed: every later reader would stop on it
                 print(f"warning: {exc}; removed, its trial runs again", file=sys.stderr, flush=True)
-                store.remove_file(report.row_path(sweep_dir, trial_id))
+                store.remove_file(ledger.row_path(sweep_dir, trial_id))
                 rows[trial_id] = None
     return {trial_id for trial_id, row in rows.items() if row and row["status"] in FINISHED}
 
@@ -501,7 +501,7 @@ class Summary:
 
 
 def summarize(options: SweepOptions, trials: list[TrialSpec], t0: float) -> Summary:
-    rows = report.read_rows(options.sweep_dir, [t.trial_id for t in trials])
+    rows = ledger.read_rows(options.sweep_dir, [t.trial_id for t in trials])
     statuses: dict[str, int] = {}
     by_cell: dict[str, list[dict]] = {}
     for spec in trials:

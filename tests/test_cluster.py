@@ -22,7 +22,7 @@ import pytest
 from analysis.load import load_manifest, load_trials
 from sweeps import loopback
 from tests.conftest import ROOT, SHARED_DATA
-from trainables import report
+from trainables import ledger
 from trainables.trial import LOGICAL_GPUS_ENV
 
 pytestmark = [
@@ -80,7 +80,7 @@ def running_at(sweep_dir: Path, dataset: str, min_epoch: int):
     mine = frame[(frame["dataset"] == dataset) & (frame["status"] == "running") & (frame["epochs"] >= min_epoch)]
     if mine.empty:
         return None
-    committed = Path(report.checkpoint_path(sweep_dir, mine.iloc[0]["trial_id"])) / "latest.json"
+    committed = Path(ledger.checkpoint_path(sweep_dir, mine.iloc[0]["trial_id"])) / "latest.json"
     return mine.iloc[0] if committed.exists() else None
 
 
@@ -91,7 +91,7 @@ def ledger_still(sweep_dir: Path, seconds: float):
 
 
 def epochs_of(sweep_dir: Path, trial_id: str) -> list[int]:
-    return list(pd.read_parquet(report.history_path(sweep_dir, trial_id))["epoch"])
+    return list(pd.read_parquet(ledger.history_path(sweep_dir, trial_id))["epoch"])
 
 
 def test_cluster_is_a_head_and_two_gpu_workers(cluster):
@@ -153,12 +153,12 @@ def test_driver_sigkill_then_resume(cluster, tmp_path):
     before = rows(sweep_dir).set_index("dataset")
     assert before.loc["questions", "status"] == "ok" and before.loc["sentiment", "status"] == "running"
     killed_at = int(before.loc["sentiment", "epochs"])
-    finished_file = Path(report.row_path(sweep_dir, before.loc["questions", "trial_id"]))
+    finished_file = Path(ledger.row_path(sweep_dir, before.loc["questions", "trial_id"]))
     finished_mtime = finished_file.stat().st_mtime_ns
     running_id = before.loc["sentiment", "trial_id"]
-    state = Path(report.checkpoint_path(sweep_dir, running_id)) / "latest.json"  # the committed checkpoint
+    state = Path(ledger.checkpoint_path(sweep_dir, running_id)) / "latest.json"  # the committed checkpoint
     checkpointed = json.loads(state.read_text())["epoch"]
-    trained_before = pd.read_parquet(report.history_path(sweep_dir, running_id)).head(checkpointed)
+    trained_before = pd.read_parquet(ledger.history_path(sweep_dir, running_id)).head(checkpointed)
 
     done = subprocess.run(driver(tmp_path, "sentiment,questions", "--resume"), capture_output=True, text=True,
                           timeout=600, env=env())
@@ -170,7 +170,7 @@ def test_driver_sigkill_then_resume(cluster, tmp_path):
     resumed = after.loc["sentiment"]
     assert resumed["retries"] == 1
     assert epochs_of(sweep_dir, resumed["trial_id"]) == list(range(1, EPOCHS + 1))
-    history = pd.read_parquet(report.history_path(sweep_dir, resumed["trial_id"]))
+    history = pd.read_parquet(ledger.history_path(sweep_dir, resumed["trial_id"]))
     # the checkpointed epochs were not trained again: their history rows are the ones written before the kill
     assert killed_at >= checkpointed >= 2
     pd.testing.assert_frame_equal(history.head(checkpointed)[trained_before.columns], trained_before)

@@ -4,7 +4,7 @@ import pytest
 from ray import tune
 
 from sweeps.budgets import _domain, BudgetError, load_budget, sample_configs
-from trainables import report, schema
+from trainables import ledger
 from trainables.plan import Asha
 from trainables.registry import (BACKBONES, CELLS, DATASETS, METHODS, Registry, UnknownNameError, list_backbones,
                                  list_cells, list_datasets, list_methods)
@@ -55,15 +55,15 @@ def test_bad_budget_errors(tmp_path):
 
 def test_row_has_fixed_schema_order_and_flattened_metrics(tmp_path):
     values = {"sweep_id": "s", "part": 1, "trial_id": "t1", "status": "ok", "param_lr": 0.1, "param_mode": "head",
-              **report.flatten_metrics({"train": {"loss": 0.5}, "test": {"acc": 0.9}})}
-    row = report.make_row(values)
+              **ledger.flatten_metrics({"train": {"loss": 0.5}, "test": {"acc": 0.9}})}
+    row = ledger.make_row(values)
     cols = row.column_names
-    assert cols[:9] == report.IDENTITY
+    assert cols[:9] == list(ledger.IDENTITY)
     assert cols[9:11] == ["param_lr", "param_mode"]
-    fixed = report.METRICS + report.COST + report.PROVENANCE + report.OUTCOME
+    fixed = [*ledger.METRICS, *ledger.COST, *ledger.PROVENANCE, *ledger.OUTCOME]
     assert cols[11:11 + len(fixed)] == fixed
-    assert cols[11 + len(fixed):] == sorted(schema.DETAIL)  # what trainables add, declared and typed too
-    path = report.write_parquet_atomic(row, tmp_path / "trials" / "t1.parquet")
+    assert cols[11 + len(fixed):] == sorted(ledger.DETAIL)  # what trainables add, declared and typed too
+    path = ledger.write_parquet_atomic(row, tmp_path / "trials" / "t1.parquet")
     back = pd.read_parquet(path)
     assert back.loc[0, "test_acc"] == 0.9 and back.loc[0, "train_loss"] == 0.5
     assert [p.name for p in (tmp_path / "trials").iterdir()] == ["t1.parquet"]  # no temp file left behind
@@ -73,21 +73,21 @@ def test_one_schema_types_params_from_the_budget_and_refuses_undeclared_columns(
     """Every row of a sweep has the same columns and types, whatever the trial did (a null is a typed null)."""
     spaces = [{"max_len": tune.choice(["auto", 64]), "lr": tune.loguniform(1e-3, 1e-1), "units": tune.choice([64]),
                "bidirectional": tune.choice([False, True]), "layers": tune.randint(1, 3), "patience": 4}]
-    types = schema.param_types(spaces)
+    types = ledger.param_types(spaces)
     assert types == {"param_bidirectional": "bool", "param_layers": "int64", "param_lr": "double",
                      "param_max_len": "string", "param_patience": "int64", "param_units": "int64"}
-    full = report.make_row({"trial_id": "a", "status": "ok", "param_max_len": 64, "test_acc": 0.5, "epochs": 3},
+    full = ledger.make_row({"trial_id": "a", "status": "ok", "param_max_len": 64, "test_acc": 0.5, "epochs": 3},
                            types)
-    failed = report.make_row({"trial_id": "b", "status": "error", "error": "boom"}, types)
+    failed = ledger.make_row({"trial_id": "b", "status": "error", "error": "boom"}, types)
     assert full.schema == failed.schema and full.column("param_max_len").to_pylist() == ["64"]
     assert failed.schema.field("test_acc").type == "double" and failed.column("test_acc").null_count == 1
-    with pytest.raises(schema.SchemaError, match="row c: surprise not in the result schema"):
-        report.make_row({"trial_id": "c", "status": "ok", "surprise": 1}, types)
+    with pytest.raises(ledger.SchemaError, match="row c: surprise not in the result schema"):
+        ledger.make_row({"trial_id": "c", "status": "ok", "surprise": 1}, types)
 
 
 def test_row_rejects_unknown_status():
     with pytest.raises(ValueError, match="status"):
-        report.make_row({"status": "great"})
+        ledger.make_row({"status": "great"})
 
 
 def test_demo_data_is_deterministic(tmp_path):

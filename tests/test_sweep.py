@@ -12,7 +12,7 @@ from analysis.load import load_trials
 from analysis.report import build_report
 from sweeps.groups import Cell, Group, expand, parse_groups
 from sweeps.runner import ConfigError, run_sweep
-from trainables import report
+from trainables import ledger
 
 # Every Part 1 method on one backbone, and every recurrent cell type (rnn is in no group, but supported).
 CELLS = {**expand(parse_groups("P1G19")),
@@ -53,7 +53,7 @@ def test_driver_never_imports_tensorflow(finished_sweep):
 def test_rows_carry_the_full_schema(finished_sweep):
     options, _ = finished_sweep
     trials = load_trials(options.sweep_dir)
-    for column in report.IDENTITY + report.METRICS + report.COST + report.PROVENANCE + report.OUTCOME:
+    for column in [*ledger.IDENTITY, *ledger.METRICS, *ledger.COST, *ledger.PROVENANCE, *ledger.OUTCOME]:
         assert column in trials.columns, column
     ok = trials[trials["status"] == "ok"]
     assert ok["test_acc"].between(0, 1).all() and ok["val_acc"].between(0, 1).all()
@@ -109,7 +109,7 @@ def test_stored_scores_are_the_reported_trials(finished_sweep):
     options, _ = finished_sweep
     trials = load_trials(options.sweep_dir)
     for row in trials[trials["status"] == "ok"].itertuples():
-        stored = report.read_predictions(options.sweep_dir, row.trial_id)
+        stored = ledger.read_predictions(options.sweep_dir, row.trial_id)
         assert stored["test_scores"].shape[0] == len(stored["test_y"]) == row.n_test, row.trial_id
         assert abs((stored["test_scores"].argmax(1) == stored["test_y"]).mean() - row.test_acc) <= 2 / row.n_test
         assert row.n_test_files >= row.n_test and row.n_train_files >= row.n_train
@@ -119,7 +119,7 @@ def test_history_has_one_row_per_epoch(finished_sweep):
     options, _ = finished_sweep
     trials = load_trials(options.sweep_dir)
     for row in trials.itertuples():
-        history = pd.read_parquet(report.history_path(options.sweep_dir, row.trial_id))
+        history = pd.read_parquet(ledger.history_path(options.sweep_dir, row.trial_id))
         assert list(history["epoch"]) == list(range(1, int(row.epochs) + 1))
 
 
@@ -233,7 +233,7 @@ def test_trial_that_raises_once_resumes_from_its_checkpoint(demo_root, make_opti
     assert summary.failed == {} and summary.statuses == {"ok": 1}
     row = load_trials(summary.sweep_dir).iloc[0]
     assert row["retries"] == 1 and row["epochs"] == 2 and row["param_pooling"] == "max"
-    history = pd.read_parquet(report.history_path(summary.sweep_dir, row["trial_id"]))
+    history = pd.read_parquet(ledger.history_path(summary.sweep_dir, row["trial_id"]))
     assert list(history["epoch"]) == [1, 2]
 
 

@@ -66,7 +66,7 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, detail: bool = False) -> dict:
-    """Accuracy and macro F1 of one split (unprefixed; `report.flatten_metrics` adds the split).
+    """Accuracy and macro F1 of one split (unprefixed; `ledger.flatten_metrics` adds the split).
 
     With `detail`, also per-class accuracy and the confusion matrix (rows: true class), as JSON text so they fit
     one Parquet cell.

@@ -4,7 +4,7 @@ A learner is anything with `train_epoch(split) -> {"loss", "acc", "items"}`, `sc
 (n x classes; the prediction is their argmax), `save(folder)` / `load(folder)` (checkpoints) and `snapshot()` /
 `restore(snapshot)` (in-memory best weights). Test data is touched once, after the last epoch, with the weights that
 had the best validation accuracy when early stopping is on; the validation and test scores of those weights are
-stored with the trial (report.write_predictions) for ensembles chosen on validation.
+stored with the trial (ledger.write_predictions) for ensembles chosen on validation.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from trainables.common import accuracy, classification_metrics
-from trainables.report import flatten_metrics
+from trainables.ledger import flatten_metrics
 from trainables.trial import Trial
 
 

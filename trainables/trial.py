@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 
-from trainables import report, store
+from trainables import ledger, store
 from trainables.common import DataError, fingerprint, seed_everything
 from trainables.data.layout import Layout
 from trainables.plan import Cell, TrialSpec
@@ -108,16 +108,16 @@ class Trial:
         values = dict(self.values, status=status, error=error, device=self.device, started_utc=self.started_utc,
                       finished_utc=utc_now(), wall_s=time.time() - self.started, versions=library_versions(),
                       **_node())
-        report.write_parquet_atomic(report.make_row({**spec_row(self.spec), **values}, self.spec.param_types),
-                                    report.row_path(self.results_dir, self.trial_id))
+        ledger.write_parquet_atomic(ledger.make_row({**spec_row(self.spec), **values}, self.spec.param_types),
+                                    ledger.row_path(self.results_dir, self.trial_id))
 
     def write_predictions(self, splits: dict[str, tuple]) -> None:
         """The final weights' class scores per split ({"val": (labels, scores), ...}), before the row says ok."""
-        report.write_predictions(self.results_dir, self.trial_id, splits)
+        ledger.write_predictions(self.results_dir, self.trial_id, splits)
 
     def _write_history(self) -> None:
-        report.write_parquet_atomic(report.history_table(self.history, self.trial_id),
-                                    report.history_path(self.results_dir, self.trial_id))
+        ledger.write_parquet_atomic(ledger.history_table(self.history, self.trial_id),
+                                    ledger.history_path(self.results_dir, self.trial_id))
 
     # -- reporting --------------------------------------------------------------------------------------------
     def report_epoch(self, epoch: int, metrics: dict[str, Any], final: bool,
@@ -214,7 +214,7 @@ class Trial:
         """The trial's checkpoints in the results folder: the sweep's own ledger, so a rerun with --resume
         continues a trial whose driver died (Tune's restore state lags by minutes). It holds one folder per saved
         epoch and `latest.json` naming the complete one; Tune gets a copy of each as its checkpoint."""
-        return report.checkpoint_path(self.results_dir, self.trial_id)
+        return ledger.checkpoint_path(self.results_dir, self.trial_id)
 
     def _save_checkpoint(self, epoch: int, save: Callable[[Path], None]) -> Path:
         """Save into the epoch's folder (staged on local disk first when the results are on a store), then point

@@ -16,7 +16,7 @@ from trainables.images.data import Split, check_image_folder, split_train
 from trainables.images.features import image_features
 from trainables.images.specs import backbone_spec
 from trainables.loop import labels
-from trainables.report import flatten_metrics
+from trainables.ledger import flatten_metrics
 from trainables.trial import Trial
 
 
