@@ -22,7 +22,7 @@ import pytest
 from analysis.load import load_manifest, load_trials
 from sweeps import loopback
 from tests.conftest import ROOT, SHARED_DATA
-from trainables import ledger
+from trainables import ledger, store
 from trainables.trial import LOGICAL_GPUS_ENV
 
 pytestmark = [
@@ -58,8 +58,10 @@ def env(logical_gpus: bool = True) -> dict[str, str]:
 
 
 def rows(sweep_dir: Path) -> pd.DataFrame:
+    """Every row now. Each file is read whole first (store.read_parquet), as the harness reads them: pyarrow reading
+    a path sizes the file before it reads it, and a trial replacing its row in between reads as a torn file."""
     files = sorted((sweep_dir / "trials").glob("*.parquet"))
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
+    return pd.concat([store.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
 
 
 def wait_for(predicate, what: str, timeout: float = 240):
