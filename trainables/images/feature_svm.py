@@ -1,22 +1,16 @@
 """features_svm: penultimate features of a pretrained backbone + a scikit-learn SVM pipeline (scaler + SVC).
 
 Features come from the shared on-disk cache (`features.image_features`), so the SVM configurations of a cell
-pay for one extraction between them.
+pay for one extraction between them; `features.run_on_features` is the skeleton every classifier on them shares.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from trainables.common import accuracy, classification_metrics, skipped_facts
 from trainables.hparams import SCALERS
-from trainables.images.data import Split, check_image_folder, split_train
-from trainables.images.features import image_features
-from trainables.images.specs import backbone_spec
-from trainables.loop import labels
-from trainables.ledger import flatten_metrics
+from trainables.images.features import run_on_features
 from trainables.trial import Trial
 
 
@@ -45,25 +39,4 @@ def svm_scores(svm, x, n_classes: int) -> np.ndarray:
 
 
 def run(dataset_dir: Path, trial: Trial) -> None:
-    size = backbone_spec(trial.cell.model).size_for(trial.spec.images.image_size)
-    with trial.phase("extract"):
-        feats, was_cached = image_features(trial, dataset_dir, size)
-    trial.device = str(feats["device"])
-    train, val = split_train(Split(feats["train_x"], feats["train_y"]), trial.spec.val_fraction,
-                             trial.spec.data_seed)
-    with trial.phase("fit"):
-        svm = svm_pipeline(trial.params).fit(train.x, train.y)
-    classes = check_image_folder(dataset_dir, trial.layout)
-    with trial.phase("eval"):
-        scores = {"val": (val.y, svm_scores(svm, val.x, len(classes))),
-                  "test": (feats["test_y"], svm_scores(svm, feats["test_x"], len(classes)))}
-        predicted = {split: labels(s) for split, (_, s) in scores.items()}
-        metrics = flatten_metrics({"train": {"acc": accuracy(train.y, svm.predict(train.x))},
-                                   "val": {"acc": accuracy(val.y, predicted["val"])},
-                                   "test": classification_metrics(feats["test_y"], predicted["test"], detail=True)})
-    with trial.phase("write"):
-        trial.write_predictions(scores)
-    trial.finish(metrics | {"items_per_s": float(feats["images_per_s"]), "features_cached": was_cached,
-                            "n_train": len(train.y), "n_val": len(val.y), "n_test": len(feats["test_y"]),
-                            **skipped_facts("skipped_images", feats["skipped"]),
-                            "classes": json.dumps(classes)})
+    run_on_features(dataset_dir, trial, lambda x, y: svm_pipeline(trial.params).fit(x, y), svm_scores)

@@ -2,17 +2,24 @@
 
 The cache entry is keyed by (dataset fingerprint, backbone, weights, input size, caps, split seed, decoding), so
 every features_svm trial of a cell, every head-only fine-tune, and later sweeps reuse one extraction. A cache hit
-needs no torch at all: the entry is a plain .npz.
+needs no torch at all: the entry is a plain .npz. `run_on_features` is the skeleton of a method that classifies
+them (features_svm): extract or load, fit on train, score validation and test, one row.
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
 from trainables.cache import cache_key, cached
-from trainables.images.data import DECODE_VERSION, Split, batches, load_image_data
+from trainables.common import accuracy, classification_metrics, skipped_facts
+from trainables.images.data import DECODE_VERSION, Split, batches, check_image_folder, load_image_data, split_train
+from trainables.images.specs import backbone_spec
+from trainables.ledger import flatten_metrics
+from trainables.loop import labels
 from trainables.trial import Trial
 
 FEATURE_VERSION = 2  # 2: random weights rescaled to unit variance (backbones.unit_variance_init)
@@ -68,3 +75,30 @@ def image_features(trial: Trial, dataset_dir: Path, size: int) -> tuple[dict[str
 
     return cached(path, lambda: _extract_all(trial, dataset_dir, size), save=lambda v, h: np.savez(h, **v),
                   load=load, enabled=spec.images.cache)
+
+
+def run_on_features(dataset_dir: Path, trial: Trial, fit: Callable[[np.ndarray, np.ndarray], Any],
+                    class_scores: Callable[[Any, np.ndarray, int], np.ndarray]) -> None:
+    """A classifier on the cached penultimate features, start to row: `fit(x, y)` returns a fitted estimator (with
+    `predict`), `class_scores(model, x, n_classes)` its class scores; it is chosen on validation, tested once."""
+    size = backbone_spec(trial.cell.model).size_for(trial.spec.images.image_size)
+    with trial.phase("extract"):
+        feats, was_cached = image_features(trial, dataset_dir, size)
+    trial.device = str(feats["device"])
+    train, val = split_train(Split(feats["train_x"], feats["train_y"]), trial.spec.val_fraction,
+                             trial.spec.data_seed)
+    with trial.phase("fit"):
+        model = fit(train.x, train.y)
+    classes = check_image_folder(dataset_dir, trial.layout)
+    with trial.phase("eval"):
+        scores = {"val": (val.y, class_scores(model, val.x, len(classes))),
+                  "test": (feats["test_y"], class_scores(model, feats["test_x"], len(classes)))}
+        predicted = {split: labels(s) for split, (_, s) in scores.items()}
+        metrics = flatten_metrics({"train": {"acc": accuracy(train.y, model.predict(train.x))},
+                                   "val": {"acc": accuracy(val.y, predicted["val"])},
+                                   "test": classification_metrics(feats["test_y"], predicted["test"], detail=True)})
+    with trial.phase("write"):
+        trial.write_predictions(scores)
+    trial.finish(metrics | {"items_per_s": float(feats["images_per_s"]), "features_cached": was_cached,
+                            "n_train": len(train.y), "n_val": len(val.y), "n_test": len(feats["test_y"]),
+                            **skipped_facts("skipped_images", feats["skipped"]), "classes": json.dumps(classes)})
