@@ -2,7 +2,7 @@
 
 An estimate per trial comes from a previous sweep's measured rows when one is given (`--estimate-from RUN`: the
 mean wall time of that run's trials of the same cell, else of the same method), or else from a stated default per
-method (DEFAULT_HOURS_PER_EPOCH: full-size course data on one GPU). Both assume every trial runs all its epochs,
+method (MethodSpec.hours_per_epoch: full-size course data on one GPU). Both assume every trial runs all its epochs,
 so they are upper bounds where ASHA or early stopping ends trials sooner. `sweep.json` records the estimate, and
 the report shows it beside what the sweep spent.
 """
@@ -15,12 +15,7 @@ import pandas as pd
 from analysis.cost import Prices
 from sweeps.budgets import Budget
 from sweeps.groups import Cell
-
-# Hours per epoch of one trial (features_svm: per trial, its one fit on cached features) on one A10G-class GPU at
-# the full budget's sizes (a few thousand images at native resolution, up to 14k texts of up to 400 tokens).
-DEFAULT_HOURS_PER_EPOCH = {"features_svm": 0.02, "finetune": 0.01, "finetune_aug": 0.012, "recurrent": 0.01,
-                           "scratch_cnn": 0.005}  # 50,000 CIFAR images of 32 x 32
-
+from trainables.registry import METHODS
 
 @dataclass(frozen=True)
 class CellPlan:
@@ -54,7 +49,7 @@ def plan_cells(cells: list[Cell], budget: Budget, run: str | None = None) -> lis
         elif cell.method in by_method:
             hours, source = float(by_method[cell.method]), "measured: same method"
         else:
-            hours, source = DEFAULT_HOURS_PER_EPOCH[cell.method] * epochs, "default per method"
+            hours, source = METHODS.get(cell.method).hours_per_epoch * epochs, "default per method"
         plans.append(CellPlan(cell.key, cell.method, mb.num_samples, epochs, hours, source))
     return plans
 

@@ -107,6 +107,10 @@ class MethodSpec:
     variants: tuple[str, ...] = ()
     # every hyperparameter its trainables read (trainables.hparams): a budget's space is checked against it at load
     params: dict[str, Param] = field(default_factory=dict, compare=False, repr=False)
+    # the plan's estimate without a measured run (sweeps.estimate): hours of one trial-epoch (a one-shot method:
+    # of its one fit) on one A10G-class GPU at the full budget's sizes (a few thousand images at native
+    # resolution, up to 14k texts of up to 400 tokens)
+    hours_per_epoch: float = 0.01
 
     @property
     def framework(self) -> str:
@@ -169,16 +173,16 @@ NETS.register("small_cnn", NetSpec("small_cnn", 32, channels=(32, 64, 128), hidd
 _TRANSFER = {"kinds": ("images",), "models": "backbones"}
 for _m in (
     MethodSpec("features_svm", 1, {"torch": "trainables.images.feature_svm:run"}, epoch_based=False,
-               variants=("kernel",), params=hparams.SVM, **_TRANSFER),
+               variants=("kernel",), params=hparams.SVM, hours_per_epoch=0.02, **_TRANSFER),
     MethodSpec("finetune", 1, {"torch": "trainables.images.finetune:run"}, epoch_based=True, variants=("mode",),
                params=hparams.FINETUNE, **_TRANSFER),
     MethodSpec("finetune_aug", 1, {"torch": "trainables.images.finetune:run"}, epoch_based=True, augment=True,
-               variants=("mode", "augment"), params=hparams.FINETUNE_AUG, **_TRANSFER),
+               variants=("mode", "augment"), params=hparams.FINETUNE_AUG, hours_per_epoch=0.012, **_TRANSFER),
     # The handout's warm-up: a small CNN from scratch on CIFAR-100, in PyTorch and in TensorFlow.
     MethodSpec("scratch_cnn", 1, {"torch": "trainables.images.scratch:run",
                                   "tensorflow": "trainables.images.scratch_keras:run"},
                epoch_based=True, kinds=("cifar",), models="nets", variants=("augment",),
-               params=hparams.SCRATCH),
+               params=hparams.SCRATCH, hours_per_epoch=0.005),  # 50,000 CIFAR images of 32 x 32
     # The handout uses TensorFlow; its appendix's PyTorch twin is selectable per cell (framework=torch).
     MethodSpec("recurrent", 2, {"tensorflow": "trainables.text.rnn:run", "torch": "trainables.text.rnn_torch:run"},
                epoch_based=True, kinds=("text",), models="cells", variants=("pooling", "bidirectional"),
