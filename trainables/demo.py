@@ -95,7 +95,8 @@ def generate_demo(root: str | Path, seed: int = 0) -> Path:
     """Write every course dataset under `root/<name>` (skipped when already generated with this seed)."""
     root = Path(root)
     marker = root / MARKER
-    stamp = f"groupsweep demo data v3, seed {seed}: generated, not real; numbers from it mean nothing.\n"
+    datasets = ", ".join(f"{d.name}/{d.kind}/{d.n_classes}" for d in DATASETS)  # a newly registered one: regenerate
+    stamp = f"groupsweep demo data v3, seed {seed}: generated, not real; numbers from it mean nothing.\n{datasets}\n"
     if marker.exists() and marker.read_text() == stamp:
         return root
     for index, spec in enumerate(DATASETS):
