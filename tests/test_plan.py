@@ -18,3 +18,21 @@ def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path):
                for line in lines)
     assert lines[-1].startswith("estimated: ") and "GPU-hours), about $" in lines[-1]
     assert not (tmp_path / "runs").exists()  # no storage, no demo data, no Ray
+
+
+def test_the_planner_builds_typed_specs_that_survive_tunes_config(tmp_path, demo_root, make_options):
+    """Every trial is a TrialSpec built once by the planner from the validated budget; Tune carries it as plain
+    JSON-able values and run_trial rebuilds the same frozen object (nested caps, data and cell included)."""
+    import json
+
+    from sweeps.runner import check_data, plan_trials
+    from trainables.plan import TrialSpec
+
+    cells = dict(list(expand(all_groups((2,))).items())[:2])
+    options = make_options(cells, demo_root)
+    specs = plan_trials(options, check_data(cells, demo_root, demo=True), {"cpus": 1, "gpus": 0.0,
+                                                                         "verify_data": False})
+    assert specs and all(isinstance(s, TrialSpec) for s in specs)
+    for spec in specs:
+        assert TrialSpec.from_config(json.loads(json.dumps(spec.to_config()))) == spec
+        assert spec.text == options.budget.text and spec.epochs <= spec.max_epochs
