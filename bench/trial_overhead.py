@@ -127,7 +127,7 @@ def main() -> None:
         if done.returncode:
             sys.exit(f"error: plain loop ({framework}): {done.stderr.strip().splitlines()[-1]}")
         plain_wall += json.loads(done.stdout.strip().splitlines()[-1])["wall"]
-    plain_rows = rows(str(plain_dir), [t["trial_id"] for t in trials])
+    plain_rows = rows(str(plain_dir), [t.trial_id for t in trials])
 
     inside = sum(float(r.get("wall_s") or 0.0) for r in tune_rows.values())
     outside = (tune_wall - inside) / len(trials)  # Ray scheduling, process start, Tune bookkeeping per trial
