@@ -255,8 +255,9 @@ def plan_trials(options: SweepOptions, facts: dict[str, dict], resources: dict[s
 
 def early_stopping(options: SweepOptions) -> dict[str, tuple[int, Asha]]:
     """Cell key -> (max epochs, ASHA settings) for every cell whose method reports epochs (sweeps.scheduling)."""
-    return {cell.key: (options.budget.method(cell.method).max_epochs or 1, options.budget.method(cell.method).asha)
-            for cell in options.cells if METHODS.get(cell.method).epoch_based}
+    methods = {cell: options.budget.method(cell.method) for cell in options.cells
+               if METHODS.get(cell.method).epoch_based}
+    return {cell.key: (mb.max_epochs or 1, mb.asha) for cell, mb in methods.items()}
 
 
 def split_location(options: SweepOptions, name: str) -> str:
@@ -337,10 +338,6 @@ def plan_fields(options: SweepOptions) -> dict:
                        "groups": [g.name for g in gs]} for c, gs in options.cells.items()]}
 
 
-# a field an older plan lacks is not compared
-PLAN_FIELDS = ("budget", "data_root", "weights", "seed", "test_fraction", "groups", "cells")
-
-
 def _shown(value: Any) -> str:
     if not isinstance(value, list):
         return str(value)
@@ -360,8 +357,8 @@ def check_same_plan(path: str, plan: dict) -> None:
         raise ConfigError(f"{path}: damaged, not a sweep plan ({type(exc).__name__}: {str(exc)[:80]}); remove it "
                           f"and rerun with --resume to continue from the rows, or --fresh to start over") from None
     plan = plan | {"cells": sorted(c["key"] for c in plan["cells"])}
-    differ = [f"{field} {_shown(stored[field])} -> {_shown(plan[field])}" for field in PLAN_FIELDS
-              if field in stored and stored[field] != plan[field]]
+    differ = [f"{field} {_shown(stored[field])} -> {_shown(plan[field])}" for field in plan
+              if field in stored and stored[field] != plan[field]]  # a field an older plan lacks is not compared
     if differ:
         raise ConfigError(f"{path}: --resume with another {'; '.join(differ)} than the stored plan; rerun with its "
                           f"options, --fresh to start over, or --sweep-id NAME for a new sweep")

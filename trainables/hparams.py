@@ -7,7 +7,7 @@ code that reads it never disagree on a name. `Param.problem` says in one phrase 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 AUGMENTATIONS = ("none", "flip_crop", "flip_crop_color", "flip_crop_color_affine")  # finetune_aug's policies
@@ -90,7 +90,7 @@ SVM = {"C": Param(float, gt=0, required=True), "kernel": word(*KERNELS, required
        "scaler": word(*SCALERS, required=True)}
 FINETUNE = {"mode": word(*MODES, required=True, pattern=LAST_K, spelled="last<k> (e.g. last3)"), "lr": LR,
             "head_lr_mult": Param(float, gt=0, required=True),
-            "momentum": Param(float, ge=0, lt=1, required=True), "weight_decay": Param(float, ge=0, required=True),
+            "momentum": replace(MOMENTUM, required=True), "weight_decay": replace(DECAY, required=True),
             "batch_size": COUNT, "schedule": word(*SCHEDULES),
             "clip": Param(float, gt=0, null=True), "epochs": EPOCHS, "patience": PATIENCE}
 FINETUNE_AUG = FINETUNE | {"augment": word(*AUGMENTATIONS)}
