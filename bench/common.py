@@ -49,3 +49,42 @@ def method_budget(num_samples: int, space: dict, max_epochs: int | None = None, 
 
     return MethodBudget(num_samples, max_epochs, {k: _domain(f"bench.{k}", v) for k, v in space.items()},
                         Asha(**(asha or {})))
+
+
+class GpuSampler:
+    """`nvidia-smi` sampled in the background while a block runs: GPU utilisation (%) and memory used (MiB), every
+    `interval_ms`. `summary()` is one line; `samples` the raw (util, memory) pairs."""
+
+    def __init__(self, interval_ms: int = 250):
+        self.interval_ms, self.samples = interval_ms, []
+
+    def __enter__(self) -> "GpuSampler":
+        import shutil
+        import subprocess
+
+        self.log = tempfile.NamedTemporaryFile("w+", suffix=".csv", delete=False)
+        query = ["nvidia-smi", "--query-gpu=utilization.gpu,memory.used", "--format=csv,noheader,nounits",
+                 f"--loop-ms={self.interval_ms}"]
+        self.proc = None if shutil.which("nvidia-smi") is None else subprocess.Popen(
+            query, stdout=self.log, stderr=subprocess.DEVNULL)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait()
+        for line in Path(self.log.name).read_text().splitlines():
+            parts = [p.strip() for p in line.split(",")]
+            if len(parts) == 2 and all(p.isdigit() for p in parts):
+                self.samples.append((int(parts[0]), int(parts[1])))
+        os.unlink(self.log.name)
+
+    def summary(self) -> str:
+        if not self.samples:
+            return "GPU utilisation: no nvidia-smi samples"
+        util = sorted(u for u, _ in self.samples)
+        busy = [u for u in util if u > 0]
+        return (f"GPU utilisation over {len(util)} samples ({self.interval_ms} ms apart): "
+                f"mean {sum(util) / len(util):.0f} %, median {util[len(util) // 2]} %, "
+                f"p90 {util[int(len(util) * 0.9)]} %, mean while busy {sum(busy) / max(len(busy), 1):.0f} %; "
+                f"memory max {max(m for _, m in self.samples)} MiB")

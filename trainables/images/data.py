@@ -233,8 +233,10 @@ def _uint8_batches(split: Split, order, batch_size: int, augment: Augment | None
 
 
 def batches(split: Split, batch_size: int, device, shuffle: bool = False, transform=None, generator=None,
-            drop_singleton: bool = False, workers: int = 0) -> Iterator[tuple["object", "object"]]:
-    """Normalised float batches (channels_last) and labels on `device`; `workers` augment in parallel."""
+            drop_singleton: bool = False, workers: int = 0,
+            channels_last: bool = True) -> Iterator[tuple["object", "object"]]:
+    """Normalised float batches (channels_last unless told otherwise: bench/gpu_speed.py measures both) and labels
+    on `device`; `workers` augment in parallel."""
     import torch
 
     from trainables.images.backbones import IMAGENET_MEAN, IMAGENET_STD
@@ -249,4 +251,5 @@ def batches(split: Split, batch_size: int, device, shuffle: bool = False, transf
         if drop_singleton and len(idx) == 1:  # BatchNorm cannot train on a batch of one
             break
         x = (x.to(device, non_blocking=True).float() - mean) / std
-        yield x.contiguous(memory_format=torch.channels_last), labels[idx].to(device)
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        yield x.contiguous(memory_format=layout), labels[idx].to(device)

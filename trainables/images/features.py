@@ -25,13 +25,15 @@ from trainables.trial import Trial
 FEATURE_VERSION = 2  # 2: random weights rescaled to unit variance (backbones.unit_variance_init)
 
 
-def extract(model, split: Split, device, batch_size: int = 64) -> np.ndarray:
-    """Features of every image of `split` (inference mode, channels_last, autocast on CUDA)."""
+def extract(model, split: Split, device, batch_size: int = 64, amp: bool = True,
+            channels_last: bool = True) -> np.ndarray:
+    """Features of every image of `split` (inference mode; channels_last and float16 autocast on CUDA unless told
+    otherwise: bench/gpu_speed.py measures each)."""
     import torch
 
     feats = []
-    with torch.inference_mode(), torch.autocast(device.type, enabled=device.type == "cuda"):
-        for x, _ in batches(split, batch_size, device):
+    with torch.inference_mode(), torch.autocast(device.type, enabled=amp and device.type == "cuda"):
+        for x, _ in batches(split, batch_size, device, channels_last=channels_last):
             feats.append(model(x).float().cpu().numpy())
     return np.concatenate(feats) if feats else np.zeros((0, 0), dtype=np.float32)
 

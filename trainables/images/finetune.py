@@ -24,7 +24,7 @@ from trainables.hparams import SCHEDULES
 from trainables.images.specs import backbone_spec
 from trainables.registry import METHODS
 from trainables.loop import run_epochs
-from trainables.torch_learner import TorchLearner, describe_device, start_torch
+from trainables.torch_learner import TorchLearner, start_torch
 from trainables.trial import Trial
 
 
@@ -105,9 +105,11 @@ def network_learner(trial: Trial, dataset_dir: Path, classes: list[str], size: i
 
 def head_learner(trial: Trial, dataset_dir: Path, classes: list[str], size: int, device, generator):
     """Head-only without augmentation: a new Linear trained on the cached penultimate features (on the CPU: a
-    Linear layer over a few thousand rows gains nothing from a GPU)."""
+    Linear layer over a few thousand rows gains nothing from a GPU). The row's device is where the features were
+    extracted."""
     with trial.phase("extract"):
         feats, _ = image_features(trial, dataset_dir, size)
+    trial.device = str(feats["device"])  # where the backbone ran (and the GPU share the trial held), as features_svm
     head = torch.nn.Linear(feats["train_x"].shape[1], len(classes))
     optimizer, scheduler = _sgd(trial, [{"params": head.parameters(), "lr": float(trial.params["lr"])}])
     batch_size = int(trial.params["batch_size"])
@@ -135,7 +137,6 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     # sorted class folders: the label order of every split and cache
     classes = check_image_folder(dataset_dir, trial.layout)
     learner, train_full, test, source, skipped = build(trial, dataset_dir, classes, size, device, generator)
-    trial.device = describe_device(learner.device)
     train, val = split_train(train_full, trial.spec.val_fraction, trial.spec.data_seed)
     if source is not None:  # the same training images, at the augmentation's source size
         train = split_train(source, trial.spec.val_fraction, trial.spec.data_seed)[0]
