@@ -164,7 +164,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"), help="cpu: to check the script")
     parser.add_argument("--timeout", type=float, default=120, help="seconds one configuration may take")
     args = parser.parse_args()
-    if "TORCH_HOME" not in os.environ:
+    if args.weights == "imagenet" and "TORCH_HOME" not in os.environ:
         offline_torch_home()
     cache = Path(tempfile.mkdtemp(prefix="gpu_sharing_cache_"))
     if "image" in args.workloads:  # decode once here (on the CPU), so the trial processes load tensors

@@ -203,7 +203,7 @@ def dry_run(args: argparse.Namespace, cells, tag: str = "", catalog: "Catalog | 
     sweep_id = sweep_id_for(args, budget.name, tag, catalog)
     cpus = float(args.cpus_per_trial or budget.resources.cpus_per_trial)
     gpus = float(args.gpus_per_trial if args.gpus_per_trial is not None else budget.resources.gpus_per_trial)
-    plans = estimate.plan_cells(list(cells), budget, args.estimate_from)
+    plans = estimate.plan_cells(list(cells), budget, args.estimate_from, gpus)
     print(estimate.render(sweep_id, budget, plans, estimate.estimate(plans, cpus, gpus, run=args.estimate_from)))
     return 0
 

@@ -2,7 +2,8 @@
 
 An estimate per trial comes from a previous sweep's measured rows when one is given (`--estimate-from RUN`: the
 mean wall time of that run's trials of the same cell, else of the same method), or else from a stated default per
-method (MethodSpec.hours_per_epoch: full-size course data on one GPU). Both assume every trial runs all its epochs,
+method (MethodSpec.hours_per_epoch: full-size course data on one GPU, times SHARED_GPU_SLOWDOWN when trials share a
+card). Both assume every trial runs all its epochs,
 so they are upper bounds where ASHA or early stopping ends trials sooner. `sweep.json` records the estimate, and
 the report shows it beside what the sweep spent.
 """
@@ -16,6 +17,10 @@ from analysis.cost import Prices
 from sweeps.budgets import Budget
 from sweeps.groups import Cell
 from trainables.registry import METHODS
+
+# A trial on a share of a card runs slower than alone: 4 per card (0.25 GPU), the worst of bench/gpu_sharing.py's
+# text and image trials on an H100 without MPS was 1.47x (README "On one GPU").
+SHARED_GPU_SLOWDOWN = 1.5
 
 @dataclass(frozen=True)
 class CellPlan:
@@ -38,7 +43,7 @@ def measured_hours(run: str) -> tuple[pd.Series, pd.Series]:
     return hours.groupby(cell_key(done)).mean(), hours.groupby(done["method"]).mean()
 
 
-def plan_cells(cells: list[Cell], budget: Budget, run: str | None = None) -> list[CellPlan]:
+def plan_cells(cells: list[Cell], budget: Budget, run: str | None = None, gpus: float = 1.0) -> list[CellPlan]:
     by_cell, by_method = measured_hours(run) if run else (pd.Series(dtype=float), pd.Series(dtype=float))
     plans = []
     for cell in cells:
@@ -50,6 +55,8 @@ def plan_cells(cells: list[Cell], budget: Budget, run: str | None = None) -> lis
             hours, source = float(by_method[cell.method]), "measured: same method"
         else:
             hours, source = METHODS.get(cell.method).hours_per_epoch * epochs, "default per method"
+            if 0 < gpus < 1:
+                hours, source = hours * SHARED_GPU_SLOWDOWN, f"{source}, x{SHARED_GPU_SLOWDOWN:g} on a shared GPU"
         plans.append(CellPlan(cell.key, cell.method, mb.num_samples, epochs, hours, source))
     return plans
 

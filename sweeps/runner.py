@@ -307,7 +307,7 @@ def plan_estimate(options: SweepOptions, resources: dict[str, float]) -> dict:
     """The plan's estimated trial hours and price (sweeps.estimate), recorded in sweep.json for the report."""
     from sweeps import estimate
 
-    plans = estimate.plan_cells(list(options.cells), options.budget, options.estimate_from)
+    plans = estimate.plan_cells(list(options.cells), options.budget, options.estimate_from, resources["gpus"])
     return estimate.estimate(plans, resources["cpus"], resources["gpus"], run=options.estimate_from)
 
 

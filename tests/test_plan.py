@@ -13,7 +13,7 @@ def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path):
     cells = expand(all_groups())
     trials = sum(load_budget("full").method(c.method).num_samples for c in cells)
     assert lines[0] == (f"plan for sweep full-demo: budget full, {len(cells)} cells, {trials} trials, "
-                        "4 CPU + 1 GPU per trial")
+                        "1 CPU + 0.25 GPU per trial")
     assert any(line.startswith("p1-caltech101-resnet18-finetune_aug") and line.split()[1:3] == ["16", "30"]
                for line in lines)
     assert lines[-1].startswith("estimated: ") and "GPU-hours), about $" in lines[-1]
@@ -36,3 +36,18 @@ def test_the_planner_builds_typed_specs_that_survive_tunes_config(tmp_path, demo
     for spec in specs:
         assert TrialSpec.from_config(json.loads(json.dumps(spec.to_config()))) == spec
         assert spec.text == options.budget.text and spec.epochs <= spec.max_epochs
+
+
+def test_every_named_budget_loads_and_a_shared_gpu_is_priced_slower():
+    """Named budgets (gpu_check included) pass the load-time checks; the default estimate of a trial on a quarter of
+    a card is its time alone times the measured sharing slowdown (sweeps.estimate.SHARED_GPU_SLOWDOWN)."""
+    from sweeps import estimate
+    from sweeps.budgets import list_budgets
+
+    assert {"full", "smoke", "text_cpu", "gpu_check"} <= set(list_budgets())
+    budgets = {name: load_budget(name) for name in list_budgets()}
+    cells = list(expand(all_groups((1,))))[:2]
+    alone = estimate.plan_cells(cells, budgets["full"], gpus=1.0)
+    shared = estimate.plan_cells(cells, budgets["full"], gpus=0.25)
+    assert [s.hours_per_trial for s in shared] == [a.hours_per_trial * estimate.SHARED_GPU_SLOWDOWN for a in alone]
+    assert all("shared GPU" in s.source for s in shared) and not any("shared" in a.source for a in alone)
