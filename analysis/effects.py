@@ -2,7 +2,7 @@
 results table).
 
 Datasets differ far more than configurations do, so each trial's score is its validation accuracy minus the median
-of its own cell: what the configuration added or lost within its cell. A parameter's importance is the share of
+of its own job: what the configuration added or lost within its job. A parameter's importance is the share of
 that score's variance its values explain on their own (fANOVA's first-order term, estimated as the correlation ratio
 over its categories, numbers in up to BINS quantile bins); what no single parameter explains is interaction and
 noise. It is stated with the number of trials it rests on and left out below MIN_TRIALS. Only validation accuracy
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.selection import SELECTABLE, cell_key
+from analysis.selection import SELECTABLE, job_key
 
 MIN_TRIALS = 10
 BINS = 4
@@ -32,9 +32,9 @@ class MethodEffects:
 
 
 def centred_scores(trials: pd.DataFrame) -> pd.Series:
-    """Validation accuracy minus the median of the trial's own cell."""
-    cells = cell_key(trials)
-    return trials["val_acc"] - trials["val_acc"].groupby(cells).transform("median")
+    """Validation accuracy minus the median of the trial's own job."""
+    jobs = job_key(trials)
+    return trials["val_acc"] - trials["val_acc"].groupby(jobs).transform("median")
 
 
 def searched_params(trials: pd.DataFrame) -> list[str]:

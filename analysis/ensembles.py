@@ -1,7 +1,7 @@
-"""Ensembles of a cell's finished trials, chosen on validation only (beyond the handout).
+"""Ensembles of a job's finished trials, chosen on validation only (beyond the handout).
 
 Every finished trial stores its validation and test class scores (trainables.ledger.write_predictions). Two
-ensembles per cell, both built from validation scores alone, then scored once on test:
+ensembles per job, both built from validation scores alone, then scored once on test:
 
 * top-k: the average of the k trials that validation ranks first (analysis.selection's order);
 * greedy: Caruana et al., "Ensemble selection from libraries of models" (ICML 2004) — start from the selected
@@ -90,8 +90,8 @@ def _val_fit(total: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return (float((total.argmax(1) == y).mean()) if len(y) else 0.0, -float(nll))
 
 
-def cell_ensembles(trials: pd.DataFrame, scores: dict[str, dict]) -> dict[str, object]:
-    """The ensemble columns (COLUMNS) of one cell's trials; empty values when no trial stored scores."""
+def job_ensembles(trials: pd.DataFrame, scores: dict[str, dict]) -> dict[str, object]:
+    """The ensemble columns (COLUMNS) of one job's trials; empty values when no trial stored scores."""
     order = selection.ranked(trials)["trial_id"].tolist()  # the single selected trial first; never test
     row: dict[str, object] = dict.fromkeys(COLUMNS)
     for name, ensemble in (("top5", top_k(order, scores)), ("greedy", greedy(order, scores))):

@@ -20,7 +20,7 @@ from analysis import cost, plots, tables
 from analysis.anchors import load_anchors
 from analysis.effects import method_effects
 from analysis.load import load_histories
-from analysis.selection import best_trials, cell_key
+from analysis.selection import best_trials, job_key
 from trainables.registry import METHODS
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -28,7 +28,7 @@ FULL_MATRIX_CLASSES = 30  # more classes than this: per-class accuracy and the m
 
 
 @dataclass
-class CellDetail:
+class JobDetail:
     key: str
     title: str
     groups: str
@@ -71,34 +71,34 @@ def datasets_table(manifest: dict) -> list[dict[str, Any]]:
     return rows
 
 
-def cell_title(cell: dict[str, Any]) -> str:
+def job_title(job: dict[str, Any]) -> str:
     """dataset · model · method, plus the framework when it is not the method's default."""
-    framework = "" if cell["framework"] == METHODS.get(cell["method"]).framework else f" ({cell['framework']})"
-    return f"{cell['dataset']} · {cell['model']} · {cell['method']}{framework}"
+    framework = "" if job["framework"] == METHODS.get(job["method"]).framework else f" ({job['framework']})"
+    return f"{job['dataset']} · {job['model']} · {job['method']}{framework}"
 
 
-def selected_rows(cells: pd.DataFrame) -> list[dict[str, Any]]:
-    """Section 2: each cell's selected trial — what to tell a group — flagged when its test set was capped."""
-    ok = cells[cells["outcome"] == "ok"] if len(cells) else cells
-    return [r | {"title": cell_title(r), "capped": bool(r["n_test"] < r["n_test_files"])}  # NaN (unknown): False
+def selected_rows(jobs: pd.DataFrame) -> list[dict[str, Any]]:
+    """Section 2: each job's selected trial — what to tell a group — flagged when its test set was capped."""
+    ok = jobs[jobs["outcome"] == "ok"] if len(jobs) else jobs
+    return [r | {"title": job_title(r), "capped": bool(r["n_test"] < r["n_test_files"])}  # NaN (unknown): False
             for r in ok.to_dict("records")]
 
 
-def group_entries(manifest: dict, cells: pd.DataFrame, part: int) -> list[dict[str, Any]]:
-    """Section 3: each group of a part in course order, its cells side by side (each with its key for a link)."""
-    from sweeps.groups import Group, group_cells
+def group_entries(manifest: dict, jobs: pd.DataFrame, part: int) -> list[dict[str, Any]]:
+    """Section 3: each group of a part in course order, its jobs side by side (each with its key for a link)."""
+    from sweeps.groups import Group, group_jobs
 
-    default = {r.key: r for r in cells.itertuples(index=False) if r.framework == METHODS.get(r.method).framework}
+    default = {r.key: r for r in jobs.itertuples(index=False) if r.framework == METHODS.get(r.method).framework}
     numbers = sorted(int(g.split("G")[1]) for g in manifest["groups"] if g.startswith(f"P{part}G"))
     entries = []
     for number in numbers:
         members = []
-        for cell in group_cells(Group(part, number)):
-            hit = default.get(cell.key)
-            members.append({"label": f"{cell.dataset} · {cell.model} · {cell.method}", "key": cell.key,
+        for job in group_jobs(Group(part, number)):
+            hit = default.get(job.key)
+            members.append({"label": f"{job.dataset} · {job.model} · {job.method}", "key": job.key,
                             "value": None if hit is None or hit.outcome != "ok" else hit.test_acc,
                             "outcome": "missing" if hit is None else hit.outcome})
-        entries.append({"name": f"P{part}G{number}", "cells": members})
+        entries.append({"name": f"P{part}G{number}", "jobs": members})
     return entries
 
 
@@ -135,7 +135,7 @@ def confusion(selected: pd.Series) -> dict[str, Any] | None:
 
 
 def trial_rows(mine: pd.DataFrame, selected_id: str | None) -> tuple[list[str], list[dict[str, Any]]]:
-    """Every trial of a cell: status, searched params, val, epochs, time; test only for the selected one."""
+    """Every trial of a job: status, searched params, val, epochs, time; test only for the selected one."""
     params = [c for c in mine.columns if c.startswith("param_") and mine[c].notna().any()]
     varied = [c for c in params if mine[c].astype(str).nunique() > 1] or params
     rows = []
@@ -148,80 +148,80 @@ def trial_rows(mine: pd.DataFrame, selected_id: str | None) -> tuple[list[str], 
     return [c.removeprefix("param_") for c in varied], rows
 
 
-def cell_details(cells: pd.DataFrame, trials: pd.DataFrame, histories: dict[str, pd.DataFrame]) -> list[CellDetail]:
-    """Section 3's per-cell detail, in course order."""
-    keys = cell_key(trials) if len(trials) else pd.Series(dtype=str)
+def job_details(jobs: pd.DataFrame, trials: pd.DataFrame, histories: dict[str, pd.DataFrame]) -> list[JobDetail]:
+    """Section 3's per-job detail, in course order."""
+    keys = job_key(trials) if len(trials) else pd.Series(dtype=str)
     by_id = trials.set_index("trial_id", drop=False) if len(trials) else trials
     details = []
-    for cell in cells.to_dict("records"):
-        mine = trials[keys == cell["key"]] if len(trials) else trials
-        chosen = by_id.loc[cell["best_trial"]] if cell["outcome"] == "ok" else None
-        detail = CellDetail(cell["key"], cell_title(cell), cell["groups"], cell["outcome"], cell.get("error"),
-                            None if chosen is None else cell)
+    for job in jobs.to_dict("records"):
+        mine = trials[keys == job["key"]] if len(trials) else trials
+        chosen = by_id.loc[job["best_trial"]] if job["outcome"] == "ok" else None
+        detail = JobDetail(job["key"], job_title(job), job["groups"], job["outcome"], job.get("error"),
+                           None if chosen is None else job)
         if chosen is not None:
-            detail.variants = variants(mine, cell["method"])
+            detail.variants = variants(mine, job["method"])
             best_epoch = chosen.get("best_epoch")
             kept = int(best_epoch) if pd.notna(best_epoch) else None
-            detail.curve = plots.learning_curve(histories.get(cell["best_trial"], pd.DataFrame()), kept)
+            detail.curve = plots.learning_curve(histories.get(job["best_trial"], pd.DataFrame()), kept)
             detail.confusion = confusion(chosen)
-        detail.trial_columns, detail.trials = trial_rows(mine, cell.get("best_trial")) if len(mine) else ([], [])
+        detail.trial_columns, detail.trials = trial_rows(mine, job.get("best_trial")) if len(mine) else ([], [])
         details.append(detail)
     return details
 
 
-def cost_points(cells: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
-    """Section 5: each cell's selected test accuracy and the trial hours all its trials took."""
-    if trials.empty or cells.empty:
+def cost_points(jobs: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
+    """Section 5: each job's selected test accuracy and the trial hours all its trials took."""
+    if trials.empty or jobs.empty:
         return pd.DataFrame(columns=["key", "method", "test_acc", "hours"])
-    hours = cost.trial_hours(trials)["hours"].groupby(cell_key(trials)).sum()
-    return cells.assign(hours=cells["key"].map(hours))[["key", "method", "test_acc", "hours"]]
+    hours = cost.trial_hours(trials)["hours"].groupby(job_key(trials)).sum()
+    return jobs.assign(hours=jobs["key"].map(hours))[["key", "method", "test_acc", "hours"]]
 
 
-def anchor_rows(cells: pd.DataFrame) -> list[dict[str, Any]]:
+def anchor_rows(jobs: pd.DataFrame) -> list[dict[str, Any]]:
     """Section 6: each published figure beside the best selected result of this sweep on that dataset and method."""
     rows = []
     for anchor in load_anchors():
-        mine = cells[(cells["dataset"] == anchor.dataset) & (cells["method"] == anchor.method)
-                     & (cells["outcome"] == "ok")] if len(cells) else cells
-        # the cell whose selected trial validated best: its test accuracy is the sweep's figure for this dataset
+        mine = jobs[(jobs["dataset"] == anchor.dataset) & (jobs["method"] == anchor.method)
+                    & (jobs["outcome"] == "ok")] if len(jobs) else jobs
+        # the job whose selected trial validated best: its test accuracy is the sweep's figure for this dataset
         best = mine.sort_values(["val_acc", "key"], ascending=[False, True]).head(1).to_dict("records")
         rows.append({"anchor": anchor, "ours": best[0] if best else None})
     return rows
 
 
-def build_context(manifest: dict, trials: pd.DataFrame, cells: pd.DataFrame, sweep_dir: str | os.PathLike,
+def build_context(manifest: dict, trials: pd.DataFrame, jobs: pd.DataFrame, sweep_dir: str | os.PathLike,
                   prices: cost.Prices, heatmaps: dict[int, bytes | None] | None = None) -> dict[str, Any]:
-    """Everything the template shows, from the rows, tables.cell_results of them, and the PNG heatmaps that
+    """Everything the template shows, from the rows, tables.job_results of them, and the PNG heatmaps that
     build_report already drew (part -> bytes)."""
     heatmaps = heatmaps or {}
-    selected_ids = list(cells["best_trial"].dropna()) if len(cells) and "best_trial" in cells else []
+    selected_ids = list(jobs["best_trial"].dropna()) if len(jobs) and "best_trial" in jobs else []
     histories = load_histories(sweep_dir, selected_ids)
-    p1_num, _ = tables.part1_table(cells)
-    p2_num, _ = tables.part2_table(cells)
+    p1_num, _ = tables.part1_table(jobs)
+    p2_num, _ = tables.part2_table(jobs)
     methods = [m for m in METHODS.names() if len(trials) and (trials["method"] == m).any()]
-    selected = selected_rows(cells)
+    selected = selected_rows(jobs)
     return {
         "overview": overview(manifest, trials, prices),
-        "part_tables": [pivot_links(cells, part, numeric, f"Part {part}: test accuracy of the selected trial",
+        "part_tables": [pivot_links(jobs, part, numeric, f"Part {part}: test accuracy of the selected trial",
                                     heatmaps.get(part)) for part, numeric in ((1, p1_num), (2, p2_num))],
         "selected": selected,
         "capped": sum(r["capped"] for r in selected),
         "ensembles": [r for r in selected if pd.notna(r.get("top5_test_acc"))],
-        "groups": [(1, group_entries(manifest, cells, 1)), (2, group_entries(manifest, cells, 2))],
-        "cells": cell_details(cells, trials, histories),
+        "groups": [(1, group_entries(manifest, jobs, 1)), (2, group_entries(manifest, jobs, 2))],
+        "jobs": job_details(jobs, trials, histories),
         "effects": [e for e in (method_effects(trials, m) for m in methods) if e is not None],
-        "cost_plot": plots.accuracy_vs_cost(cost_points(cells, trials)),
-        "anchors": anchor_rows(cells),
-        "failed": cells[cells["outcome"] != "ok"].to_dict("records") if len(cells) else [],
+        "cost_plot": plots.accuracy_vs_cost(cost_points(jobs, trials)),
+        "anchors": anchor_rows(jobs),
+        "failed": jobs[jobs["outcome"] != "ok"].to_dict("records") if len(jobs) else [],
     }
 
 
-def pivot_links(cells: pd.DataFrame, part: int, numeric: pd.DataFrame, title: str,
+def pivot_links(jobs: pd.DataFrame, part: int, numeric: pd.DataFrame, title: str,
                 heatmap: bytes | None = None) -> dict[str, Any]:
-    """A part's pivot as rows of (label, [(value, outcome, cell key)]) so every number links to its cell."""
+    """A part's pivot as rows of (label, [(value, outcome, job key)]) so every number links to its job."""
     if numeric.empty:
         return {"title": title, "columns": [], "rows": [], "heatmap": None}
-    mine = cells[cells["part"] == part]
+    mine = jobs[jobs["part"] == part]
     column = "method" if part == 1 else "model"
     index = ["dataset", "model"] if part == 1 else ["dataset"]
     lookup = {}
@@ -234,8 +234,8 @@ def pivot_links(cells: pd.DataFrame, part: int, numeric: pd.DataFrame, title: st
         key = label if isinstance(label, tuple) else (label,)
         row = [lookup.get((key, c)) for c in numeric.columns]
         rows.append({"label": " / ".join(map(str, key)),
-                     "cells": [None if r is None else {"key": r["key"], "outcome": r["outcome"],
-                                                       "value": r.get("test_acc")} for r in row]})
+                     "jobs": [None if r is None else {"key": r["key"], "outcome": r["outcome"],
+                                                      "value": r.get("test_acc")} for r in row]})
     return {"title": title, "columns": [str(c) for c in numeric.columns], "rows": rows,
             "heatmap": plots.data_uri(heatmap, "image/png") if heatmap else None}
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from trainables import store
+from trainables import ledger, store
 from trainables.ledger import column_order
 
 
@@ -27,7 +27,7 @@ def load_manifest(sweep_dir: str | os.PathLike) -> dict:
     if text is None:
         raise ResultsError(f"{sweep_dir}: not a sweep results folder (no sweep.json); pass <storage>/<sweep-id>")
     try:
-        return json.loads(text)
+        return ledger.parse_plan(text)
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path}: not valid JSON ({exc})") from None
 

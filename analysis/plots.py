@@ -30,7 +30,7 @@ def _pyplot():
 
 def _render(fig, fmt: str) -> bytes:
     """The figure's bytes. Margins come from the figure's own layout: a "tight" bounding box would draw every
-    figure twice, and a report draws one per cell."""
+    figure twice, and a report draws one per job."""
     plt = _pyplot()
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, dpi=110, metadata={"Date": None} if fmt == "svg" else None)
@@ -101,7 +101,7 @@ def slice_plot(values: pd.Series, score: pd.Series, name: str) -> str:
     ax.axhline(0, color="#bbbbbb", linewidth=0.8)
     ax.locator_params(axis="y", nbins=4)
     ax.set_xlabel(name)
-    ax.set_ylabel("val acc − cell median")
+    ax.set_ylabel("val acc − job median")
     fig.subplots_adjust(left=0.27, right=0.97, top=0.96, bottom=0.33)
     return _uri(fig)
 
@@ -117,7 +117,7 @@ def importance_bars(importance: pd.Series) -> str:
 
 
 def accuracy_vs_cost(points: pd.DataFrame) -> str | None:
-    """Each cell's selected test accuracy against its summed trial hours, one colour per method."""
+    """Each job's selected test accuracy against its summed trial hours, one colour per method."""
     points = points.dropna(subset=["test_acc", "hours"])
     if points.empty:
         return None
@@ -126,7 +126,7 @@ def accuracy_vs_cost(points: pd.DataFrame) -> str | None:
     for (method, mine), color in zip(points.groupby("method", sort=True), _cycle()):
         ax.scatter(mine["hours"].clip(lower=1e-4), mine["test_acc"], s=14, label=method, color=color, alpha=0.8)
     ax.set_xscale("log")
-    ax.set_xlabel("trial hours spent on the cell (all its trials)")
+    ax.set_xlabel("trial hours spent on the job (all its trials)")
     ax.set_ylabel("selected trial's test accuracy")
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=7, frameon=False, loc="lower right")

@@ -29,43 +29,43 @@ def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = N
     """Compute every table for one sweep, write them under `out` (default <sweep>/reports, a folder or a store
     URI like the sweep itself), and return the Markdown report."""
     manifest, trials = load_manifest(sweep_dir), load_trials(sweep_dir)
-    cells = tables.cell_results(manifest, trials, lambda ids: load_scores(sweep_dir, ids))
+    jobs = tables.job_results(manifest, trials, lambda ids: load_scores(sweep_dir, ids))
     out = str(out or store.join(sweep_dir, "reports"))
-    p1_num, p1_shown = tables.part1_table(cells)
-    p2_num, p2_shown = tables.part2_table(cells)
-    groups1, groups2 = tables.groups_table(manifest, cells, 1), tables.groups_table(manifest, cells, 2)
+    p1_num, p1_shown = tables.part1_table(jobs)
+    p2_num, p2_shown = tables.part2_table(jobs)
+    groups1, groups2 = tables.groups_table(manifest, jobs, 1), tables.groups_table(manifest, jobs, 2)
     counts = trials["status"].value_counts().sort_index().to_dict() if len(trials) else {}
     note = " — generated demo data, numbers mean nothing" if manifest.get("demo_data") else ""
     sections = [
         f"# Sweep {manifest['sweep_id']} (budget {manifest['budget']}, weights {manifest['weights']}){note}\n",
-        f"{len(cells)} cells, {int((cells['outcome'] == 'ok').sum()) if len(cells) else 0} with results; trials: "
+        f"{len(jobs)} jobs, {int((jobs['outcome'] == 'ok').sum()) if len(jobs) else 0} with results; trials: "
         + (", ".join(f"{n} {s}" for s, n in counts.items()) or "none") + ".\n"
-        "Each number is the test accuracy of the cell's trial with the best validation accuracy.\n",
+        "Each number is the test accuracy of the job's trial with the best validation accuracy.\n",
         "## Datasets\n", markdown(pd.DataFrame(html.datasets_table(manifest)), index=False),
         "## Part 1: best test accuracy, dataset × model × method\n", markdown(p1_shown),
-        "## Part 2: best test accuracy, dataset × cell\n", markdown(p2_shown),
+        "## Part 2: best test accuracy, dataset × cell type\n", markdown(p2_shown),
         "## Part 1 groups (course order)\n", markdown(groups1, index=False),
         "## Part 2 groups (course order)\n", markdown(groups2, index=False),
     ]
-    with_ensembles = cells[cells["top5_test_acc"].notna()] if len(cells) else cells
+    with_ensembles = jobs[jobs["top5_test_acc"].notna()] if len(jobs) else jobs
     if len(with_ensembles):
         sections += ["## Ensembles, chosen on validation (beside the single selected trial)\n",
                      markdown(with_ensembles[["part", "dataset", "model", "method", "framework", "val_acc", "test_acc",
                                               "top5_val_acc", "top5_test_acc", "greedy_val_acc",
                                               "greedy_test_acc"]].round(4), index=False)]
-    capped = cells[cells["n_test"] < cells["n_test_files"]] if len(cells) else cells
+    capped = jobs[jobs["n_test"] < jobs["n_test_files"]] if len(jobs) else jobs
     if len(capped):
         shown = [f"{r.key} {int(r.n_test)} of {int(r.n_test_files)}" for r in capped.head(5).itertuples()]
-        more = f" and {len(capped) - 5} more (cells.csv: n_test, n_test_files)" if len(capped) > 5 else ""
-        sections += [f"**{len(capped)} cell(s) were tested on a capped test set** (the budget's caps): "
+        more = f" and {len(capped) - 5} more (jobs.csv: n_test, n_test_files)" if len(capped) > 5 else ""
+        sections += [f"**{len(capped)} job(s) were tested on a capped test set** (the budget's caps): "
                      + ", ".join(shown) + more + ".\n"]
-    failed = cells[cells["outcome"] != "ok"] if len(cells) else cells
+    failed = jobs[jobs["outcome"] != "ok"] if len(jobs) else jobs
     if len(failed):
-        sections += ["## Failed or missing cells\n",
+        sections += ["## Failed or missing jobs\n",
                      markdown(failed[["part", "dataset", "model", "method", "outcome", "error"]], index=False)]
     text = "\n".join(sections)
     write_text_atomic(text, store.join(out, "report.md"))
-    for name, frame in (("cells", cells), ("part1", p1_num), ("part2", p2_num), ("groups_part1", groups1),
+    for name, frame in (("jobs", jobs), ("part1", p1_num), ("part2", p2_num), ("groups_part1", groups1),
                         ("groups_part2", groups2)):
         write_text_atomic(frame.to_csv(index=name in ("part1", "part2")), store.join(out, f"{name}.csv"))
     heatmaps = {}
@@ -73,6 +73,6 @@ def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = N
         heatmaps[part] = plots.heatmap_png(numeric, f"Part {part}: test accuracy")
         if heatmaps[part]:
             store.write_bytes(heatmaps[part], store.join(out, f"part{part}.png"))
-    page = html.render(html.build_context(manifest, trials, cells, sweep_dir, prices, heatmaps))
+    page = html.render(html.build_context(manifest, trials, jobs, sweep_dir, prices, heatmaps))
     write_text_atomic(page, store.join(out, "index.html"))
     return text

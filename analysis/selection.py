@@ -10,8 +10,8 @@ SELECTABLE = "ok"  # a completed trial: a scheduler-stopped one never reached it
 SELECTION_COLUMNS = ("status", "val_acc", "trial_id")
 
 
-def cell_key(trials: pd.DataFrame) -> pd.Series:
-    """The cell each trial belongs to: its id is `<cell key>-<sample>-<digest>` (sweeps.runner.plan_trials)."""
+def job_key(trials: pd.DataFrame) -> pd.Series:
+    """The job each trial belongs to: its id is `<job key>-<sample>-<digest>` (sweeps.runner.plan_trials)."""
     return trials["trial_id"].str.rsplit("-", n=2).str[0]
 
 

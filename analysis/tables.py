@@ -1,7 +1,7 @@
 """Comparison tables as pivots over the results table, with a deterministic sort in the course's order.
 
-Model selection is honest: each cell's selected trial is the completed one with the highest validation accuracy
-(analysis.selection), and the tables show that trial's test accuracy. Cells that failed or never ran stay in every
+Model selection is honest: each job's selected trial is the completed one with the highest validation accuracy
+(analysis.selection), and the tables show that trial's test accuracy. Jobs that failed or never ran stay in every
 table as `error` / `missing`.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Callable
 import pandas as pd
 
 from analysis import ensembles
-from analysis.selection import best_trials, cell_key
+from analysis.selection import best_trials, job_key
 from trainables.registry import BACKBONES, CELLS, DATASETS, METHODS
 
 _ORDER = {name: i for i, name in enumerate(DATASETS.names() + BACKBONES.names() + CELLS.names() + METHODS.names())}
@@ -21,38 +21,38 @@ def _rank(values: pd.Series) -> pd.Series:
     return values.map(lambda v: _ORDER.get(v, len(_ORDER)))
 
 
-CELL_COLUMNS = ["key", "part", "dataset", "model", "method", "framework", "groups", "trials", "trials_error",
-                "outcome", "test_acc", "val_acc", "test_macro_f1", "epochs", "best_trial", "params", "error",
-                "n_test", "n_test_files", *ensembles.COLUMNS]
+JOB_COLUMNS = ["key", "part", "dataset", "model", "method", "framework", "groups", "trials", "trials_error",
+               "outcome", "test_acc", "val_acc", "test_macro_f1", "epochs", "best_trial", "params", "error",
+               "n_test", "n_test_files", *ensembles.COLUMNS]
 
 
-def cell_results(manifest: dict, trials: pd.DataFrame,
-                 scores: Callable[[list[str]], dict[str, dict | None]] | None = None) -> pd.DataFrame:
-    """One row per planned cell: outcome, number of trials per status, the selected trial's numbers and
+def job_results(manifest: dict, trials: pd.DataFrame,
+                scores: Callable[[list[str]], dict[str, dict | None]] | None = None) -> pd.DataFrame:
+    """One row per planned job: outcome, number of trials per status, the selected trial's numbers and
     hyperparameters (analysis.selection: by validation accuracy only), and with `scores` (trial ids -> their stored
-    class scores, e.g. analysis.load.load_scores) the cell's ensembles chosen on validation (analysis.ensembles),
-    in columns of their own. Scores are read one cell at a time: a large sweep's never sit in memory together."""
-    keys = cell_key(trials) if len(trials) else pd.Series(dtype=str)
-    chosen = best_trials(trials.assign(cell_key=keys), ["cell_key"]).set_index("cell_key") if len(trials) else None
+    class scores, e.g. analysis.load.load_scores) the job's ensembles chosen on validation (analysis.ensembles),
+    in columns of their own. Scores are read one job at a time: a large sweep's never sit in memory together."""
+    keys = job_key(trials) if len(trials) else pd.Series(dtype=str)
+    chosen = best_trials(trials.assign(job_key=keys), ["job_key"]).set_index("job_key") if len(trials) else None
     rows = []
-    for cell in manifest["cells"]:
-        mine = trials[keys == cell["key"]] if len(trials) else trials
-        row = {"key": cell["key"], "part": cell["part"], "dataset": cell["dataset"], "model": cell["model"],
-               "method": cell["method"], "framework": cell["framework"], "groups": " ".join(cell["groups"]),
+    for job in manifest["jobs"]:
+        mine = trials[keys == job["key"]] if len(trials) else trials
+        row = {"key": job["key"], "part": job["part"], "dataset": job["dataset"], "model": job["model"],
+               "method": job["method"], "framework": job["framework"], "groups": " ".join(job["groups"]),
                "trials": len(mine), "trials_error": int((mine["status"] == "error").sum()) if len(mine) else 0}
-        if chosen is not None and cell["key"] in chosen.index:
-            best = chosen.loc[cell["key"]]
+        if chosen is not None and job["key"] in chosen.index:
+            best = chosen.loc[job["key"]]
             row.update(outcome="ok", test_acc=best["test_acc"], val_acc=best["val_acc"],
                        test_macro_f1=best["test_macro_f1"], epochs=best["epochs"], best_trial=best["trial_id"],
                        params=format_params(best), n_test=best.get("n_test"), n_test_files=best.get("n_test_files"))
             if scores is not None:
                 finished = mine.loc[mine["status"] == "ok", "trial_id"].tolist()
-                row.update(ensembles.cell_ensembles(mine, scores(finished)))
+                row.update(ensembles.job_ensembles(mine, scores(finished)))
         else:
             errors = mine["error"].dropna() if len(mine) else []
             row.update(outcome="error" if len(errors) else "missing", error=errors.iloc[0] if len(errors) else None)
         rows.append(row)
-    frame = pd.DataFrame(rows, columns=CELL_COLUMNS)  # every column, even when no cell has a result
+    frame = pd.DataFrame(rows, columns=JOB_COLUMNS)  # every column, even when no job has a result
     for column in ("n_test", "n_test_files"):  # rows written before the column existed: NaN, never flagged
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     if frame.empty:
@@ -74,14 +74,14 @@ def format_params(trial: pd.Series) -> str:
     return ", ".join(items)
 
 
-def _display(cells: pd.DataFrame) -> pd.Series:
+def _display(jobs: pd.DataFrame) -> pd.Series:
     """test_acc as text, or the outcome when there is no number (failures stay visible)."""
-    return cells.apply(lambda r: f"{r['test_acc']:.3f}" if r["outcome"] == "ok" else r["outcome"], axis=1)
+    return jobs.apply(lambda r: f"{r['test_acc']:.3f}" if r["outcome"] == "ok" else r["outcome"], axis=1)
 
 
-def pivot(cells: pd.DataFrame, part: int, index: list[str], column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def pivot(jobs: pd.DataFrame, part: int, index: list[str], column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(numeric pivot of test accuracy, display pivot with error/missing marks), rows and columns in course order."""
-    mine = cells[cells["part"] == part]
+    mine = jobs[jobs["part"] == part]
     if mine.empty:
         return pd.DataFrame(), pd.DataFrame()
     # one method run in several frameworks (scratch_cnn in torch and tensorflow): a column per framework
@@ -97,37 +97,37 @@ def pivot(cells: pd.DataFrame, part: int, index: list[str], column: str) -> tupl
     return numeric.reindex(index=rows, columns=columns), shown.reindex(index=rows, columns=columns).fillna("missing")
 
 
-def part1_table(cells: pd.DataFrame):
-    return pivot(cells, 1, ["dataset", "model"], "method")
+def part1_table(jobs: pd.DataFrame):
+    return pivot(jobs, 1, ["dataset", "model"], "method")
 
 
-def part2_table(cells: pd.DataFrame):
+def part2_table(jobs: pd.DataFrame):
     """dataset x cell type; when a sweep ran both frameworks, each cell type appears once per framework."""
-    mine = cells[cells["part"] == 2] if len(cells) else cells
+    mine = jobs[jobs["part"] == 2] if len(jobs) else jobs
     if len(mine) and mine["framework"].nunique() > 1:
-        cells = cells.assign(model=cells["model"].where(cells["part"] != 2,
-                                                        cells["model"] + " (" + cells["framework"] + ")"))
-    return pivot(cells, 2, ["dataset"], "model")
+        jobs = jobs.assign(model=jobs["model"].where(jobs["part"] != 2,
+                                                     jobs["model"] + " (" + jobs["framework"] + ")"))
+    return pivot(jobs, 2, ["dataset"], "model")
 
 
-def groups_table(manifest: dict, cells: pd.DataFrame, part: int) -> pd.DataFrame:
-    """Each group of one part in the course's assignment order, with its assignment and its cells' results."""
-    from sweeps.groups import Group, group_cells
+def groups_table(manifest: dict, jobs: pd.DataFrame, part: int) -> pd.DataFrame:
+    """Each group of one part in the course's assignment order, with its assignment and its jobs' results."""
+    from sweeps.groups import Group, group_jobs
 
     from trainables.registry import METHODS
 
-    lookup = {(r.part, r.dataset, r.model, r.method): r for r in cells.itertuples(index=False)
+    lookup = {(r.part, r.dataset, r.model, r.method): r for r in jobs.itertuples(index=False)
               if r.framework == METHODS.get(r.method).framework}  # groups are assigned the handout's framework
     numbers = sorted(int(g.split("G")[1]) for g in manifest["groups"] if g.startswith(f"P{part}G"))
     rows = []
     for number in numbers:
         row: dict = {"group": number}
-        for i, cell in enumerate(group_cells(Group(part, number)), start=1):
-            hit = lookup.get((cell.part, cell.dataset, cell.model, cell.method))
+        for i, job in enumerate(group_jobs(Group(part, number)), start=1):
+            hit = lookup.get((job.part, job.dataset, job.model, job.method))
             value = "missing" if hit is None else (f"{hit.test_acc:.3f}" if hit.outcome == "ok" else hit.outcome)
             if part == 1:
-                row.update(dataset=cell.dataset, model=cell.model, **{cell.method: value})
+                row.update(dataset=job.dataset, model=job.model, **{job.method: value})
             else:
-                row.update(cell=cell.model, **{f"dataset_{i}": cell.dataset, f"test_acc_{i}": value})
+                row.update(cell=job.model, **{f"dataset_{i}": job.dataset, f"test_acc_{i}": value})
         rows.append(row)
     return pd.DataFrame(rows)

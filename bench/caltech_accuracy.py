@@ -7,7 +7,7 @@ finetune (no augmentation) and finetune_aug (the reference training preset: Rand
 search the same space (the head alone, or the last three weight layers too) with the same number of
 configurations and the same epochs, so the comparison is augmentation alone. Both evaluate the same preset
 (Resize(256) + CenterCrop(224)). Prints, per weights and method, the test accuracy of the trial selected by
-validation accuracy, and the cell's ensembles chosen on validation (analysis.ensembles).
+validation accuracy, and the job's ensembles chosen on validation (analysis.ensembles).
 """
 from __future__ import annotations
 
@@ -29,13 +29,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cpus-per-trial", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=15, help="epochs of every finetune and finetune_aug trial")
-    parser.add_argument("--samples", type=int, default=3, help="configurations per fine-tune cell")
+    parser.add_argument("--samples", type=int, default=3, help="configurations per fine-tune job")
     parser.add_argument("--weights", default="imagenet,random", help="imagenet, and random weights for contrast")
     args = parser.parse_args()
     offline_torch_home()
     from analysis.load import load_manifest, load_scores, load_trials
-    from analysis.tables import cell_results
-    from sweeps.groups import Cell
+    from analysis.tables import job_results
+    from sweeps.groups import Job
     from sweeps.runner import SweepOptions, run_sweep
     from trainables.plan import ImageCaps
 
@@ -50,16 +50,16 @@ def main() -> None:
     rows = []
     runs = {"imagenet": list(methods), "random": ["features_svm", "finetune"]}
     for weights, method_names in ((w, runs[w]) for w in args.weights.split(",")):
-        cells = {Cell(1, "caltech101", "mobilenet_v2", m): [] for m in method_names}
-        options = SweepOptions(cells=cells, budget=budget, data_root=shared_data("images"), demo=False,
+        jobs = {Job(1, "caltech101", "mobilenet_v2", m): [] for m in method_names}
+        options = SweepOptions(jobs=jobs, budget=budget, data_root=shared_data("images"), demo=False,
                                weights=weights, storage=storage, sweep_id=f"caltech-{weights}", address=None,
                                cpus_per_trial=args.cpus_per_trial)
         t0 = time.time()
         run_sweep(options)
         wall = time.time() - t0
         trials = load_trials(options.sweep_dir)
-        scores = lambda ids, where=options.sweep_dir: load_scores(where, ids)  # noqa: E731 (a cell at a time)
-        for r in cell_results(load_manifest(options.sweep_dir), trials, scores).itertuples():
+        scores = lambda ids, where=options.sweep_dir: load_scores(where, ids)  # noqa: E731 (a job at a time)
+        for r in job_results(load_manifest(options.sweep_dir), trials, scores).itertuples():
             rows.append((weights, r.method, r.test_acc, r.val_acc, r.top5_test_acc, r.greedy_test_acc, r.trials,
                          r.epochs, wall))
     print(f"\ncaltech101 (30 classes), mobilenet_v2, 224 px (eval: Resize 256 + CenterCrop 224), finetune and "
@@ -69,7 +69,7 @@ def main() -> None:
     for weights, method, test, val, top5, greedy, n, epochs, wall in rows:
         print(f"{weights:<9} {method:<13} {test:8.4f} {val:8.4f} {top5:7.4f} {greedy:7.4f} {n:6d} {epochs:6.0f} "
               f"{wall:8.0f}")
-    print("top5 / greedy: test accuracy of the cell's ensembles chosen on validation (beside the single trial)")
+    print("top5 / greedy: test accuracy of the job's ensembles chosen on validation (beside the single trial)")
 
 
 if __name__ == "__main__":

@@ -31,30 +31,30 @@ from trainables.registry import DATASETS, METHODS
 def synthetic_sweep(folder: Path, n_trials: int, seed: int = 0) -> int:
     """Write a sweep folder of about `n_trials` trials; returns how many."""
     budget = load_budget("full")
-    cells = expand(all_groups(), ("", "torch"))
-    per_cell = max(1, n_trials // len(cells))
+    jobs = expand(all_groups(), ("", "torch"))
+    per_job = max(1, n_trials // len(jobs))
     rng = np.random.RandomState(seed)
-    param_types = ledger.param_types(budget.method(c.method).space_for(c.dataset) for c in cells)
+    param_types = ledger.param_types(budget.method(c.method).space_for(c.dataset) for c in jobs)
     manifest = {"sweep_id": "scale", "budget": "full", "seed": seed, "weights": "imagenet", "demo_data": False,
-                "groups": sorted({g.name for gs in cells.values() for g in gs}), "param_types": param_types,
-                "cells": [{"key": c.key, "part": c.part, "dataset": c.dataset, "model": c.model, "method": c.method,
-                           "framework": c.framework or METHODS.get(c.method).framework,
-                           "groups": [g.name for g in gs]} for c, gs in cells.items()], "trials": []}
-    for c, cell in enumerate(cells):
-        classes = [f"class {i}" for i in range(DATASETS.get(cell.dataset).n_classes)]
-        method = METHODS.get(cell.method)
-        for i, params in enumerate(sample_configs(budget.method(cell.method).space_for(cell.dataset), per_cell,
+                "groups": sorted({g.name for gs in jobs.values() for g in gs}), "param_types": param_types,
+                "jobs": [{"key": c.key, "part": c.part, "dataset": c.dataset, "model": c.model, "method": c.method,
+                          "framework": c.framework or METHODS.get(c.method).framework,
+                          "groups": [g.name for g in gs]} for c, gs in jobs.items()], "trials": []}
+    for c, job in enumerate(jobs):
+        classes = [f"class {i}" for i in range(DATASETS.get(job.dataset).n_classes)]
+        method = METHODS.get(job.method)
+        for i, params in enumerate(sample_configs(budget.method(job.method).space_for(job.dataset), per_job,
                                                   seed + c)):
-            trial_id = f"{cell.key}-{i:02d}-{i:06x}"
+            trial_id = f"{job.key}-{i:02d}-{i:06x}"
             manifest["trials"].append(trial_id)
             epochs = 10 if method.epoch_based else 1
             quality = rng.uniform(0.3, 0.95)
             history = [{"epoch": e, "train_loss": 2.0 / e, "train_acc": quality * (1 - 0.5 / e),
                         "val_acc": quality * (1 - 0.6 / e)} for e in range(1, epochs + 1)]
             confusion = rng.multinomial(15, [1 / len(classes)] * len(classes), size=len(classes)).tolist()
-            row = {"sweep_id": "scale", "part": cell.part, "dataset": cell.dataset, "method": cell.method,
-                   "model" if cell.part == 1 else "cell": cell.model, "trial_id": trial_id, "seed": i,
-                   "framework": cell.framework or method.framework, "status": "ok", "epochs": epochs,
+            row = {"sweep_id": "scale", "part": job.part, "dataset": job.dataset, "method": job.method,
+                   "model" if job.part == 1 else "cell": job.model, "trial_id": trial_id, "seed": i,
+                   "framework": job.framework or method.framework, "status": "ok", "epochs": epochs,
                    **{f"param_{k}": v for k, v in params.items()}, "train_loss": history[-1]["train_loss"],
                    "train_acc": history[-1]["train_acc"], "val_acc": history[-1]["val_acc"],
                    "test_acc": quality * rng.uniform(0.9, 1.0), "test_macro_f1": quality * 0.9,

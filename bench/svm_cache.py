@@ -21,13 +21,13 @@ SVM_SPACE = {"C": {"loguniform": [0.01, 100.0]}, "kernel": {"choice": ["linear",
 
 def sweep(cache: bool, model: str, samples: int, cpus: int, weights: str) -> tuple[float, float, float]:
     from analysis.load import load_trials
-    from sweeps.groups import Cell
+    from sweeps.groups import Job
     from sweeps.runner import SweepOptions, run_sweep
     from trainables.plan import ImageCaps
 
     images = ImageCaps(cache=cache)  # full-size images, every one
     budget = budget_from("full", images=images, methods={"features_svm": method_budget(samples, SVM_SPACE)})
-    options = SweepOptions(cells={Cell(1, "caltech101", model, "features_svm"): []}, budget=budget,
+    options = SweepOptions(jobs={Job(1, "caltech101", model, "features_svm"): []}, budget=budget,
                            data_root=shared_data("images"), demo=False, weights=weights,
                            storage=Path(tempfile.mkdtemp(prefix="bench_svm_")), sweep_id="svm", address=None,
                            cpus_per_trial=cpus)

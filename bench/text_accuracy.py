@@ -6,7 +6,7 @@ runner, then the best test accuracy (selected by validation accuracy) and the co
                                   [--space-file bench/spaces/X.yaml] [--storage DIR] [--resume]
                                   [--also SWEEP_DIR ...]
 
-The CPU budget is the budget file (sweeps/budgets/text_cpu.yaml: configurations per cell, epochs, ASHA, early
+The CPU budget is the budget file (sweeps/budgets/text_cpu.yaml: configurations per job, epochs, ASHA, early
 stopping, per-dataset spaces, 1 CPU per trial); --samples / --epochs shrink it for a quicker look; --space-file
 puts a candidate space in place of a dataset's entries (bench/spaces/), so two spaces are compared on validation.
 Results stay under --storage, so an interrupted run continues with --resume.
@@ -73,13 +73,13 @@ def print_table(best, trials, title: str) -> None:
 def print_datasets(best, trials, scores) -> None:
     """Per dataset: the single trial, the best cell's ensembles and the all-cells ensembles, each chosen on
     validation accuracy; test accuracy read after."""
-    from analysis.ensembles import cell_ensembles
+    from analysis.ensembles import job_ensembles
     from analysis.selection import best_trials
 
     print("\nper dataset, everything chosen on validation (val / test):")
     for top in best_trials(trials, ["dataset"]).itertuples():
         cells = best[(best["dataset"] == top.dataset) & best["top5_val_acc"].notna()]
-        pooled = cell_ensembles(trials[trials["dataset"] == top.dataset], scores)
+        pooled = job_ensembles(trials[trials["dataset"] == top.dataset], scores)
         line = [f"single {top.val_acc:.4f} / {top.test_acc:.4f} ({top.cell})"]
         for name in ("top5", "greedy"):
             if len(cells):
@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--budget", default="text_cpu")
     parser.add_argument("--datasets", default="sentiment,spam,questions,newsgroups")
     parser.add_argument("--cells", default="rnn,lstm,gru")
-    parser.add_argument("--samples", type=int, default=0, help="configurations per cell (default: the budget's)")
+    parser.add_argument("--samples", type=int, default=0, help="configurations per job (default: the budget's)")
     parser.add_argument("--epochs", type=int, default=0, help="max epochs per trial (default: the budget's)")
     parser.add_argument("--frameworks", default="tensorflow")
     parser.add_argument("--space-file", type=Path, default=None, help="YAML {dataset: {key: value}} replacing "
@@ -108,25 +108,25 @@ def main() -> None:
     args = parser.parse_args()
 
     from analysis.load import load_manifest, load_scores, load_trials
-    from analysis.tables import cell_results
-    from sweeps.matrix import matrix_cells
+    from analysis.tables import job_results
+    from sweeps.matrix import matrix_jobs
     from sweeps.runner import SweepOptions, run_sweep
 
-    cells = matrix_cells(args.datasets.split(","), args.cells.split(","), ["recurrent"],
-                         tuple(args.frameworks.split(",")))
+    jobs = matrix_jobs(args.datasets.split(","), args.cells.split(","), ["recurrent"],
+                       tuple(args.frameworks.split(",")))
     budget = budget_for(args)
     storage = args.storage or Path(tempfile.mkdtemp(prefix="bench_text_"))
-    options = SweepOptions(cells=cells, budget=budget, data_root=shared_data("text"), demo=False, weights="random",
+    options = SweepOptions(jobs=jobs, budget=budget, data_root=shared_data("text"), demo=False, weights="random",
                            storage=storage, sweep_id="text", address=None, resume=args.resume)
     t0 = time.time()
     run_sweep(options)
     wall = time.time() - t0
     trials = load_trials(options.sweep_dir)
     scores = load_scores(options.sweep_dir, trials.loc[trials["status"] == "ok", "trial_id"].tolist())
-    best = cell_results(load_manifest(options.sweep_dir), trials, lambda ids: {t: scores.get(t) for t in ids})
+    best = job_results(load_manifest(options.sweep_dir), trials, lambda ids: {t: scores.get(t) for t in ids})
     recurrent = budget.method("recurrent")
     print_table(best, trials, f"Part 2, real data, budget {budget.name}: {recurrent.num_samples} configurations x "
-                              f"up to {recurrent.max_epochs} epochs per cell, {budget.resources.cpus_per_trial} "
+                              f"up to {recurrent.max_epochs} epochs per trial, {budget.resources.cpus_per_trial} "
                               f"CPU per trial, sweep wall {wall / 60:.0f} min ({len(trials)} trials, {storage})"
                               + (f", space file {args.space_file}" if args.space_file else ""))
     for other in args.also:  # pooled into the all-cells ensembles only; the tables above are this run's

@@ -3,7 +3,7 @@
 
     python bench/trial_overhead.py [--budget smoke] [--max-epochs N] [--families features_svm,finetune,...]
 
-Each family is one trial of one demo cell (generated demo data, random weights). Per trial it prints the phases the
+Each family is one trial of one demo job (generated demo data, random weights). Per trial it prints the phases the
 trial records (import = the method's libraries, extract = data, fit = training, eval = scoring val / test,
 write = rows, history, predictions and checkpoints, other = model build and the rest of wall_s) and, for Tune, the
 time outside the trial's own wall (Ray scheduling, worker process start, Tune's bookkeeping): the sweep's Tune wall
@@ -40,16 +40,16 @@ def one_sample(budget, max_epochs: int | None):
 
 
 def plan(families: list[str], args, storage: Path, sweep_id: str):
-    """The trials of one sweep over the families' cells, planned by the real runner (Ray is needed for resources)."""
-    from sweeps.groups import Cell
+    """The trials of one sweep over the families' jobs, planned by the real runner (Ray is needed for resources)."""
+    from sweeps.groups import Job
     from sweeps.runner import SweepOptions, check_data, plan_trials, write_splits
     from trainables.demo import generate_demo
 
-    cells = {Cell(*FAMILIES[f]): [] for f in families}
+    jobs = {Job(*FAMILIES[f]): [] for f in families}
     budget = one_sample(budget_from(args.budget), args.max_epochs)
-    options = SweepOptions(cells=cells, budget=budget, data_root=generate_demo(storage / "demo-data"), demo=True,
+    options = SweepOptions(jobs=jobs, budget=budget, data_root=generate_demo(storage / "demo-data"), demo=True,
                            weights="random", storage=storage, sweep_id=sweep_id, cpus_per_trial=2)
-    facts = check_data(cells, options.data_root, demo=True)
+    facts = check_data(jobs, options.data_root, demo=True)
     trials = plan_trials(options, facts, {"cpus": args.cpus, "gpus": 0.0, "verify_data": False})
     write_splits(options, facts)
     return options, trials

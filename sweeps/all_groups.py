@@ -1,13 +1,13 @@
 """Run every course group (or a subset) as one Ray Tune sweep: `python sweeps/all_groups.py [--local] ...`.
 
-Each group expands into its cells (Part 1: dataset x model x 3 methods; Part 2: 2 datasets x cell type); shared
-cells run once. Results land in <storage>/<sweep-id>/ as Parquet; `python -m analysis` turns them into tables.
+Each group expands into its jobs (Part 1: dataset x model x 3 methods; Part 2: 2 datasets x cell type); shared
+jobs run once. Results land in <storage>/<sweep-id>/ as Parquet; `python -m analysis` turns them into tables.
 """
 from __future__ import annotations
 
 import argparse
 
-from sweeps.cli import add_common_options, frameworks, main_guard, run_cells
+from sweeps.cli import add_common_options, frameworks, main_guard, run_jobs
 from sweeps.datasets import load_catalog
 from sweeps.budgets import derive_seed
 from sweeps.groups import Group, all_groups, expand, parse_groups
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     groups = parse_groups(args.groups, (args.part,) if args.part else (1, 2))
     catalog = load_catalog(args.datasets_file)  # its course: entries say where course datasets live
-    return run_cells(args, expand(groups, frameworks(args)), selection_tag(groups, args.part), catalog)
+    return run_jobs(args, expand(groups, frameworks(args)), selection_tag(groups, args.part), catalog)
 
 
 def entry() -> None:

@@ -4,7 +4,7 @@ A budget is data: per-method `num_samples`, `max_epochs` and a search `space`, p
 Space values use a tiny syntax mapped onto Ray Tune domains — `{choice: [...]}`, `{loguniform: [lo, hi]}`,
 `{uniform: [lo, hi]}`, `{randint: [lo, hi]}`, `{cycle: [...]}` (sample i takes the i-th value, round robin) — and a
 plain value is a fixed hyperparameter. A method's
-`datasets: {<name>: {key: value}}` replaces space entries for that dataset's cells only.
+`datasets: {<name>: {key: value}}` replaces space entries for that dataset's jobs only.
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ class MethodBudget:
     num_samples: int
     max_epochs: int | None
     space: dict[str, Any]  # name -> tune Domain or a fixed value
-    asha: Asha = Asha()  # early stopping for this method's cells
+    asha: Asha = Asha()  # early stopping for this method's jobs
     # per-dataset entries over `space`: a dataset's own facts (questions are ten words, newsgroups posts hundreds)
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
 

@@ -53,7 +53,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-failures", type=number(int, low=0), default=1,
                         help="retries of a failing trial (from checkpoint), >= 0")
     parser.add_argument("--dry-run", action="store_true",
-                        help="print the plan (cells, trials, epochs, resources) and its estimated hours and cost; "
+                        help="print the plan (jobs, trials, epochs, resources) and its estimated hours and cost; "
                              "starts nothing")
     parser.add_argument("--estimate-from", default=None, metavar="RUN",
                         help="estimate trial hours from a previous sweep's rows (<storage>/<sweep-id>)")
@@ -165,7 +165,7 @@ def sweep_id_for(args: argparse.Namespace, budget: str, tag: str, catalog: "Cata
     return re.sub(r"[^A-Za-z0-9._-]", "_", raw)[:100]
 
 
-def build_options(args: argparse.Namespace, cells, tag: str = "", catalog: "Catalog | None" = None) -> "SweepOptions":
+def build_options(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | None" = None) -> "SweepOptions":
     from sweeps.datasets import Catalog
     from sweeps.runner import SweepOptions, check_storage
     from trainables import store
@@ -187,7 +187,7 @@ def build_options(args: argparse.Namespace, cells, tag: str = "", catalog: "Cata
         print(f"demo data ({data_root}): generated, tiny, {weights} weights; the numbers show the pipeline works, "
               f"nothing more. Pass --data-root for real data.")
     address = None if args.local else (args.address or os.environ.get("RAY_ADDRESS") or "auto")
-    return SweepOptions(cells=cells, budget=budget, data_root=data_root, demo=demo, weights=weights,
+    return SweepOptions(jobs=jobs, budget=budget, data_root=data_root, demo=demo, weights=weights,
                         storage=args.storage, sweep_id=sweep_id_for(args, budget.name, tag, catalog), seed=args.seed,
                         resume=args.resume, fresh=args.fresh, address=address, cpus_per_trial=args.cpus_per_trial,
                         gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures,
@@ -195,7 +195,7 @@ def build_options(args: argparse.Namespace, cells, tag: str = "", catalog: "Cata
                         test_fraction=args.test_fraction)
 
 
-def dry_run(args: argparse.Namespace, cells, tag: str = "", catalog: "Catalog | None" = None) -> int:
+def dry_run(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | None" = None) -> int:
     """--dry-run: the plan and its price, without Ray, data or storage."""
     from sweeps import estimate
 
@@ -203,18 +203,18 @@ def dry_run(args: argparse.Namespace, cells, tag: str = "", catalog: "Catalog | 
     sweep_id = sweep_id_for(args, budget.name, tag, catalog)
     cpus = float(args.cpus_per_trial or budget.resources.cpus_per_trial)
     gpus = float(args.gpus_per_trial if args.gpus_per_trial is not None else budget.resources.gpus_per_trial)
-    plans = estimate.plan_cells(list(cells), budget, args.estimate_from, gpus)
+    plans = estimate.plan_jobs(list(jobs), budget, args.estimate_from, gpus)
     print(estimate.render(sweep_id, budget, plans, estimate.estimate(plans, cpus, gpus, run=args.estimate_from)))
     return 0
 
 
-def run_cells(args: argparse.Namespace, cells, tag: str = "", catalog: "Catalog | None" = None) -> int:
-    """Run a sweep over `cells` with the parsed options; print the summary; exit code 1 if any cell failed."""
+def run_jobs(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | None" = None) -> int:
+    """Run a sweep over `jobs` with the parsed options; print the summary; exit code 1 if any job failed."""
     from sweeps.runner import run_sweep
 
     if args.dry_run:
-        return dry_run(args, cells, tag, catalog)
-    summary = run_sweep(build_options(args, cells, tag, catalog))
+        return dry_run(args, jobs, tag, catalog)
+    summary = run_sweep(build_options(args, jobs, tag, catalog))
     print(summary.render())
     return 0 if not summary.failed else 1
 

@@ -1,7 +1,7 @@
-"""What a sweep will cost before it runs: trials per cell, epochs, resources, and estimated trial hours and price.
+"""What a sweep will cost before it runs: trials per job, epochs, resources, and estimated trial hours and price.
 
 An estimate per trial comes from a previous sweep's measured rows when one is given (`--estimate-from RUN`: the
-mean wall time of that run's trials of the same cell, else of the same method), or else from a stated default per
+mean wall time of that run's trials of the same job, else of the same method), or else from a stated default per
 method (MethodSpec.hours_per_epoch: full-size course data on one GPU, times SHARED_GPU_SLOWDOWN when trials share a
 card). Both assume every trial runs all its epochs,
 so they are upper bounds where ASHA or early stopping ends trials sooner. `sweep.json` records the estimate, and
@@ -15,7 +15,7 @@ import pandas as pd
 
 from analysis.cost import Prices
 from sweeps.budgets import Budget
-from sweeps.groups import Cell
+from sweeps.groups import Job
 from trainables.registry import METHODS
 
 # A trial on a share of a card runs slower than alone: 4 per card (0.25 GPU), the worst of bench/gpu_sharing.py's
@@ -23,7 +23,7 @@ from trainables.registry import METHODS
 SHARED_GPU_SLOWDOWN = 1.5
 
 @dataclass(frozen=True)
-class CellPlan:
+class JobPlan:
     key: str
     method: str
     trials: int
@@ -33,35 +33,35 @@ class CellPlan:
 
 
 def measured_hours(run: str) -> tuple[pd.Series, pd.Series]:
-    """(mean hours per trial by cell key, by method) over a previous run's completed or stopped trials."""
+    """(mean hours per trial by job key, by method) over a previous run's completed or stopped trials."""
     from analysis.load import load_trials
-    from analysis.selection import cell_key
+    from analysis.selection import job_key
 
     trials = load_trials(run)
     done = trials[trials["status"].isin(["ok", "stopped"]) & trials["wall_s"].notna()]
     hours = done["wall_s"] / 3600.0
-    return hours.groupby(cell_key(done)).mean(), hours.groupby(done["method"]).mean()
+    return hours.groupby(job_key(done)).mean(), hours.groupby(done["method"]).mean()
 
 
-def plan_cells(cells: list[Cell], budget: Budget, run: str | None = None, gpus: float = 1.0) -> list[CellPlan]:
-    by_cell, by_method = measured_hours(run) if run else (pd.Series(dtype=float), pd.Series(dtype=float))
+def plan_jobs(jobs: list[Job], budget: Budget, run: str | None = None, gpus: float = 1.0) -> list[JobPlan]:
+    by_job, by_method = measured_hours(run) if run else (pd.Series(dtype=float), pd.Series(dtype=float))
     plans = []
-    for cell in cells:
-        mb = budget.method(cell.method)
+    for job in jobs:
+        mb = budget.method(job.method)
         epochs = mb.max_epochs or 1
-        if cell.key in by_cell:
-            hours, source = float(by_cell[cell.key]), "measured: same cell"
-        elif cell.method in by_method:
-            hours, source = float(by_method[cell.method]), "measured: same method"
+        if job.key in by_job:
+            hours, source = float(by_job[job.key]), "measured: same job"
+        elif job.method in by_method:
+            hours, source = float(by_method[job.method]), "measured: same method"
         else:
-            hours, source = METHODS.get(cell.method).hours_per_epoch * epochs, "default per method"
+            hours, source = METHODS.get(job.method).hours_per_epoch * epochs, "default per method"
             if 0 < gpus < 1:
                 hours, source = hours * SHARED_GPU_SLOWDOWN, f"{source}, x{SHARED_GPU_SLOWDOWN:g} on a shared GPU"
-        plans.append(CellPlan(cell.key, cell.method, mb.num_samples, epochs, hours, source))
+        plans.append(JobPlan(job.key, job.method, mb.num_samples, epochs, hours, source))
     return plans
 
 
-def estimate(plans: list[CellPlan], cpus: float, gpus: float, prices: Prices = Prices(),
+def estimate(plans: list[JobPlan], cpus: float, gpus: float, prices: Prices = Prices(),
              run: str | None = None) -> dict:
     """Trial hours and price over the plan: GPU-hours at the GPU price when trials take GPUs, else vCPU-hours."""
     trial_hours = sum(p.trials * p.hours_per_trial for p in plans)
@@ -70,10 +70,10 @@ def estimate(plans: list[CellPlan], cpus: float, gpus: float, prices: Prices = P
             "source": f"measured in {run}" if run else "defaults per method: full-size data on one GPU"}
 
 
-def render(sweep_id: str, budget: Budget, plans: list[CellPlan], summary: dict) -> str:
-    lines = [f"plan for sweep {sweep_id}: budget {budget.name}, {len(plans)} cells, "
+def render(sweep_id: str, budget: Budget, plans: list[JobPlan], summary: dict) -> str:
+    lines = [f"plan for sweep {sweep_id}: budget {budget.name}, {len(plans)} jobs, "
              f"{sum(p.trials for p in plans)} trials, {summary['cpus']:g} CPU + {summary['gpus']:g} GPU per trial",
-             f"{'cell':<48} {'trials':>6} {'epochs':>6} {'h/trial':>8}  estimate from"]
+             f"{'job':<48} {'trials':>6} {'epochs':>6} {'h/trial':>8}  estimate from"]
     lines += [f"{p.key:<48} {p.trials:>6} {p.epochs:>6} {p.hours_per_trial:>8.3f}  {p.source}" for p in plans]
     unit, per_trial = ("GPU", summary["gpus"]) if summary["gpus"] else ("vCPU", summary["cpus"])
     lines.append(f"estimated: {summary['trial_hours']:.2f} trial-hours ({summary['trial_hours'] * per_trial:.2f} "

@@ -1,14 +1,14 @@
-"""The course's two group tables, as data, and their expansion into cells of work.
+"""The course's two group tables, as data, and their expansion into jobs of work.
 
-A *cell* is one (part, dataset, model-or-cell-type, method) combination. Several groups can share a cell
-(Part 2 groups 13-20 repeat 1-8, and two Part 2 groups that share a dataset and cell type share that cell);
-a cell runs once and per-group views are a join at analysis time.
+A *job* is one (part, dataset, model-or-cell-type, method) combination. Several groups can share a job
+(Part 2 groups 13-20 repeat 1-8, and two Part 2 groups that share a dataset and cell type share that job);
+a job runs once and per-group views are a join at analysis time.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from trainables.plan import Cell
+from trainables.plan import Job
 
 # Part 1 (transfer learning, PyTorch): group -> (dataset, model). Every group does all three methods.
 PART1_GROUPS: dict[int, tuple[str, str]] = {
@@ -51,13 +51,13 @@ class Group:
         return f"P{self.part}G{self.number}"
 
 
-def group_cells(group: Group) -> list[Cell]:
-    """The cells one group is assigned, in the handout's order."""
+def group_jobs(group: Group) -> list[Job]:
+    """The jobs one group is assigned, in the handout's order."""
     if group.part == 1:
         dataset, model = PART1_GROUPS[group.number]
-        return [Cell(1, dataset, model, method) for method in PART1_METHODS]
+        return [Job(1, dataset, model, method) for method in PART1_METHODS]
     datasets, cell_type = PART2_GROUPS[group.number]
-    return [Cell(2, dataset, cell_type, PART2_METHOD) for dataset in datasets]
+    return [Job(2, dataset, cell_type, PART2_METHOD) for dataset in datasets]
 
 
 def all_groups(parts: tuple[int, ...] = (1, 2)) -> list[Group]:
@@ -90,17 +90,17 @@ def parse_groups(spec: str | None, parts: tuple[int, ...] = (1, 2)) -> list[Grou
     return chosen
 
 
-def expand(groups: list[Group], frameworks: tuple[str, ...] = ()) -> dict[Cell, list[Group]]:
-    """Map each distinct cell to the groups that share it (insertion order follows the groups' order).
+def expand(groups: list[Group], frameworks: tuple[str, ...] = ()) -> dict[Job, list[Group]]:
+    """Map each distinct job to the groups that share it (insertion order follows the groups' order).
 
-    A cell whose method exists in several frameworks is repeated once per requested one (MethodSpec.frameworks_for;
+    A job whose method exists in several frameworks is repeated once per requested one (MethodSpec.frameworks_for;
     none requested: the method's default).
     """
     from trainables.registry import METHODS
 
-    cells: dict[Cell, list[Group]] = {}
+    jobs: dict[Job, list[Group]] = {}
     for group in groups:
-        for cell in group_cells(group):
-            for framework in METHODS.get(cell.method).frameworks_for(frameworks):
-                cells.setdefault(replace(cell, framework=framework), []).append(group)
-    return cells
+        for job in group_jobs(group):
+            for framework in METHODS.get(job.method).frameworks_for(frameworks):
+                jobs.setdefault(replace(job, framework=framework), []).append(group)
+    return jobs

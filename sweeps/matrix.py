@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import argparse
 
-from sweeps.cli import add_common_options, frameworks, main_guard, run_cells
+from sweeps.cli import add_common_options, frameworks, main_guard, run_jobs
 from sweeps.datasets import Catalog, load_catalog, parse_datasets
-from sweeps.groups import Cell, GroupError
+from sweeps.groups import Job, GroupError
 from trainables.registry import CELLS, METHODS, NETS, fits
 
 
@@ -25,8 +25,8 @@ def _names(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def matrix_cells(datasets: list[str], models: list[str], methods: list[str], requested: tuple[str, ...] = (),
-                 catalog: Catalog | None = None) -> dict[Cell, list]:
+def matrix_jobs(datasets: list[str], models: list[str], methods: list[str], requested: tuple[str, ...] = (),
+                catalog: Catalog | None = None) -> dict[Job, list]:
     """Every (dataset, model, method) whose method reads the dataset's kind of data and trains that kind of model,
     once per requested framework the method has; unknown names are errors listing the valid ones."""
     from trainables.images.specs import backbone_spec
@@ -36,19 +36,19 @@ def matrix_cells(datasets: list[str], models: list[str], methods: list[str], req
         if model not in CELLS and model not in NETS:
             backbone_spec(model)  # an unknown name fails here, listing the valid ones
     chosen = [METHODS.get(method) for method in methods]
-    cells: dict[Cell, list] = {}
+    jobs: dict[Job, list] = {}
     for dataset in datasets:
         kind = catalog.kind(dataset)
         for model in models:
             for method in chosen:
                 if kind in method.kinds and fits(method, model):
                     for framework in method.frameworks_for(requested):
-                        cells[Cell(method.part, dataset, model, method.name, framework)] = []
-    if not cells:
+                        jobs[Job(method.part, dataset, model, method.name, framework)] = []
+    if not jobs:
         raise GroupError("--datasets/--models/--methods: no combination fits (image datasets take backbones and "
                          "features_svm/finetune/finetune_aug; text datasets take rnn/lstm/gru and recurrent; "
                          "cifar100 takes small_cnn and scratch_cnn)")
-    return cells
+    return jobs
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -65,8 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     names, catalog = parse_datasets(args.datasets, load_catalog(args.datasets_file))
-    cells = matrix_cells(names, _names(args.models), _names(args.methods), frameworks(args), catalog)
-    return run_cells(args, cells, tag="matrix", catalog=catalog)
+    jobs = matrix_jobs(names, _names(args.models), _names(args.methods), frameworks(args), catalog)
+    return run_jobs(args, jobs, tag="matrix", catalog=catalog)
 
 
 def entry() -> None:

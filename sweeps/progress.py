@@ -39,14 +39,14 @@ class SweepProgress(tune.Callback):
         spec = TrialSpec.from_config(trial.config["trial"])
         row = ledger.read_row(self.results_dir, spec.trial_id) or {}
         self.done += 1
-        cell = spec.cell
-        what = f"p{cell.part} {cell.dataset:<11} {cell.model:<12} {cell.method:<12}"
+        job = spec.job
+        what = f"p{job.part} {job.dataset:<11} {job.model:<12} {job.method:<12}"
         detail = row.get("error") if status == "error" else (
             f"val {_fmt(row.get('val_acc'))} test {_fmt(row.get('test_acc'))} ({row.get('epochs') or 0:.0f} ep, "
             f"{_count(row.get('n_train'))} train / {_count(row.get('n_test'))} test)")
         print(f"[{self.done:>4}/{self.total}] {status:<7} {what} #{spec.sample:<2} {detail}  "
               f"{time.time() - self.t0:6.0f}s", flush=True)
-        self._warn_skipped(cell.dataset, row)
+        self._warn_skipped(job.dataset, row)
 
     def _warn_skipped(self, dataset: str, row: dict) -> None:
         """Once per dataset: what its trials' data reading left out (the rows count it, per trial)."""

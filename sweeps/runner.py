@@ -1,4 +1,4 @@
-"""Plan and run a sweep: cells -> sampled trial configurations -> one Ray Tune run -> Parquet rows.
+"""Plan and run a sweep: jobs -> sampled trial configurations -> one Ray Tune run -> Parquet rows.
 
 Everything that can be wrong with the input (groups, budget, data folders, resources) is checked before any trial
 starts. The results folder holds `sweep.json` (the plan), `trials/` (one row per trial) and `history/`; the rows
@@ -19,7 +19,7 @@ from typing import Any, Callable
 from sweeps.budgets import Budget, derive_seed, sample_configs
 from sweeps.datasets import Catalog, DataSource, make_split, with_split
 from trainables.data.layout import file_counts
-from sweeps.groups import Cell, Group
+from sweeps.groups import Job, Group
 from sweeps.interrupt import SignalStop
 from sweeps.lock import DriverLock
 from sweeps.storage import (NETWORK_FILESYSTEMS, ForeignFolder, check_sweep_id, filesystem_type, other_hosts,
@@ -43,7 +43,7 @@ class ConfigError(ValueError):
 
 @dataclass
 class SweepOptions:
-    cells: dict[Cell, list[Group]]
+    jobs: dict[Job, list[Group]]
     budget: Budget
     data_root: Path | str  # a folder, or an object-store URI that each node copies (trainables.data.sync)
     demo: bool
@@ -84,45 +84,45 @@ def git_sha() -> str:
         return "unknown"
 
 
-def check_cells(cells: dict[Cell, list[Group]], catalog: Catalog | None = None) -> None:
-    """Every name in every cell is known (UnknownNameError lists the valid ones) and fits its method."""
+def check_jobs(jobs: dict[Job, list[Group]], catalog: Catalog | None = None) -> None:
+    """Every name in every job is known (UnknownNameError lists the valid ones) and fits its method."""
     catalog = catalog or Catalog()
-    for cell in cells:
-        method = METHODS.get(cell.method)
-        method.trainable(cell.framework or None)
-        kind = catalog.kind(cell.dataset)
+    for job in jobs:
+        method = METHODS.get(job.method)
+        method.trainable(job.framework or None)
+        kind = catalog.kind(job.dataset)
         if kind not in method.kinds:
-            raise ConfigError(f"cell {cell.key}: method {cell.method} reads {' or '.join(method.kinds)} data; "
-                              f"dataset {cell.dataset} is {kind}")
+            raise ConfigError(f"job {job.key}: method {job.method} reads {' or '.join(method.kinds)} data; "
+                              f"dataset {job.dataset} is {kind}")
         if method.models == "cells":
-            CELLS.get(cell.model)
+            CELLS.get(job.model)
         elif method.models == "nets":
-            NETS.get(cell.model)
-        elif fits(method, cell.model):  # any torchvision classifier works too; deriving its facts needs torch
+            NETS.get(job.model)
+        elif fits(method, job.model):  # any torchvision classifier works too; deriving its facts needs torch
             from trainables.images.specs import backbone_spec
 
-            backbone_spec(cell.model)
+            backbone_spec(job.model)
         else:
-            raise ConfigError(f"cell {cell.key}: {cell.model} is not a backbone; {cell.method} fine-tunes backbones")
+            raise ConfigError(f"job {job.key}: {job.model} is not a backbone; {job.method} fine-tunes backbones")
 
 
-def sweep_sources(cells: dict[Cell, list[Group]], data_root: Path | str | None,
+def sweep_sources(jobs: dict[Job, list[Group]], data_root: Path | str | None,
                   catalog: Catalog | None = None) -> dict[str, DataSource]:
-    """Where each dataset the cells need is read from (sweeps.datasets), by name."""
+    """Where each dataset the jobs need is read from (sweeps.datasets), by name."""
     catalog = catalog or Catalog()
-    return {name: catalog.source(name, data_root) for name in sorted({cell.dataset for cell in cells})}
+    return {name: catalog.source(name, data_root) for name in sorted({job.dataset for job in jobs})}
 
 
-def check_data(cells: dict[Cell, list[Group]], data_root: Path | str | None, demo: bool = False,
+def check_data(jobs: dict[Job, list[Group]], data_root: Path | str | None, demo: bool = False,
                catalog: Catalog | None = None, test_fraction: float = 0.2, seed: int = 0,
                earlier_split: Callable[[str], dict | None] = lambda name: None) -> dict[str, dict]:
-    """Preflight every dataset the cells need; returns dataset -> {"source", "fingerprint", "counts", "split"}. A
+    """Preflight every dataset the jobs need; returns dataset -> {"source", "fingerprint", "counts", "split"}. A
     bucket is checked from its listing (layout, sizes, times: no download); its files' contents are checked on each
     node after the copy. A dataset whose files hold no test split gets one (sweeps.datasets.make_split; a resumed
     sweep's earlier one). What the course's files hold is compared with the handout's table once per sweep
     (compare_counts); generated demo data is small by design."""
     facts = {}
-    for name, source in sweep_sources(cells, data_root, catalog).items():
+    for name, source in sweep_sources(jobs, data_root, catalog).items():
         try:
             split = (make_split(source, test_fraction, seed, earlier_split(name))
                      if source.layout.split_here else None)
@@ -185,7 +185,7 @@ def compare_counts(source: DataSource, counts: dict[str, int | None]) -> None:
 
 def check_weights(options: SweepOptions) -> None:
     """Local mode with ImageNet weights: every backbone's file is cached, or downloaded now (once, not per trial)."""
-    names = sorted({cell.model for cell in options.cells if METHODS.get(cell.method).models == "backbones"})
+    names = sorted({job.model for job in options.jobs if METHODS.get(job.method).models == "backbones"})
     if options.weights != "imagenet" or options.address is not None or not names:
         return  # cluster nodes fetch (or report) their own weights; the driver cannot see their disks
     import torch
@@ -222,42 +222,42 @@ def clear_sweep(options: SweepOptions) -> None:
 
 
 def sweep_param_types(options: SweepOptions) -> dict[str, str]:
-    """param_<name> -> column type over every cell's search space: one row schema for the whole sweep."""
+    """param_<name> -> column type over every job's search space: one row schema for the whole sweep."""
     budget = options.budget
-    return ledger.param_types(budget.method(c.method).space_for(c.dataset) for c in options.cells)
+    return ledger.param_types(budget.method(c.method).space_for(c.dataset) for c in options.jobs)
 
 
 def plan_trials(options: SweepOptions, facts: dict[str, dict], resources: dict[str, Any]) -> list[TrialSpec]:
-    """Every trial of the sweep as a self-contained TrialSpec, sampled reproducibly per cell."""
+    """Every trial of the sweep as a self-contained TrialSpec, sampled reproducibly per job."""
     budget, sha, param_types = options.budget, git_sha(), sweep_param_types(options)
     by_sample: list[list[TrialSpec]] = []
-    for cell in options.cells:
-        method = METHODS.get(cell.method)
-        mb = budget.method(cell.method)
-        cell_seed = derive_seed(options.seed, cell.key)
-        for i, params in enumerate(sample_configs(mb.space_for(cell.dataset), mb.num_samples, cell_seed)):
+    for job in options.jobs:
+        method = METHODS.get(job.method)
+        mb = budget.method(job.method)
+        job_seed = derive_seed(options.seed, job.key)
+        for i, params in enumerate(sample_configs(mb.space_for(job.dataset), mb.num_samples, job_seed)):
             digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:6]
             spec = TrialSpec(
-                trial_id=f"{cell.key}-{i:02d}-{digest}", cell=cell, sample=i,
-                framework=cell.framework or method.framework, epoch_based=method.epoch_based, params=params,
-                seed=derive_seed(cell_seed, i), data_seed=options.seed, sweep_id=options.sweep_id,
+                trial_id=f"{job.key}-{i:02d}-{digest}", job=job, sample=i,
+                framework=job.framework or method.framework, epoch_based=method.epoch_based, params=params,
+                seed=derive_seed(job_seed, i), data_seed=options.seed, sweep_id=options.sweep_id,
                 results_dir=options.sweep_dir, cache_dir=str(store.local_root(options.storage) / "cache"),
-                data=data_ref(options, facts[cell.dataset], resources["verify_data"]), weights=options.weights,
+                data=data_ref(options, facts[job.dataset], resources["verify_data"]), weights=options.weights,
                 max_epochs=mb.max_epochs or 1, val_fraction=budget.val_fraction,
                 checkpoint_every=budget.checkpoint_every, images=budget.images, text=budget.text,
                 param_types=param_types, git_sha=sha, cpus=resources["cpus"], gpus=resources["gpus"])
             while len(by_sample) <= i:
                 by_sample.append([])
             by_sample[i].append(spec)
-    # Sample 0 of every cell first: a cell's later samples then find its cached features ready.
+    # Sample 0 of every job first: a job's later samples then find its cached features ready.
     return [spec for layer in by_sample for spec in layer]
 
 
 def early_stopping(options: SweepOptions) -> dict[str, tuple[int, Asha]]:
-    """Cell key -> (max epochs, ASHA settings) for every cell whose method reports epochs (sweeps.scheduling)."""
-    methods = {cell: options.budget.method(cell.method) for cell in options.cells
-               if METHODS.get(cell.method).epoch_based}
-    return {cell.key: (mb.max_epochs or 1, mb.asha) for cell, mb in methods.items()}
+    """Job key -> (max epochs, ASHA settings) for every job whose method reports epochs (sweeps.scheduling)."""
+    methods = {job: options.budget.method(job.method) for job in options.jobs
+               if METHODS.get(job.method).epoch_based}
+    return {job.key: (mb.max_epochs or 1, mb.asha) for job, mb in methods.items()}
 
 
 def split_location(options: SweepOptions, name: str) -> str:
@@ -307,7 +307,7 @@ def plan_estimate(options: SweepOptions, resources: dict[str, float]) -> dict:
     """The plan's estimated trial hours and price (sweeps.estimate), recorded in sweep.json for the report."""
     from sweeps import estimate
 
-    plans = estimate.plan_cells(list(options.cells), options.budget, options.estimate_from, resources["gpus"])
+    plans = estimate.plan_jobs(list(options.jobs), options.budget, options.estimate_from, resources["gpus"])
     return estimate.estimate(plans, resources["cpus"], resources["gpus"], run=options.estimate_from)
 
 
@@ -332,10 +332,10 @@ def plan_fields(options: SweepOptions) -> dict:
     """What sweep.json records of the options, and what a resumed sweep must share with it."""
     return {"budget": options.budget.name, "data_root": str(options.data_root), "weights": options.weights,
             "seed": options.seed, "test_fraction": options.test_fraction,
-            "groups": sorted({g.name for gs in options.cells.values() for g in gs}),
-            "cells": [{"key": c.key, "part": c.part, "dataset": c.dataset, "model": c.model, "method": c.method,
-                       "framework": c.framework or METHODS.get(c.method).framework,
-                       "groups": [g.name for g in gs]} for c, gs in options.cells.items()]}
+            "groups": sorted({g.name for gs in options.jobs.values() for g in gs}),
+            "jobs": [{"key": c.key, "part": c.part, "dataset": c.dataset, "model": c.model, "method": c.method,
+                      "framework": c.framework or METHODS.get(c.method).framework,
+                      "groups": [g.name for g in gs]} for c, gs in options.jobs.items()]}
 
 
 def _shown(value: Any) -> str:
@@ -351,12 +351,12 @@ def check_same_plan(path: str, plan: dict) -> None:
     if text is None:
         return  # rows without a plan (a removed sweep.json): they are the ledger; the plan is written anew
     try:
-        stored = json.loads(text)
-        stored["cells"] = sorted(c["key"] for c in stored.get("cells", []))
+        stored = ledger.parse_plan(text)
+        stored["jobs"] = sorted(c["key"] for c in stored.get("jobs", []))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:  # not JSON, or not a plan's shape
         raise ConfigError(f"{path}: damaged, not a sweep plan ({type(exc).__name__}: {str(exc)[:80]}); remove it "
                           f"and rerun with --resume to continue from the rows, or --fresh to start over") from None
-    plan = plan | {"cells": sorted(c["key"] for c in plan["cells"])}
+    plan = plan | {"jobs": sorted(c["key"] for c in plan["jobs"])}
     differ = [f"{field} {_shown(stored[field])} -> {_shown(plan[field])}" for field in plan
               if field in stored and stored[field] != plan[field]]  # a field an older plan lacks is not compared
     if differ:
@@ -454,13 +454,13 @@ def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -
     from ray import tune
 
     from sweeps.progress import SweepProgress
-    from sweeps.scheduling import PerCellASHA
+    from sweeps.scheduling import PerJobASHA
     from trainables.trial import run_trial
 
     tuner = tune.Tuner(
         tune.with_resources(run_trial, trial_resources),
         param_space={"trial": tune.grid_search([t.to_config() for t in trials])},
-        tune_config=tune.TuneConfig(scheduler=PerCellASHA(early_stopping(options)), reuse_actors=True,
+        tune_config=tune.TuneConfig(scheduler=PerJobASHA(early_stopping(options)), reuse_actors=True,
                                     trial_name_creator=lambda t: t.config["trial"]["trial_id"],
                                     trial_dirname_creator=lambda t: t.config["trial"]["trial_id"]),
         run_config=tune.RunConfig(
@@ -481,16 +481,16 @@ def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -
 
 @dataclass
 class Summary:
-    cells: int
-    cells_done: int
-    failed: dict[str, str]  # cell key -> first error
+    jobs: int
+    jobs_done: int
+    failed: dict[str, str]  # job key -> first error
     statuses: dict[str, int]
     wall_s: float
     sweep_dir: str
 
     def render(self) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items()))
-        lines = [f"sweep finished in {self.wall_s:.0f}s: {self.cells_done}/{self.cells} cells done, "
+        lines = [f"sweep finished in {self.wall_s:.0f}s: {self.jobs_done}/{self.jobs} jobs done, "
                  f"{len(self.failed)} failed; trials: {counts or 'none'}"]
         lines += [f"  failed {key}: {error}" for key, error in sorted(self.failed.items())]
         lines.append(f"results: {self.sweep_dir}  (tables: python -m analysis {self.sweep_dir})")
@@ -500,15 +500,15 @@ class Summary:
 def summarize(options: SweepOptions, trials: list[TrialSpec], t0: float) -> Summary:
     rows = ledger.read_rows(options.sweep_dir, [t.trial_id for t in trials])
     statuses: dict[str, int] = {}
-    by_cell: dict[str, list[dict]] = {}
+    by_job: dict[str, list[dict]] = {}
     for spec in trials:
         row = rows[spec.trial_id] or {"status": "missing", "error": "no row written"}
         statuses[row["status"]] = statuses.get(row["status"], 0) + 1
-        by_cell.setdefault(spec.cell.key, []).append(row)
-    done = [k for k, rs in by_cell.items() if any(r["status"] in FINISHED for r in rs)]
+        by_job.setdefault(spec.job.key, []).append(row)
+    done = [k for k, rs in by_job.items() if any(r["status"] in FINISHED for r in rs)]
     failed = {k: next((r["error"] for r in rs if r.get("error")), "no finished trial")
-              for k, rs in by_cell.items() if k not in done}
-    return Summary(len(by_cell), len(done), failed, statuses, time.time() - t0, options.sweep_dir)
+              for k, rs in by_job.items() if k not in done}
+    return Summary(len(by_job), len(done), failed, statuses, time.time() - t0, options.sweep_dir)
 
 
 def run_sweep(options: SweepOptions) -> Summary:
@@ -526,8 +526,8 @@ def run_sweep(options: SweepOptions) -> Summary:
 
 def preflight(options: SweepOptions) -> dict[str, dict]:
     """Every check that needs no Ray: names, data (its facts returned), weights, the results location."""
-    check_cells(options.cells, options.datasets)
-    facts = check_data(options.cells, options.data_root, options.demo, options.datasets, options.test_fraction,
+    check_jobs(options.jobs, options.datasets)
+    facts = check_data(options.jobs, options.data_root, options.demo, options.datasets, options.test_fraction,
                        options.seed, earlier_split(options))
     check_weights(options)
     check_storage(options.storage)
@@ -542,7 +542,7 @@ def launch(options: SweepOptions, facts: dict[str, dict], stop: SignalStop, t0: 
         trials = plan_trials(options, facts, resources)
         todo = prepare_sweep_dir(options, trials, plan_estimate(options, resources), describe_data(facts))
         write_splits(options, facts)
-        print(f"sweep {options.sweep_id}: {len(options.cells)} cells, {len(trials)} trials "
+        print(f"sweep {options.sweep_id}: {len(options.jobs)} jobs, {len(trials)} trials "
               f"({len(trials) - len(todo)} already finished), budget {options.budget.name}, weights {options.weights}, "
               f"{resources['cpus']} CPU + {resources['gpus']:g} GPU per trial", flush=True)
         if todo:

@@ -10,7 +10,7 @@ import pytest
 
 from sweeps.budgets import load_budget
 from sweeps.runner import SweepOptions, run_sweep
-from trainables.plan import Cell, DataRef, TrialSpec
+from trainables.plan import Job, DataRef, TrialSpec
 from trainables.demo import generate_demo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,10 +30,10 @@ def tiny_budget():
 
 @pytest.fixture
 def make_options(tiny_budget, tmp_path):
-    """SweepOptions for a local sweep over explicit cells, results under tmp_path."""
+    """SweepOptions for a local sweep over explicit jobs, results under tmp_path."""
 
-    def make(cells, data_root: Path, **kw) -> SweepOptions:
-        base = dict(cells=cells, budget=tiny_budget, data_root=data_root, demo=True, weights="random",
+    def make(jobs, data_root: Path, **kw) -> SweepOptions:
+        base = dict(jobs=jobs, budget=tiny_budget, data_root=data_root, demo=True, weights="random",
                     storage=tmp_path / "runs", sweep_id="test", address=None)
         return SweepOptions(**(base | kw))
 
@@ -46,9 +46,9 @@ def run_cli(*args: str, cwd: Path = ROOT, script: str = "all_groups.py") -> subp
                           capture_output=True, text=True, timeout=600)
 
 
-def trial_spec(results_dir, cell: Cell = Cell(2, "spam", "gru", "recurrent"), **changes) -> TrialSpec:
+def trial_spec(results_dir, job: Job = Job(2, "spam", "gru", "recurrent"), **changes) -> TrialSpec:
     """A TrialSpec as the planner would make one, for tests that drive a Trial outside a sweep."""
-    spec = TrialSpec(trial_id=f"{cell.key}-00-abc123", cell=cell, sample=0, framework="tensorflow",
+    spec = TrialSpec(trial_id=f"{job.key}-00-abc123", job=job, sample=0, framework="tensorflow",
                      epoch_based=True, params={}, seed=1, data_seed=0, sweep_id="s", results_dir=str(results_dir),
                      cache_dir=str(results_dir) + "-cache", data=DataRef("", "text", {"kind": "text"}, ""),
                      weights="random", max_epochs=4, val_fraction=0.2, checkpoint_every=1)

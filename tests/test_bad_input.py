@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from sweeps.budgets import BudgetError, load_budget
-from sweeps.groups import Cell
+from sweeps.groups import Job
 from sweeps.runner import ConfigError, run_sweep
 from tests.conftest import ROOT, run_cli, trial_spec
 
@@ -79,7 +79,7 @@ def test_test_label_missing_from_train(tmp_path, demo_root):
     with pytest.raises(ConfigError, match=r"test.csv: label\(s\) 'surprise' do not occur in train.csv"):
         from sweeps.runner import check_data
 
-        check_data({Cell(2, "sentiment", "lstm", "recurrent"): []}, tmp_path / "data")
+        check_data({Job(2, "sentiment", "lstm", "recurrent"): []}, tmp_path / "data")
 
 
 @pytest.mark.parametrize("damage, needle", [
@@ -138,8 +138,8 @@ def test_odd_images_are_converted_or_skipped_and_counted(tmp_path, demo_root, ma
     root = copy_dataset(demo_root, "caltech101", data)
     _odd_images(root / "train" / "class_00")
     budget = dataclasses.replace(tiny_budget, images=dataclasses.replace(tiny_budget.images, max_train_per_class=None))
-    cells = {Cell(1, "caltech101", "resnet18", "features_svm"): [], Cell(1, "caltech101", "resnet18", "finetune"): []}
-    summary = run_sweep(make_options(cells, data, budget=budget))
+    jobs = {Job(1, "caltech101", "resnet18", "features_svm"): [], Job(1, "caltech101", "resnet18", "finetune"): []}
+    summary = run_sweep(make_options(jobs, data, budget=budget))
     assert summary.failed == {}
     rows = pd.concat(pd.read_parquet(p) for p in (tmp_path / "runs" / "test" / "trials").glob("*.parquet"))
     assert (rows["status"] != "error").all()
@@ -172,17 +172,17 @@ def test_split_without_any_decodable_image_is_an_error_row(tmp_path, demo_root, 
     copy_dataset(demo_root, "spam", data)
     for image in (root / "test").rglob("*.jpg"):
         image.write_bytes(b"broken")
-    cells = {Cell(1, "caltech101", "resnet18", "features_svm"): [], Cell(2, "spam", "gru", "recurrent"): []}
-    summary = run_sweep(make_options(cells, data, max_failures=0))
-    assert list(summary.failed) == ["p1-caltech101-resnet18-features_svm"] and summary.cells_done == 1
+    jobs = {Job(1, "caltech101", "resnet18", "features_svm"): [], Job(2, "spam", "gru", "recurrent"): []}
+    summary = run_sweep(make_options(jobs, data, max_failures=0))
+    assert list(summary.failed) == ["p1-caltech101-resnet18-features_svm"] and summary.jobs_done == 1
     error = summary.failed["p1-caltech101-resnet18-features_svm"]
     assert "caltech101/test: no decodable image" in error and "\n" not in error
 
 
 def test_gpu_request_without_gpus_fails_fast(demo_root, make_options):
-    cells = {Cell(2, "spam", "gru", "recurrent"): []}
+    jobs = {Job(2, "spam", "gru", "recurrent"): []}
     with pytest.raises(ConfigError, match="--gpus-per-trial 1: no node has that many GPUs"):
-        run_sweep(make_options(cells, demo_root, gpus_per_trial=1.0))
+        run_sweep(make_options(jobs, demo_root, gpus_per_trial=1.0))
 
 
 def test_trial_given_a_gpu_it_cannot_see_stops_at_start(monkeypatch, tmp_path):

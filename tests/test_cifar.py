@@ -9,12 +9,12 @@ import pytest
 
 from analysis import tables
 from analysis.load import load_manifest
-from sweeps.groups import Cell
+from sweeps.groups import Job
 from sweeps.runner import ConfigError, check_data, run_sweep
 from trainables.images.cifar import read_split
 
-CELLS = {Cell(1, "cifar100", "small_cnn", "scratch_cnn"): [],
-         Cell(1, "cifar100", "small_cnn", "scratch_cnn", "tensorflow"): []}
+JOBS = {Job(1, "cifar100", "small_cnn", "scratch_cnn"): [],
+        Job(1, "cifar100", "small_cnn", "scratch_cnn", "tensorflow"): []}
 
 
 def test_demo_writes_cifar_format(demo_root):
@@ -23,16 +23,16 @@ def test_demo_writes_cifar_format(demo_root):
 
 
 def test_scratch_cnn_in_both_frameworks(make_options, demo_root):
-    options = make_options(CELLS, demo_root)
+    options = make_options(JOBS, demo_root)
     summary = run_sweep(options)
-    assert summary.cells_done == 2, summary.render()
+    assert summary.jobs_done == 2, summary.render()
     rows = pd.read_parquet(f"{options.sweep_dir}/trials")
     assert sorted(rows["framework"]) == ["tensorflow", "torch"] and set(rows["status"]) == {"ok"}
     # the same network written twice: the same number of weights, and both really trained two epochs
     assert rows["parameters"].nunique() == 1 and rows["parameters"].iloc[0] > 100_000
     assert (rows["epochs"] == 2).all() and rows["train_loss"].notna().all()
     assert (rows["n_train_files"] == 600).all() and (rows["n_test_files"] == 200).all()
-    shown = tables.part1_table(tables.cell_results(load_manifest(options.sweep_dir), rows))[1]
+    shown = tables.part1_table(tables.job_results(load_manifest(options.sweep_dir), rows))[1]
     assert list(shown.columns) == ["scratch_cnn (torch)", "scratch_cnn (tensorflow)"]
 
 
@@ -41,7 +41,7 @@ def test_broken_cifar_file_is_one_line(tmp_path, demo_root):
     shutil.copytree(demo_root / "cifar100", root)
     (root / "cifar-100-python" / "train").write_bytes(b"not a pickle")
     with pytest.raises(ConfigError, match=r"cifar-100-python/train: not a CIFAR python pickle"):
-        check_data(CELLS, tmp_path / "data")
+        check_data(JOBS, tmp_path / "data")
 
 
 def test_flip_crop_is_a_crop_of_the_padded_image_or_its_mirror():

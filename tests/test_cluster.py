@@ -45,7 +45,7 @@ def cluster():
 
 
 def driver(storage: Path, datasets: str, *extra: str, logical_gpus: bool = True) -> list[str]:
-    """The command line of a sweep driver on the loopback cluster, one gru cell per dataset."""
+    """The command line of a sweep driver on the loopback cluster, one gru job per dataset."""
     return [sys.executable, str(ROOT / "sweeps" / "matrix.py"), "--address", loopback.HEAD, "--datasets", datasets,
             "--models", "gru", "--methods", "recurrent", "--budget", str(BUDGET), "--data-root",
             str(SHARED_DATA / "text"), "--weights", "random", "--storage", str(storage), "--sweep-id", "s",
@@ -113,7 +113,7 @@ def test_all_groups_runs_on_both_workers_writing_to_s3(cluster, s3_bucket, tmp_p
     frame = load_trials(f"{s3_bucket}/s")
     assert list(frame["dataset"]) == ["questions", "sentiment"] and list(frame["status"]) == ["ok", "ok"]
     assert set(frame["node_ip"]) == {"127.0.0.2", "127.0.0.3"}  # one GPU each: the two trials ran side by side
-    assert "cells" in load_manifest(f"{s3_bucket}/s") and not (tmp_path / "runs").exists()
+    assert "jobs" in load_manifest(f"{s3_bucket}/s") and not (tmp_path / "runs").exists()
 
 
 def test_worker_killed_mid_trial_resumes_on_the_other(cluster, tmp_path):

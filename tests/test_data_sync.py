@@ -11,7 +11,7 @@ import dataclasses
 
 import pytest
 
-from sweeps.groups import Cell
+from sweeps.groups import Job
 from sweeps.runner import ConfigError, run_sweep
 from analysis.load import load_trials
 from tests.conftest import trial_spec
@@ -21,7 +21,7 @@ from trainables.data import upload
 from trainables.data.sync import list_remote, remote_fingerprint
 from trainables.plan import DataRef
 
-CELLS = {Cell(2, "spam", "gru", "recurrent"): [], Cell(1, "caltech101", "resnet18", "features_svm"): []}
+JOBS = {Job(2, "spam", "gru", "recurrent"): [], Job(1, "caltech101", "resnet18", "features_svm"): []}
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def bucket_data(s3_bucket, demo_root, capsys) -> str:
 
 def test_sweep_reads_a_bucket_through_one_copy_per_node(bucket_data, make_options, tmp_path, monkeypatch):
     monkeypatch.setenv("GROUPSWEEP_CACHE", str(tmp_path / "node-cache"))
-    summary = run_sweep(make_options(CELLS, bucket_data, demo=False))
+    summary = run_sweep(make_options(JOBS, bucket_data, demo=False))
     assert summary.failed == {}
     rows = load_trials(summary.sweep_dir).sort_values("started_utc")
     for dataset, mine in rows.groupby("dataset"):
@@ -51,7 +51,7 @@ def test_sweep_reads_a_bucket_through_one_copy_per_node(bucket_data, make_option
     spam = remote_fingerprint(list_remote(store.join(bucket_data, "spam")))
     copy = tmp_path / "node-cache" / "data" / f"spam-{spam}"
     (copy / "train.csv").unlink()
-    again = run_sweep(make_options({Cell(2, "spam", "gru", "recurrent"): []}, bucket_data, demo=False,
+    again = run_sweep(make_options({Job(2, "spam", "gru", "recurrent"): []}, bucket_data, demo=False,
                                    sweep_id="again"))
     row = load_trials(again.sweep_dir).iloc[0]
     assert row["status"] == "ok" and row["data_sync_s"] > 0 and (copy / "train.csv").is_file()
@@ -61,9 +61,9 @@ def test_bucket_layout_is_checked_from_its_listing(s3_bucket, make_options, demo
     root = store.join(s3_bucket, "bad")
     store.write_text("text,label\nhi,a\n", store.join(root, "spam", "train.csv"))  # no test.csv
     with pytest.raises(ConfigError, match=r"spam/test\.csv: missing file"):
-        run_sweep(make_options({Cell(2, "spam", "gru", "recurrent"): []}, root, demo=False))
+        run_sweep(make_options({Job(2, "spam", "gru", "recurrent"): []}, root, demo=False))
     with pytest.raises(ConfigError, match="no dataset folder 'caltech101'"):
-        run_sweep(make_options({Cell(1, "caltech101", "resnet18", "features_svm"): []}, root, demo=False))
+        run_sweep(make_options({Job(1, "caltech101", "resnet18", "features_svm"): []}, root, demo=False))
 
 
 def test_a_node_without_the_drivers_data_fails_in_one_line(tmp_path, demo_root):

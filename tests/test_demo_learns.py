@@ -10,14 +10,14 @@ import json
 import pandas as pd
 
 from sweeps.budgets import Cycle, load_budget
-from sweeps.groups import Cell
+from sweeps.groups import Job
 from trainables.plan import Asha
 from sweeps.runner import run_sweep
 
 MODES = ("head", "head_lr", "last3", "all")
-CELLS = {Cell(1, "animals", "resnet18", "features_svm"): [], Cell(1, "animals", "resnet18", "finetune"): [],
-         Cell(1, "animals", "resnet18", "finetune_aug"): [],
-         **{Cell(2, "questions", cell, "recurrent"): [] for cell in ("rnn", "lstm", "gru")}}
+JOBS = {Job(1, "animals", "resnet18", "features_svm"): [], Job(1, "animals", "resnet18", "finetune"): [],
+        Job(1, "animals", "resnet18", "finetune_aug"): [],
+        **{Job(2, "questions", cell, "recurrent"): [] for cell in ("rnn", "lstm", "gru")}}
 
 
 def demo_budget():
@@ -36,9 +36,9 @@ def demo_budget():
 
 
 def test_every_method_family_learns_on_the_demo_data(make_options, demo_root):
-    options = make_options(CELLS, demo_root, budget=demo_budget(), sweep_id="learns")
+    options = make_options(JOBS, demo_root, budget=demo_budget(), sweep_id="learns")
     summary = run_sweep(options)
-    assert summary.cells_done == len(CELLS), summary.render()
+    assert summary.jobs_done == len(JOBS), summary.render()
     rows = pd.read_parquet(f"{options.sweep_dir}/trials")
     assert (rows["status"] == "ok").all() and len(rows) == 1 + 2 * len(MODES) + 3
     rows["times_chance"] = rows["test_acc"] * rows["classes"].map(lambda c: len(json.loads(c)))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.ensembles import cell_ensembles, greedy, top_k
+from analysis.ensembles import job_ensembles, greedy, top_k
 
 Y = np.array([0, 1, 0, 1, 0, 1])
 
@@ -43,9 +43,9 @@ def test_top_k_takes_the_validation_ranking():
 
 
 def test_choosing_never_reads_test():
-    before = cell_ensembles(TRIALS, SCORES)
+    before = job_ensembles(TRIALS, SCORES)
     scrambled = {t: s | {"test_scores": s["test_scores"][:, ::-1].copy()} for t, s in SCORES.items()}
-    after = cell_ensembles(TRIALS, scrambled)
+    after = job_ensembles(TRIALS, scrambled)
     for name in ("top5", "greedy"):
         assert before[f"{name}_members"] == after[f"{name}_members"]
         assert before[f"{name}_val_acc"] == after[f"{name}_val_acc"]
@@ -56,4 +56,4 @@ def test_members_on_other_rows_are_left_out():
     other = {"val_y": Y[::-1].copy(), "val_scores": SCORES["b"]["val_scores"], "test_y": Y,
              "test_scores": SCORES["b"]["test_scores"]}
     assert greedy(["a", "b"], {"a": SCORES["a"], "b": other}).weights == {"a": 1}
-    assert cell_ensembles(TRIALS, {})["greedy_test_acc"] is None  # no stored scores: empty columns, no error
+    assert job_ensembles(TRIALS, {})["greedy_test_acc"] is None  # no stored scores: empty columns, no error

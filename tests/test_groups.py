@@ -1,7 +1,7 @@
-"""The course tables as data, and their expansion into cells."""
+"""The course tables as data, and their expansion into jobs."""
 import pytest
 
-from sweeps.groups import (PART1_GROUPS, PART2_GROUPS, Cell, Group, GroupError, all_groups, expand, group_cells,
+from sweeps.groups import (PART1_GROUPS, PART2_GROUPS, Job, Group, GroupError, all_groups, expand, group_jobs,
                            parse_groups)
 
 
@@ -27,20 +27,20 @@ def test_part2_table_matches_handout():
 
 def test_each_group_expands_to_its_cells():
     for group in all_groups((1,)):
-        cells = group_cells(group)
-        assert [c.method for c in cells] == ["features_svm", "finetune", "finetune_aug"]
-        assert len({(c.dataset, c.model) for c in cells}) == 1
+        jobs = group_jobs(group)
+        assert [c.method for c in jobs] == ["features_svm", "finetune", "finetune_aug"]
+        assert len({(c.dataset, c.model) for c in jobs}) == 1
     for group in all_groups((2,)):
-        cells = group_cells(group)
-        assert len(cells) == 2 and cells[0].dataset != cells[1].dataset
-        assert cells[0].model == cells[1].model
+        jobs = group_jobs(group)
+        assert len(jobs) == 2 and jobs[0].dataset != jobs[1].dataset
+        assert jobs[0].model == jobs[1].model
 
 
 def test_shared_cells_run_once_and_keep_all_groups():
-    cells = expand(all_groups())
-    assert sum(c.part == 1 for c in cells) == 60  # 20 distinct (dataset, model) pairs x 3 methods
-    assert sum(c.part == 2 for c in cells) == 8  # 4 datasets x {lstm, gru}
-    shared = cells[Cell(2, "sentiment", "lstm", "recurrent")]
+    jobs = expand(all_groups())
+    assert sum(c.part == 1 for c in jobs) == 60  # 20 distinct (dataset, model) pairs x 3 methods
+    assert sum(c.part == 2 for c in jobs) == 8  # 4 datasets x {lstm, gru}
+    shared = jobs[Job(2, "sentiment", "lstm", "recurrent")]
     assert [g.name for g in shared] == ["P2G1", "P2G2", "P2G3", "P2G13", "P2G14", "P2G15"]
 
 
@@ -57,27 +57,27 @@ def test_unknown_group_is_a_clear_error(spec):
 
 
 def test_frameworks_repeat_only_cells_whose_method_has_them():
-    cells = expand(parse_groups("P1G1,P2G1"), frameworks=("tensorflow", "torch"))
-    assert sum(c.part == 1 for c in cells) == 3
-    assert sorted(c.key for c in cells if c.part == 2) == [
+    jobs = expand(parse_groups("P1G1,P2G1"), frameworks=("tensorflow", "torch"))
+    assert sum(c.part == 1 for c in jobs) == 3
+    assert sorted(c.key for c in jobs if c.part == 2) == [
         "p2-sentiment-lstm-recurrent", "p2-sentiment-lstm-recurrent-torch",
         "p2-spam-lstm-recurrent", "p2-spam-lstm-recurrent-torch"]
 
 
 def test_matrix_pairs_each_dataset_with_its_part():
-    from sweeps.matrix import matrix_cells
+    from sweeps.matrix import matrix_jobs
 
-    cells = matrix_cells(["caltech101", "spam"], ["mobilenet_v2", "gru"], ["features_svm", "finetune", "recurrent"])
-    assert sorted(c.key for c in cells) == ["p1-caltech101-mobilenet_v2-features_svm",
-                                            "p1-caltech101-mobilenet_v2-finetune", "p2-spam-gru-recurrent"]
+    jobs = matrix_jobs(["caltech101", "spam"], ["mobilenet_v2", "gru"], ["features_svm", "finetune", "recurrent"])
+    assert sorted(c.key for c in jobs) == ["p1-caltech101-mobilenet_v2-features_svm",
+                                           "p1-caltech101-mobilenet_v2-finetune", "p2-spam-gru-recurrent"]
     with pytest.raises(GroupError, match="no combination fits"):
-        matrix_cells(["spam"], ["resnet18"], ["recurrent"])
+        matrix_jobs(["spam"], ["resnet18"], ["recurrent"])
     # the handout's warm-up: small_cnn pairs with CIFAR-100 only, once per requested framework
-    cells = matrix_cells(["cifar100", "caltech101"], ["small_cnn", "resnet18"], ["scratch_cnn", "features_svm"],
-                         ("torch", "tensorflow"))
-    assert sorted(c.key for c in cells) == ["p1-caltech101-resnet18-features_svm",
-                                            "p1-cifar100-small_cnn-scratch_cnn",
-                                            "p1-cifar100-small_cnn-scratch_cnn-tensorflow"]
+    jobs = matrix_jobs(["cifar100", "caltech101"], ["small_cnn", "resnet18"], ["scratch_cnn", "features_svm"],
+                       ("torch", "tensorflow"))
+    assert sorted(c.key for c in jobs) == ["p1-caltech101-resnet18-features_svm",
+                                           "p1-cifar100-small_cnn-scratch_cnn",
+                                           "p1-cifar100-small_cnn-scratch_cnn-tensorflow"]
 
 
 def test_default_sweep_ids_keep_selections_apart():

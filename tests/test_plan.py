@@ -10,9 +10,9 @@ def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path):
     result = run_cli("--dry-run", "--budget", "full", "--storage", str(tmp_path / "runs"))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    cells = expand(all_groups())
-    trials = sum(load_budget("full").method(c.method).num_samples for c in cells)
-    assert lines[0] == (f"plan for sweep full-demo: budget full, {len(cells)} cells, {trials} trials, "
+    jobs = expand(all_groups())
+    trials = sum(load_budget("full").method(c.method).num_samples for c in jobs)
+    assert lines[0] == (f"plan for sweep full-demo: budget full, {len(jobs)} jobs, {trials} trials, "
                         "1 CPU + 0.25 GPU per trial")
     assert any(line.startswith("p1-caltech101-resnet18-finetune_aug") and line.split()[1:3] == ["16", "30"]
                for line in lines)
@@ -22,15 +22,15 @@ def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path):
 
 def test_the_planner_builds_typed_specs_that_survive_tunes_config(tmp_path, demo_root, make_options):
     """Every trial is a TrialSpec built once by the planner from the validated budget; Tune carries it as plain
-    JSON-able values and run_trial rebuilds the same frozen object (nested caps, data and cell included)."""
+    JSON-able values and run_trial rebuilds the same frozen object (nested caps, data and job included)."""
     import json
 
     from sweeps.runner import check_data, plan_trials
     from trainables.plan import TrialSpec
 
-    cells = dict(list(expand(all_groups((2,))).items())[:2])
-    options = make_options(cells, demo_root)
-    specs = plan_trials(options, check_data(cells, demo_root, demo=True), {"cpus": 1, "gpus": 0.0,
+    jobs = dict(list(expand(all_groups((2,))).items())[:2])
+    options = make_options(jobs, demo_root)
+    specs = plan_trials(options, check_data(jobs, demo_root, demo=True), {"cpus": 1, "gpus": 0.0,
                                                                          "verify_data": False})
     assert specs and all(isinstance(s, TrialSpec) for s in specs)
     for spec in specs:
@@ -46,8 +46,26 @@ def test_every_named_budget_loads_and_a_shared_gpu_is_priced_slower():
 
     assert {"full", "smoke", "text_cpu", "gpu_check"} <= set(list_budgets())
     budgets = {name: load_budget(name) for name in list_budgets()}
-    cells = list(expand(all_groups((1,))))[:2]
-    alone = estimate.plan_cells(cells, budgets["full"], gpus=1.0)
-    shared = estimate.plan_cells(cells, budgets["full"], gpus=0.25)
+    jobs = list(expand(all_groups((1,))))[:2]
+    alone = estimate.plan_jobs(jobs, budgets["full"], gpus=1.0)
+    shared = estimate.plan_jobs(jobs, budgets["full"], gpus=0.25)
     assert [s.hours_per_trial for s in shared] == [a.hours_per_trial * estimate.SHARED_GPU_SLOWDOWN for a in alone]
     assert all("shared GPU" in s.source for s in shared) and not any("shared" in a.source for a in alone)
+
+
+def test_a_plan_written_before_jobs_were_named_is_still_read(tmp_path):
+    """sweep.json files from before the rename list the units of work under "cells": the analysis and --resume read
+    them as "jobs" (rows are unchanged: their `cell` column is the recurrent cell type, as before)."""
+    import json
+
+    import pytest
+
+    from analysis.load import load_manifest
+    from sweeps.runner import ConfigError, check_same_plan
+
+    old = {"sweep_id": "s", "seed": 0, "cells": [{"key": "p2-spam-gru-recurrent"}]}
+    (tmp_path / "sweep.json").write_text(json.dumps(old))
+    assert load_manifest(tmp_path)["jobs"] == old["cells"]
+    check_same_plan(str(tmp_path / "sweep.json"), {"seed": 0, "jobs": [{"key": "p2-spam-gru-recurrent"}]})
+    with pytest.raises(ConfigError, match="another jobs"):
+        check_same_plan(str(tmp_path / "sweep.json"), {"seed": 0, "jobs": [{"key": "p2-spam-lstm-recurrent"}]})

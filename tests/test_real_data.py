@@ -1,4 +1,4 @@
-"""The real course files beside the project (../shared/data), read in place: one text cell, one image cell."""
+"""The real course files beside the project (../shared/data), read in place: one text job, one image job."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sweeps.groups import Cell
+from sweeps.groups import Job
 from trainables.plan import ImageCaps, TextCaps
 from sweeps.runner import run_sweep
 from tests.conftest import SHARED_DATA
@@ -36,8 +36,8 @@ def caltech_subset(tmp_path) -> Path:
 
 def test_text_cell_on_real_spam(make_options, tiny_budget):
     budget = dataclasses.replace(tiny_budget, text=TextCaps(max_train=600, max_test=300, max_tokens=5000))
-    cells = {Cell(2, "spam", "gru", "recurrent"): []}
-    summary = run_sweep(make_options(cells, SHARED_DATA / "text", budget=budget, demo=False))
+    jobs = {Job(2, "spam", "gru", "recurrent"): []}
+    summary = run_sweep(make_options(jobs, SHARED_DATA / "text", budget=budget, demo=False))
     assert summary.failed == {}
     from analysis.load import load_trials
 
@@ -48,8 +48,8 @@ def test_text_cell_on_real_spam(make_options, tiny_budget):
 def test_features_svm_on_real_caltech_classes(make_options, caltech_subset, tiny_budget):
     budget = dataclasses.replace(tiny_budget, images=ImageCaps(image_size=64, max_train_per_class=20,
                                                                max_test_per_class=10))
-    cells = {Cell(1, "caltech101", "resnet18", "features_svm"): []}
-    summary = run_sweep(make_options(cells, caltech_subset, budget=budget, demo=False))
+    jobs = {Job(1, "caltech101", "resnet18", "features_svm"): []}
+    summary = run_sweep(make_options(jobs, caltech_subset, budget=budget, demo=False))
     assert summary.failed == {}
     from analysis.load import load_trials
 
@@ -67,9 +67,9 @@ def test_real_transfer_learning_with_mobilenet_weights(make_options, caltech_sub
     methods["finetune"] = dataclasses.replace(methods["finetune"], num_samples=1, max_epochs=10, space=dict(
         methods["finetune"].space, mode="head", lr=0.05, schedule="cosine"))
     budget = dataclasses.replace(tiny_budget, images=images, methods=methods)
-    cells = {Cell(1, "caltech101", "mobilenet_v2", "features_svm"): [],
-             Cell(1, "caltech101", "mobilenet_v2", "finetune"): []}
-    summary = run_sweep(make_options(cells, caltech_subset, budget=budget, demo=False, weights="imagenet"))
+    jobs = {Job(1, "caltech101", "mobilenet_v2", "features_svm"): [],
+            Job(1, "caltech101", "mobilenet_v2", "finetune"): []}
+    summary = run_sweep(make_options(jobs, caltech_subset, budget=budget, demo=False, weights="imagenet"))
     assert summary.failed == {}
     from analysis.load import load_trials
 
@@ -87,9 +87,9 @@ def test_the_files_counts_are_compared_with_the_handout_once(capsys):
     the folder and both counts; spam matches and says nothing; the plan carries the files' counts into the rows."""
     from sweeps.runner import check_data
 
-    cells = {Cell(2, "newsgroups", "gru", "recurrent"): [], Cell(2, "spam", "gru", "recurrent"): [],
-             Cell(2, "newsgroups", "lstm", "recurrent"): []}
-    facts = check_data(cells, SHARED_DATA / "text")
+    jobs = {Job(2, "newsgroups", "gru", "recurrent"): [], Job(2, "spam", "gru", "recurrent"): [],
+            Job(2, "newsgroups", "lstm", "recurrent"): []}
+    facts = check_data(jobs, SHARED_DATA / "text")
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "newsgroups" in warnings[0]
     assert "train 14,134 (handout 14,121), test 4,712 (handout 4,707)" in warnings[0]

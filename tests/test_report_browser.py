@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from analysis.report import build_report
-from sweeps.groups import Cell
+from sweeps.groups import Job
 from sweeps.runner import run_sweep
 from tests.conftest import ROOT
 
@@ -44,7 +44,7 @@ def test_report_escapes_user_names_in_a_real_browser(chromium, make_options, tmp
     from playwright.sync_api import sync_playwright
 
     write_text_dataset(tmp_path / "data" / "spam")
-    summary = run_sweep(make_options({Cell(2, "spam", "gru", "recurrent"): []}, tmp_path / "data", demo=False))
+    summary = run_sweep(make_options({Job(2, "spam", "gru", "recurrent"): []}, tmp_path / "data", demo=False))
     assert summary.statuses == {"ok": 1}
     build_report(summary.sweep_dir)
     page_path = Path(summary.sweep_dir) / "reports" / "index.html"

@@ -61,7 +61,7 @@ def test_sigterm_mid_sweep_stops_cleanly_and_resume_reruns_nothing_finished(tmp_
     again = start_sweep(storage, "--resume")
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, out + err
-    assert f"8 trials ({len(kept)} already finished)" in out and "8/8 cells done" in out, out
+    assert f"8 trials ({len(kept)} already finished)" in out and "8/8 jobs done" in out, out
     assert {p.name: p.stat().st_mtime_ns for p in trials.glob("*.parquet") if p.name in kept} == kept
 
 
@@ -132,7 +132,7 @@ def test_resume_refuses_another_plan_and_names_damaged_files(tmp_path):
                           f"{plan}: --resume with another weights random -> imagenet than the stored plan")
     other = ("--local", "--part", "2", "--groups", "2", "--budget", str(TINY), "--storage", str(storage))
     assert_one_line_error(run_cli(*other, "--resume", "--sweep-id", "tiny-demo-P2G1", "--seed", "3"),
-                          "another seed 0 -> 3; groups 1 (P2G1) -> 1 (P2G2); cells 2 (p2-sentiment-lstm-recurrent,",
+                          "another seed 0 -> 3; groups 1 (P2G1) -> 1 (P2G2); jobs 2 (p2-sentiment-lstm-recurrent,",
                           "--fresh to start over, or --sweep-id NAME")
 
     row = sorted((sweep / "trials").glob("*.parquet"))[0]
@@ -146,7 +146,7 @@ def test_resume_refuses_another_plan_and_names_damaged_files(tmp_path):
         resumed.stderr
     assert pd.read_parquet(row)["status"].iloc[0] == "ok"
 
-    plan.write_text('{"sweep_id": "tiny-demo-P2G1", "cells": [')
+    plan.write_text('{"sweep_id": "tiny-demo-P2G1", "jobs": [')
     assert_one_line_error(run_cli(*args, "--resume"), f"{plan}: damaged, not a sweep plan (JSONDecodeError")
     analysis = subprocess.run([sys.executable, "-m", "analysis", str(sweep)], cwd=ROOT, capture_output=True,
                               text=True)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from analysis.load import load_history, load_manifest, load_trials
-from sweeps.groups import Cell
+from sweeps.groups import Job
 from sweeps.runner import run_sweep
 from tests.conftest import run_cli, trial_spec
 from tests.test_bad_input import assert_one_line_error
@@ -80,8 +80,8 @@ def test_sweep_on_s3_with_a_retry_then_analysis_and_resume(s3_bucket, demo_root,
 
     monkeypatch.setenv(FAULT_ENV, "p2-spam-gru-recurrent@1")  # fails once after epoch 1: resumes from S3
     monkeypatch.chdir(tmp_path)
-    cells = {Cell(2, "spam", "gru", "recurrent", "torch"): [], Cell(2, "questions", "rnn", "recurrent", ""): []}
-    options = make_options(cells, demo_root, storage=s3_bucket, max_failures=1)
+    jobs = {Job(2, "spam", "gru", "recurrent", "torch"): [], Job(2, "questions", "rnn", "recurrent", ""): []}
+    options = make_options(jobs, demo_root, storage=s3_bucket, max_failures=1)
     summary = run_sweep(options)
     assert summary.failed == {} and summary.statuses == {"ok": 2}
     assert summary.sweep_dir == f"{s3_bucket}/test"
@@ -98,9 +98,9 @@ def test_sweep_on_s3_with_a_retry_then_analysis_and_resume(s3_bucket, demo_root,
 
     assert analysis_main([summary.sweep_dir]) == 0
     assert "# Sweep test" in store.read_text(store.join(summary.sweep_dir, "reports", "report.md"))
-    cells_csv = pd.read_csv(io.StringIO(store.read_text(store.join(summary.sweep_dir, "reports", "cells.csv"))))
-    assert sorted(cells_csv["dataset"]) == ["questions", "spam"] and cells_csv["test_acc"].notna().all()
-    assert cells_csv["top5_test_acc"].notna().all()  # the trials' class scores were read back from the bucket
+    jobs_csv = pd.read_csv(io.StringIO(store.read_text(store.join(summary.sweep_dir, "reports", "jobs.csv"))))
+    assert sorted(jobs_csv["dataset"]) == ["questions", "spam"] and jobs_csv["test_acc"].notna().all()
+    assert jobs_csv["top5_test_acc"].notna().all()  # the trials' class scores were read back from the bucket
 
     before = {r.trial_id: r.finished_utc for r in trials.itertuples()}
     again = run_sweep(dataclasses.replace(options, resume=True))

@@ -10,16 +10,16 @@ import pytest
 
 from analysis.load import load_trials
 from analysis.report import build_report
-from sweeps.groups import Cell, Group, expand, parse_groups
+from sweeps.groups import Job, Group, expand, parse_groups
 from sweeps.runner import ConfigError, run_sweep
 from trainables import ledger
 
 # Every Part 1 method on one backbone, and every recurrent cell type (rnn is in no group, but supported).
 CELLS = {**expand(parse_groups("P1G19")),
-         Cell(2, "sentiment", "lstm", "recurrent"): [Group(2, 1)],
-         Cell(2, "spam", "gru", "recurrent"): [Group(2, 7)],
-         Cell(2, "questions", "rnn", "recurrent"): [],
-         Cell(2, "spam", "gru", "recurrent", "torch"): []}  # the handout appendix's PyTorch twin
+         Job(2, "sentiment", "lstm", "recurrent"): [Group(2, 1)],
+         Job(2, "spam", "gru", "recurrent"): [Group(2, 7)],
+         Job(2, "questions", "rnn", "recurrent"): [],
+         Job(2, "spam", "gru", "recurrent", "torch"): []}  # the handout appendix's PyTorch twin
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def finished_sweep(tmp_path_factory, demo_root, tiny_budget):
     from sweeps.runner import SweepOptions
 
     storage = tmp_path_factory.mktemp("runs")
-    options = SweepOptions(cells=CELLS, budget=tiny_budget, data_root=demo_root, demo=True, weights="random",
+    options = SweepOptions(jobs=CELLS, budget=tiny_budget, data_root=demo_root, demo=True, weights="random",
                            storage=storage, sweep_id="e2e", address=None)
     summary = run_sweep(options)
     return options, summary
@@ -35,7 +35,7 @@ def finished_sweep(tmp_path_factory, demo_root, tiny_budget):
 
 def test_every_method_and_cell_finishes(finished_sweep):
     options, summary = finished_sweep
-    assert summary.failed == {} and summary.cells_done == len(CELLS)
+    assert summary.failed == {} and summary.jobs_done == len(CELLS)
     trials = load_trials(options.sweep_dir)
     expected = sum((2, 2, 1, 1, 1, 1, 1))  # features_svm, finetune, finetune_aug, 3 x recurrent TF, 1 x torch
     assert len(trials) == expected
@@ -135,24 +135,24 @@ def test_analysis_tables_from_results(finished_sweep):
     text = build_report(options.sweep_dir)
     assert "| caltech101 | resnet18 |" in text and "| questions |" in text
     assert "gru (torch)" in text  # both frameworks ran: Part 2 columns say which
-    cells = pd.read_csv(Path(options.sweep_dir) / "reports" / "cells.csv")
-    assert len(cells) == len(CELLS) and (cells["outcome"] == "ok").all()
-    # ensembles beside the single trial: the 2-trial features_svm cell has both, chosen on validation
-    svm = cells[cells["method"] == "features_svm"].iloc[0]
+    jobs = pd.read_csv(Path(options.sweep_dir) / "reports" / "jobs.csv")
+    assert len(jobs) == len(CELLS) and (jobs["outcome"] == "ok").all()
+    # ensembles beside the single trial: the 2-trial features_svm job has both, chosen on validation
+    svm = jobs[jobs["method"] == "features_svm"].iloc[0]
     assert 0 <= svm["top5_test_acc"] <= 1 and 0 <= svm["greedy_test_acc"] <= 1
     assert svm["greedy_members"].startswith(svm["best_trial"])  # greedy selection starts from the selected trial
     assert "## Ensembles, chosen on validation" in text
-    # the tiny budget tests on 2 images per class of the demo's larger test folders: said, per cell
-    capped = cells[cells["n_test"] < cells["n_test_files"]]
-    assert len(capped) and f"**{len(capped)} cell(s) were tested on a capped test set**" in text
+    # the tiny budget tests on 2 images per class of the demo's larger test folders: said, per job
+    capped = jobs[jobs["n_test"] < jobs["n_test_files"]]
+    assert len(capped) and f"**{len(capped)} job(s) were tested on a capped test set**" in text
     part1 = pd.read_csv(Path(options.sweep_dir) / "reports" / "part1.csv", index_col=[0, 1])
     assert list(part1.columns) == ["features_svm", "finetune", "finetune_aug"]
     assert (Path(options.sweep_dir) / "reports" / "part1.png").stat().st_size > 1000
 
 
 def test_html_report_links_every_cell_and_needs_no_network(finished_sweep):
-    """reports/index.html: every cell has its detail with the selected trial's numbers; epoch-based cells have a
-    learning curve, the image cells a confusion matrix with their class names; nothing is fetched from outside."""
+    """reports/index.html: every job has its detail with the selected trial's numbers; epoch-based jobs have a
+    learning curve, the image jobs a confusion matrix with their class names; nothing is fetched from outside."""
     import re
 
     options, _ = finished_sweep
@@ -160,14 +160,14 @@ def test_html_report_links_every_cell_and_needs_no_network(finished_sweep):
     page = (Path(options.sweep_dir) / "reports" / "index.html").read_text()
     trials = load_trials(options.sweep_dir)
     for key in {t.rsplit("-", 2)[0] for t in trials["trial_id"]}:
-        assert f'id="cell-{key}"' in page and f'href="#cell-{key}"' in page
-    cells = pd.read_csv(Path(options.sweep_dir) / "reports" / "cells.csv")
-    assert page.count('alt="learning curves"') == (cells["epochs"] >= 2).sum() >= 4  # a curve needs two epochs
+        assert f'id="job-{key}"' in page and f'href="#job-{key}"' in page
+    jobs = pd.read_csv(Path(options.sweep_dir) / "reports" / "jobs.csv")
+    assert page.count('alt="learning curves"') == (jobs["epochs"] >= 2).sum() >= 4  # a curve needs two epochs
     assert "Confusion matrix (rows: true class)" in page and "class_29" in page
     assert 'class="bad capped"' in page and 'id="ensembles"' in page
     assert "Best trial per mode (chosen by val)" in page or "Best trial per kernel (chosen by val)" in page
     for section in ("1. Overview", "2. Results", "3. Groups", "4. Hyperparameter effects", "5. Accuracy against cost",
-                    "6. Published anchors", "7. Failed or missing cells"):
+                    "6. Published anchors", "7. Failed or missing jobs"):
         assert section in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # no network: every plot is a data URI
     assert "@import" not in page and "url(http" not in page
@@ -177,8 +177,8 @@ def test_estimate_from_a_finished_run_uses_its_measured_hours(finished_sweep):
     from sweeps import estimate
 
     options, _ = finished_sweep
-    plans = estimate.plan_cells(list(CELLS), options.budget, options.sweep_dir)
-    assert {p.source for p in plans} == {"measured: same cell"}
+    plans = estimate.plan_jobs(list(CELLS), options.budget, options.sweep_dir)
+    assert {p.source for p in plans} == {"measured: same job"}
     assert all(0 < p.hours_per_trial < 0.1 for p in plans)  # seconds-long tiny trials, not the full defaults
     summary = estimate.estimate(plans, cpus=1, gpus=0, run=options.sweep_dir)
     assert summary["trial_hours"] == sum(p.trials * p.hours_per_trial for p in plans)
@@ -228,8 +228,8 @@ def test_trial_that_raises_once_resumes_from_its_checkpoint(demo_root, make_opti
     space = recurrent.space | {"pooling": "max"}
     budget = dataclasses.replace(tiny_budget, methods=tiny_budget.methods | {
         "recurrent": dataclasses.replace(recurrent, space=space)})
-    cells = {Cell(2, "spam", "gru", "recurrent", framework): []}
-    summary = run_sweep(make_options(cells, demo_root, budget=budget, max_failures=1))
+    jobs = {Job(2, "spam", "gru", "recurrent", framework): []}
+    summary = run_sweep(make_options(jobs, demo_root, budget=budget, max_failures=1))
     assert summary.failed == {} and summary.statuses == {"ok": 1}
     row = load_trials(summary.sweep_dir).iloc[0]
     assert row["retries"] == 1 and row["epochs"] == 2 and row["param_pooling"] == "max"
@@ -238,14 +238,14 @@ def test_trial_that_raises_once_resumes_from_its_checkpoint(demo_root, make_opti
 
 
 def test_report_of_a_sweep_without_rows_lists_its_cells_as_missing(tmp_path):
-    """A sweep whose trials never wrote a row still gets every page: the planned cell stays, as missing."""
-    cell = {"key": "p2-spam-lstm-recurrent", "part": 2, "dataset": "spam", "model": "lstm", "method": "recurrent",
-            "framework": "tensorflow", "groups": ["P2G1"]}
+    """A sweep whose trials never wrote a row still gets every page: the planned job stays, as missing."""
+    job = {"key": "p2-spam-lstm-recurrent", "part": 2, "dataset": "spam", "model": "lstm", "method": "recurrent",
+           "framework": "tensorflow", "groups": ["P2G1"]}
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "sweep.json").write_text(json.dumps({"sweep_id": "s", "budget": "smoke", "seed": 0,
                                                             "weights": "random", "groups": ["P2G1"],
-                                                            "cells": [cell], "trials": []}))
+                                                            "jobs": [job], "trials": []}))
     text = build_report(tmp_path / "s")
     assert "| 2 | spam | lstm | recurrent | missing |" in text
     page = (tmp_path / "s" / "reports" / "index.html").read_text()
-    assert 'id="cell-p2-spam-lstm-recurrent"' in page and "7. Failed or missing cells" in page
+    assert 'id="job-p2-spam-lstm-recurrent"' in page and "7. Failed or missing jobs" in page

@@ -6,7 +6,7 @@ One Arrow schema for every row and history file, so that any Parquet reader open
 has every column, in the same order (identity, param_*, metrics, cost, provenance, outcome, then the trainables'
 detail), with the same type, whatever its trial did: a column a trial has no value for is a typed null, never
 Arrow's `null` type (which other files' `double` cannot be cast to). Known columns are declared here; `param_*`
-columns are typed from the budget's search spaces of the sweep's cells (`param_types`), and the sweep passes those
+columns are typed from the budget's search spaces of the sweep's jobs (`param_types`), and the sweep passes those
 types to every trial. A row value that is not declared is an error in the code that produced it, caught by the
 first test that runs that trainable.
 
@@ -174,6 +174,15 @@ def write_parquet_atomic(table: pa.Table, path: str | os.PathLike) -> str:
 
 def write_text_atomic(text: str, path: str | os.PathLike) -> str:
     return store.write_text(text, path)
+
+
+def parse_plan(text: str) -> dict:
+    """A sweep.json's plan. Plans written before the unit of work was called a job list it under "cells"; they
+    are read as "jobs" (raises ValueError when the text is not JSON)."""
+    plan = json.loads(text)
+    if isinstance(plan, dict) and "cells" in plan and "jobs" not in plan:
+        plan["jobs"] = plan.pop("cells")
+    return plan
 
 
 def row_path(results_dir: str | os.PathLike, trial_id: str) -> str:

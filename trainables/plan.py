@@ -13,8 +13,10 @@ from typing import Any
 
 
 @dataclass(frozen=True, order=True)
-class Cell:
-    """One unit of work; the key under which its trials' results are stored and joined."""
+class Job:
+    """A job: one unit of work of a sweep — a dataset, a model (backbone, recurrent cell type or scratch net) and a
+    method, in one framework. Its trials are the method's sampled configurations; groups assigned the same job share
+    its results, and its key is what rows, tables and the report join on."""
 
     part: int
     dataset: str
@@ -58,7 +60,7 @@ class Resources:
 
 @dataclass(frozen=True)
 class Asha:
-    """Early stopping within one cell (sweeps.scheduling): rungs from `grace_period` epochs, keeping 1 in
+    """Early stopping within one job (sweeps.scheduling): rungs from `grace_period` epochs, keeping 1 in
     `reduction_factor` trials at each."""
 
     grace_period: int = 1
@@ -83,9 +85,9 @@ class DataRef:
 class TrialSpec:
     """Everything one trial needs, decided by the driver."""
 
-    trial_id: str  # <cell key>-<sample>-<digest of params>
-    cell: Cell
-    sample: int  # which of the cell's sampled configurations
+    trial_id: str  # <job key>-<sample>-<digest of params>
+    job: Job
+    sample: int  # which of the job's sampled configurations
     framework: str  # torch or tensorflow: the trainable that runs it
     epoch_based: bool  # reports every epoch (ASHA may stop it)
     params: dict[str, Any]  # the sampled configuration, checked against trainables.hparams when the budget loaded
@@ -118,7 +120,7 @@ class TrialSpec:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "TrialSpec":
-        nested = {"cell": Cell, "data": DataRef, "images": ImageCaps, "text": TextCaps}
+        nested = {"job": Job, "data": DataRef, "images": ImageCaps, "text": TextCaps}
         return cls(**{key: nested[key](**value) if key in nested else value for key, value in config.items()})
 
     def replace(self, **changes: Any) -> "TrialSpec":

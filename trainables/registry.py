@@ -117,7 +117,7 @@ class MethodSpec:
         return next(iter(self.trainables))
 
     def frameworks_for(self, requested: tuple[str, ...]) -> tuple[str, ...]:
-        """Cell.framework values for --frameworks: each requested one this method has ("" for its default), else
+        """Job.framework values for --frameworks: each requested one this method has ("" for its default), else
         its default alone (the image methods are PyTorch only)."""
         mine = tuple(dict.fromkeys("" if f == self.framework else f for f in requested if f in self.trainables))
         return mine or ("",)
@@ -183,7 +183,7 @@ for _m in (
                                   "tensorflow": "trainables.images.scratch_keras:run"},
                epoch_based=True, kinds=("cifar",), models="nets", variants=("augment",),
                params=hparams.SCRATCH, hours_per_epoch=0.005),  # 50,000 CIFAR images of 32 x 32
-    # The handout uses TensorFlow; its appendix's PyTorch twin is selectable per cell (framework=torch).
+    # The handout uses TensorFlow; its appendix's PyTorch twin is selectable per job (framework=torch).
     MethodSpec("recurrent", 2, {"tensorflow": "trainables.text.rnn:run", "torch": "trainables.text.rnn_torch:run"},
                epoch_based=True, kinds=("text",), models="cells", variants=("pooling", "bidirectional"),
                params=hparams.RECURRENT),

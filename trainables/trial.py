@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator
 from trainables import ledger, store
 from trainables.common import DataError, fingerprint, seed_everything
 from trainables.data.layout import Layout
-from trainables.plan import Cell, TrialSpec
+from trainables.plan import Job, TrialSpec
 from trainables.registry import METHODS
 
 FAULT_ENV = "GROUPSWEEP_INJECT_FAULT"  # "<trial id substring>@<epoch>": fail once after that epoch (chaos tests)
@@ -82,8 +82,8 @@ class Trial:
         return self.spec.seed
 
     @property
-    def cell(self) -> Cell:
-        return self.spec.cell
+    def job(self) -> Job:
+        return self.spec.job
 
     @property
     def results_dir(self) -> str:
@@ -187,7 +187,7 @@ class Trial:
             if here != data.fingerprint:
                 found = "no such folder" if here is None else f"fingerprint {here}"
                 node = _node()["node_ip"] or socket.gethostname()
-                raise DataError(f"node {node}: dataset {self.cell.dataset} at {data.location} is not the driver's "
+                raise DataError(f"node {node}: dataset {self.job.dataset} at {data.location} is not the driver's "
                                 f"({found}, expected {data.fingerprint}); copy it to every node or use a bucket: "
                                 f"--data-root s3://...")
         return Path(data.location)
@@ -277,11 +277,11 @@ class Trial:
 
 def spec_row(spec: TrialSpec) -> dict[str, Any]:
     """The part of a trial's row known before it runs: identity, param_* and data/code provenance."""
-    cell = spec.cell
-    part1 = cell.part == 1
-    row = {"sweep_id": spec.sweep_id, "part": cell.part, "dataset": cell.dataset,
-           "model": cell.model if part1 else None, "cell": None if part1 else cell.model,
-           "method": cell.method, "framework": spec.framework, "trial_id": spec.trial_id,
+    job = spec.job
+    part1 = job.part == 1
+    row = {"sweep_id": spec.sweep_id, "part": job.part, "dataset": job.dataset,
+           "model": job.model if part1 else None, "cell": None if part1 else job.model,
+           "method": job.method, "framework": spec.framework, "trial_id": spec.trial_id,
            "seed": spec.seed, "git_sha": spec.git_sha, "data_fingerprint": spec.data.fingerprint,
            "cpus": spec.cpus, "gpus": spec.gpus,  # what the trial reserved: its cost
            **{k: v for k, v in spec.data.counts.items() if k != "n_classes"},  # the files' sizes
@@ -347,7 +347,7 @@ def run_trial(config: dict[str, Any]) -> None:
     try:
         check_gpu(trial.spec)
         with trial.phase("import"):  # the method's libraries (torch, TensorFlow, scikit-learn) on first use
-            run = load_method(trial.cell.method, trial.spec.framework)
+            run = load_method(trial.job.method, trial.spec.framework)
         run(trial.data_folder(), trial)
     except Exception as exc:  # every failure must leave an error row; Tune then sees it too
         with contextlib.suppress(Exception):

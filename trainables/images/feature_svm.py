@@ -1,6 +1,6 @@
 """features_svm: penultimate features of a pretrained backbone + a scikit-learn SVM pipeline (scaler + SVC).
 
-Features come from the shared on-disk cache (`features.image_features`), so the SVM configurations of a cell
+Features come from the shared on-disk cache (`features.image_features`), so the SVM configurations of a job
 pay for one extraction between them; `features.run_on_features` is the skeleton every classifier on them shares.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Penultimate features of a backbone over a dataset's train and test images, extracted once and cached on disk.
 
 The cache entry is keyed by (dataset fingerprint, backbone, weights, input size, caps, split seed, decoding), so
-every features_svm trial of a cell, every head-only fine-tune, and later sweeps reuse one extraction. A cache hit
+every features_svm trial of a job, every head-only fine-tune, and later sweeps reuse one extraction. A cache hit
 needs no torch at all: the entry is a plain .npz. `run_on_features` is the skeleton of a method that classifies
 them (features_svm): extract or load, fit on train, score validation and test, one row.
 """
@@ -50,7 +50,7 @@ def _extract_all(trial: Trial, dataset_dir: Path, size: int) -> dict[str, np.nda
     _, train, test = load_image_data(dataset_dir, size, spec.images, spec.data_seed,
                                      spec.cache_dir if spec.images.cache else None, spec.data.fingerprint,
                                      layout=trial.layout)
-    model = backbones.feature_extractor(trial.cell.model, spec.weights)
+    model = backbones.feature_extractor(trial.job.model, spec.weights)
     model = model.to(device, memory_format=torch.channels_last)
     if spec.weights == "random":
         backbones.unit_variance_init(model, next(batches(train, 32, device))[0])
@@ -65,7 +65,7 @@ def _extract_all(trial: Trial, dataset_dir: Path, size: int) -> dict[str, np.nda
 def image_features(trial: Trial, dataset_dir: Path, size: int) -> tuple[dict[str, np.ndarray], bool]:
     """(features, was_cached) for the trial's dataset and backbone at `size`."""
     spec = trial.spec
-    key = cache_key(data=spec.data.fingerprint, model=trial.cell.model, weights=spec.weights,
+    key = cache_key(data=spec.data.fingerprint, model=trial.job.model, weights=spec.weights,
                     size=size, max_train=spec.images.max_train_per_class,
                     max_test=spec.images.max_test_per_class, seed=spec.data_seed,
                     decode=DECODE_VERSION, features=FEATURE_VERSION, held_out=trial.layout.digest)
@@ -83,7 +83,7 @@ def run_on_features(dataset_dir: Path, trial: Trial, fit: Callable[[np.ndarray, 
                     class_scores: Callable[[Any, np.ndarray, int], np.ndarray]) -> None:
     """A classifier on the cached penultimate features, start to row: `fit(x, y)` returns a fitted estimator (with
     `predict`), `class_scores(model, x, n_classes)` its class scores; it is chosen on validation, tested once."""
-    size = backbone_spec(trial.cell.model).size_for(trial.spec.images.image_size)
+    size = backbone_spec(trial.job.model).size_for(trial.spec.images.image_size)
     with trial.phase("extract"):
         feats, was_cached = image_features(trial, dataset_dir, size)
     trial.device = str(feats["device"])

@@ -74,8 +74,8 @@ def _sgd(trial: Trial, groups: list[dict]):
 
 def network_learner(trial: Trial, dataset_dir: Path, classes: list[str], size: int, device, generator):
     """The whole network on cached uint8 images (any mode, with or without augmentation)."""
-    name, params = trial.cell.model, trial.params
-    spec, method = backbone_spec(name), METHODS.get(trial.cell.method)
+    name, params = trial.job.model, trial.params
+    spec, method = backbone_spec(name), METHODS.get(trial.job.method)
     transform = augmentation(params.get("augment", "flip_crop") if method.augment else "none", size)
 
     def load(source: bool):
@@ -130,9 +130,9 @@ def head_learner(trial: Trial, dataset_dir: Path, classes: list[str], size: int,
 def run(dataset_dir: Path, trial: Trial) -> None:
     device = start_torch(trial)  # before building: random weights and new heads are part of the trial's seed
     params = trial.params
-    size = backbone_spec(trial.cell.model).size_for(trial.spec.images.image_size)
+    size = backbone_spec(trial.job.model).size_for(trial.spec.images.image_size)
     generator = torch.Generator().manual_seed(trial.seed)
-    on_features = params["mode"] == "head" and not METHODS.get(trial.cell.method).augment
+    on_features = params["mode"] == "head" and not METHODS.get(trial.job.method).augment
     build = head_learner if on_features else network_learner
     # sorted class folders: the label order of every split and cache
     classes = check_image_folder(dataset_dir, trial.layout)

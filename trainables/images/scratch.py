@@ -65,7 +65,7 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     classes, splits, epochs = for_trial(dataset_dir, trial)
     train, val, test = (to_split(x, y) for x, y in splits)
     generator = torch.Generator().manual_seed(trial.seed)
-    learner = make_learner(NETS.get(trial.cell.model), len(classes), trial.params, epochs, device, generator)
+    learner = make_learner(NETS.get(trial.job.model), len(classes), trial.params, epochs, device, generator)
     run_epochs(trial, learner, train, val, test, {
         "classes": json.dumps(classes), "parameters": int(sum(p.numel() for p in learner.model.parameters()))})
 

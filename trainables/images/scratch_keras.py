@@ -1,5 +1,5 @@
 """scratch_cnn (TensorFlow/Keras): the twin of trainables.images.scratch — the same NETS entry built with Keras
-layers, the same standardised CIFAR arrays, search space and row schema, so the two frameworks compare cell by cell.
+layers, the same standardised CIFAR arrays, search space and row schema, so the two frameworks compare job by job.
 
 `augment: flip_crop` is Keras preprocessing layers inside the model (RandomTranslation by up to 4 pixels with zeros
 filled in — the twin's zero-pad + random crop — and RandomFlip), which act only while training.
@@ -58,6 +58,6 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     classes, splits, epochs = for_trial(dataset_dir, trial)
     train, val, test = (Arrays(x, y) for x, y in splits)
     batch_size = int(params["batch_size"])
-    model = build(tf, NETS.get(trial.cell.model), len(classes), params, epochs * -(-len(train.y) // batch_size))
+    model = build(tf, NETS.get(trial.job.model), len(classes), params, epochs * -(-len(train.y) // batch_size))
     run_epochs(trial, KerasLearner(tf, model, batch_size), train, val, test,
                {"classes": json.dumps(classes), "parameters": int(model.count_params())})

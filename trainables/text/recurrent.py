@@ -30,7 +30,7 @@ class Twin(Protocol):
 def run(dataset_dir: Path, trial: Trial, twin: Twin) -> None:
     twin.start(trial)
     with trial.phase("extract"):
-        data = prepare(dataset_dir, trial.cell.dataset, trial.spec.text, trial.params, trial.spec.val_fraction,
+        data = prepare(dataset_dir, trial.job.dataset, trial.spec.text, trial.params, trial.spec.val_fraction,
                        trial.spec.data_seed, trial.layout)
         vocab, train, val, test = twin.encode(data)
     learner, cudnn = twin.learner(trial, vocab, data)

@@ -108,7 +108,7 @@ class KerasTwin:
         return encode(self.tf, data)
 
     def learner(self, trial: Trial, vocab: int, data: TextData) -> tuple[KerasLearner, bool]:
-        model = build_model(self.tf, vocab, len(data.classes), trial.cell.model, trial.params)
+        model = build_model(self.tf, vocab, len(data.classes), trial.job.model, trial.params)
         return KerasLearner(self.tf, model, int(trial.params["batch_size"])), cudnn_eligible(model)
 
 

@@ -101,7 +101,7 @@ class TorchTwin:
 
     def learner(self, trial: Trial, vocab: int, data: TextData) -> tuple[TorchTextLearner, bool]:
         params = trial.params
-        model = TextRNN(vocab, len(data.classes), trial.cell.model, params).to(self.device)
+        model = TextRNN(vocab, len(data.classes), trial.job.model, params).to(self.device)
         optimizer = OPTIMIZERS[knobs.optimizer(params)](model.parameters(), lr=float(params["lr"]))
         learner = TorchTextLearner(model, optimizer, self.device, torch.Generator().manual_seed(trial.seed),
                                    batch_size=int(params["batch_size"]))
