@@ -51,6 +51,31 @@ def method_budget(num_samples: int, space: dict, max_epochs: int | None = None, 
                         Asha(**(asha or {})))
 
 
+
+def whole_network_learner(model_name: str, n_classes: int, weights: str, size: int, device, channels_last: bool = True,
+                          amp: bool = True, batch_size: int = 32):
+    """The trainables' fine-tuning learner for mode `all` (SGD, lr 0.01, momentum 0.9), built the way
+    trainables.images.finetune builds it; the memory layout and autocast are switches for bench/gpu_speed.py."""
+    import torch
+
+    from trainables.images import backbones
+    from trainables.images.data import batches
+    from trainables.images.finetune import ImageLearner
+    from trainables.images.specs import backbone_spec
+
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    torch.manual_seed(0)
+    model = backbones.classifier(model_name, n_classes, weights, size).to(device, memory_format=layout)
+    groups = backbones.param_groups(model, backbone_spec(model_name), "all", 0.01, 1.0)
+    optimizer = torch.optim.SGD(groups, lr=0.01, momentum=0.9)
+    generator = torch.Generator().manual_seed(0)
+
+    def to_batches(split, train_mode: bool):
+        return batches(split, batch_size, device, shuffle=train_mode, generator=generator,
+                       drop_singleton=train_mode, channels_last=channels_last)
+
+    return ImageLearner(model, optimizer, device, generator, amp=amp, to_batches=to_batches)
+
 class GpuSampler:
     """`nvidia-smi` sampled in the background while a block runs: GPU utilisation (%) and memory used (MiB), every
     `interval_ms`. `summary()` is one line; `samples` the raw (util, memory) pairs."""

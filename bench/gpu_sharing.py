@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import GpuSampler, offline_torch_home
+from common import GpuSampler, offline_torch_home, whole_network_learner
 
 TEXT_PARAMS = {"embed_dim": 128, "units": 128, "layers": 1, "bidirectional": True, "dropout": 0.2,
                "embed_dropout": 0.1, "pooling": "max", "lr": 0.002, "optimizer": "adam", "batch_size": 32,
@@ -45,28 +45,19 @@ def text_learner(data_root: Path, device):
     return learner, train, len(train.y)
 
 
-def image_learner(data_root: Path, device, cache: Path, weights: str):
-    import torch
-
-    from trainables.images import backbones
-    from trainables.images.data import batches, load_image_data
-    from trainables.images.finetune import ImageLearner
-    from trainables.images.specs import backbone_spec
+def caltech_subset(data_root: Path, cache: Path):
+    """(classes, train): 20 images per class at 224 px, decoded once into the tensor cache (every process loads it)."""
+    from trainables.images.data import load_image_data
     from trainables.plan import ImageCaps
 
-    classes, train, _ = load_image_data(data_root / "caltech101", 224, ImageCaps(max_train_per_class=20,
-                                                                                 max_test_per_class=1),
-                                        0, cache, "bench-gpu-sharing")
-    model = backbones.classifier("mobilenet_v2", len(classes), weights, 224)
-    model = model.to(device, memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(backbones.param_groups(model, backbone_spec("mobilenet_v2"), "all", 0.01, 1.0),
-                                lr=0.01, momentum=0.9)
-    generator = torch.Generator().manual_seed(0)
+    caps = ImageCaps(max_train_per_class=20, max_test_per_class=1)
+    classes, train, _ = load_image_data(data_root / "caltech101", 224, caps, 0, cache, "bench-gpu-sharing")
+    return classes, train
 
-    def to_batches(split, train_mode: bool):
-        return batches(split, 32, device, shuffle=train_mode, generator=generator, drop_singleton=train_mode)
 
-    return ImageLearner(model, optimizer, device, generator, to_batches=to_batches), train, len(train)
+def image_learner(data_root: Path, device, cache: Path, weights: str):
+    classes, train = caltech_subset(data_root, cache)
+    return whole_network_learner("mobilenet_v2", len(classes), weights, 224, device), train, len(train)
 
 
 def worker(workload: str, data_root: Path, cache: Path, weights: str, threads: int, epochs: int, device: str,
@@ -167,10 +158,8 @@ def main() -> None:
     if args.weights == "imagenet" and "TORCH_HOME" not in os.environ:
         offline_torch_home()
     cache = Path(tempfile.mkdtemp(prefix="gpu_sharing_cache_"))
-    if "image" in args.workloads:  # decode once here (on the CPU), so the trial processes load tensors
-        import torch
-
-        image_learner(args.data, torch.device("cpu"), cache, args.weights)
+    if "image" in args.workloads:  # decode once here, so the trial processes load tensors
+        caltech_subset(args.data, cache)
     counts = [int(c) for c in args.counts.split(",")]
     rows = []
     for mps_on in (m == "on" for m in args.mps.split(",")):

@@ -19,7 +19,7 @@ import statistics
 import time
 from pathlib import Path
 
-from common import offline_torch_home
+from common import offline_torch_home, whole_network_learner
 
 # (name, channels_last, autocast, cudnn.benchmark): the last is what the trainables use today
 SETTINGS = (("float32 NCHW", False, False, False), ("channels_last", True, False, False),
@@ -54,25 +54,7 @@ def extraction_rate(model_name: str, weights: str, train, device, channels_last:
 def epoch_seconds(model_name: str, weights: str, train, n_classes: int, size: int, device, channels_last: bool,
                   amp: bool, epochs: int) -> float:
     """Median seconds of a whole-network training epoch (batch 32, SGD), after one warm-up epoch."""
-    import torch
-
-    from trainables.images import backbones
-    from trainables.images.data import batches
-    from trainables.images.finetune import ImageLearner
-    from trainables.images.specs import backbone_spec
-
-    layout = torch.channels_last if channels_last else torch.contiguous_format
-    torch.manual_seed(0)
-    model = backbones.classifier(model_name, n_classes, weights, size).to(device, memory_format=layout)
-    groups = backbones.param_groups(model, backbone_spec(model_name), "all", 0.01, 1.0)
-    optimizer = torch.optim.SGD(groups, lr=0.01, momentum=0.9)
-    generator = torch.Generator().manual_seed(0)
-
-    def to_batches(split, train_mode: bool):
-        return batches(split, 32, device, shuffle=train_mode, generator=generator, drop_singleton=train_mode,
-                       channels_last=channels_last)
-
-    learner = ImageLearner(model, optimizer, device, generator, amp=amp, to_batches=to_batches)
+    learner = whole_network_learner(model_name, n_classes, weights, size, device, channels_last, amp)
     times = []
     for _ in range(epochs + 1):  # the first is warm-up
         sync(device)

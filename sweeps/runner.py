@@ -312,7 +312,7 @@ def plan_estimate(options: SweepOptions, resources: dict[str, float]) -> dict:
 
 
 def prepare_sweep_dir(options: SweepOptions, trials: list[TrialSpec], estimate: dict | None = None,
-                      datasets: dict[str, dict] | None = None) -> list[dict]:
+                      datasets: dict[str, dict] | None = None) -> list[TrialSpec]:
     """Create or reuse the results folder; returns the trials still to run."""
     sweep_dir = options.sweep_dir
     existing = store.list_files(store.join(sweep_dir, "trials"), ".parquet")
