@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from analysis.load import ResultsError
+from trainables import yamlfile
 
 ANCHORS = Path(__file__).with_name("anchors.yaml")
 
@@ -26,7 +27,7 @@ class Anchor:
 def load_anchors(path: Path = ANCHORS) -> list[Anchor]:
     """Every entry of the file; a malformed one is one error naming the file, the entry and the field."""
     try:
-        entries = yaml.safe_load(path.read_text())["anchors"]
+        entries = yamlfile.loads(path.read_text())["anchors"]
     except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
         raise ResultsError(f"{path}: expected a YAML mapping with a list 'anchors' ({type(exc).__name__})") from None
     names = [f.name for f in fields(Anchor)]

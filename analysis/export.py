@@ -16,10 +16,10 @@ def export(sweep_dir: str | os.PathLike, out: str) -> tuple[str, str]:
     if not out.endswith(".parquet"):
         raise ResultsError(f"--out {out}: expected a file name ending in .parquet")
     manifest = load_manifest(sweep_dir)
-    rows = pa.Table.from_pandas(load_trials(sweep_dir), preserve_index=False)
+    rows = pa.Table.from_pandas(load_trials(sweep_dir, manifest), preserve_index=False)
     rows = rows.replace_schema_metadata({**(rows.schema.metadata or {}),
                                          b"groupsweep.sweep": json.dumps(manifest).encode()})
-    history = load_history(sweep_dir)
+    history = load_history(sweep_dir, manifest)
     if len(history):
         history = history.sort_values(["trial_id", "epoch"], kind="mergesort", ignore_index=True)
     history_out = out.removesuffix(".parquet") + ".history.parquet"

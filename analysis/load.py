@@ -23,6 +23,9 @@ class ResultsError(ValueError):
 
 def load_manifest(sweep_dir: str | os.PathLike) -> dict:
     path = store.join(sweep_dir, "sweep.json")
+    if not store.is_uri(sweep_dir) and os.path.isfile(sweep_dir):
+        raise ResultsError(f"{sweep_dir}: a file, not a sweep results folder; pass the folder <storage>/<sweep-id> "
+                           f"(the one holding sweep.json)")
     text = store.read_text(path)
     if text is None:
         raise ResultsError(f"{sweep_dir}: not a sweep results folder (no sweep.json); pass <storage>/<sweep-id>")
@@ -33,17 +36,14 @@ def load_manifest(sweep_dir: str | os.PathLike) -> dict:
 
 
 def _read_all(folder: str) -> list[pd.DataFrame]:
-    """Every Parquet file in `folder`. Files of one schema (trainables.ledger) are read as one dataset, in threads;
-    folders written before that schema, or with a damaged file, are read file by file, which names the file."""
+    """Every Parquet file in `folder`, for a sweep whose plan records no row schema (written before it did): files
+    of one schema are read as one dataset, else file by file, which names a damaged file."""
     locations = store.list_files(folder, ".parquet")
     if not locations:
         return []
     with contextlib.suppress(pa.ArrowException, OSError):
         fs, _ = store.resolve(folder)
         paths = [store.resolve(location)[1] for location in locations]
-        # batches: a dataset keeps every file's footer, ~0.2 MB each at a full sweep's width (10,000 rows: 2.4 GB
-        # read at once, 0.8 GB in batches of 500); one chunk per column after, since pandas' Arrow-backed
-        # columns take() chunk by chunk
         batches = [ds.dataset(paths[i:i + READ_BATCH], format="parquet", filesystem=fs).to_table()
                    for i in range(0, len(paths), READ_BATCH)]
         return [pa.concat_tables(batches).combine_chunks().to_pandas()]
@@ -54,17 +54,42 @@ def _read_all(folder: str) -> list[pd.DataFrame]:
     return [f for f in frames if f is not None]  # one may vanish between listing and reading (a --fresh rerun)
 
 
-def load_trials(sweep_dir: str | os.PathLike) -> pd.DataFrame:
-    """All trial rows, in the schema's column order, sorted by trial id (deterministic)."""
-    frames = _read_all(store.join(sweep_dir, "trials"))
-    if not frames:
+def _read_own(folder: str, manifest: dict, schema: pa.Schema, required: tuple[str, ...]) -> pd.DataFrame:
+    """The sweep's own files in `folder`, read with its own schema (trainables.ledger.read_folder): a file that is
+    not one of its trials' rows is named in one warning and left out."""
+    own = set(manifest["trials"]) if isinstance(manifest.get("trials"), list) else None
+    try:
+        return ledger.read_folder(folder, schema, own, required, READ_BATCH).to_pandas()
+    except store.UnreadableFile as exc:
+        raise ResultsError(str(exc)) from None
+
+
+def row_schema(manifest: dict) -> pa.Schema | None:
+    """The sweep's row schema from its plan's param types; None for a plan that predates them."""
+    types = manifest.get("param_types")
+    return ledger.row_schema(types) if isinstance(types, dict) else None
+
+
+def load_trials(sweep_dir: str | os.PathLike, manifest: dict | None = None) -> pd.DataFrame:
+    """All of the sweep's trial rows, in the schema's column order, sorted by trial id (deterministic)."""
+    manifest = manifest if manifest is not None else load_manifest(sweep_dir)
+    folder, schema = store.join(sweep_dir, "trials"), row_schema(manifest)
+    if schema is not None:
+        trials = _read_own(folder, manifest, schema, ledger.REQUIRED["rows"])
+    else:
+        frames = _read_all(folder)
+        trials = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=column_order([]))
+    if trials.empty and not len(trials.columns):
         return pd.DataFrame(columns=column_order([]))
-    trials = pd.concat(frames, ignore_index=True)
     return trials[column_order(trials.columns)].sort_values("trial_id", ignore_index=True)
 
 
-def load_history(sweep_dir: str | os.PathLike) -> pd.DataFrame:
-    frames = _read_all(store.join(sweep_dir, "history"))
+def load_history(sweep_dir: str | os.PathLike, manifest: dict | None = None) -> pd.DataFrame:
+    manifest = manifest if manifest is not None else load_manifest(sweep_dir)
+    folder = store.join(sweep_dir, "history")
+    if row_schema(manifest) is not None:
+        return _read_own(folder, manifest, ledger.HISTORY_SCHEMA, ledger.REQUIRED["history"])
+    frames = _read_all(folder)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

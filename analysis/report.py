@@ -28,7 +28,8 @@ def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = N
                  prices: cost.Prices = cost.Prices()) -> str:
     """Compute every table for one sweep, write them under `out` (default <sweep>/reports, a folder or a store
     URI like the sweep itself), and return the Markdown report."""
-    manifest, trials = load_manifest(sweep_dir), load_trials(sweep_dir)
+    manifest = load_manifest(sweep_dir)
+    trials = load_trials(sweep_dir, manifest)
     jobs = tables.job_results(manifest, trials, lambda ids: load_scores(sweep_dir, ids))
     out = str(out or store.join(sweep_dir, "reports"))
     p1_num, p1_shown = tables.part1_table(jobs)

@@ -48,9 +48,13 @@ def job_results(manifest: dict, trials: pd.DataFrame,
             if scores is not None:
                 finished = mine.loc[mine["status"] == "ok", "trial_id"].tolist()
                 row.update(ensembles.job_ensembles(mine, scores(finished)))
+        elif len(mine):  # trials ran, none can be chosen: a failure with its reason, never "missing"
+            errors = mine["error"].dropna()
+            statuses = ", ".join(f"{n} {s}" for s, n in mine["status"].value_counts().sort_index().items())
+            row.update(outcome="error", error=errors.iloc[0] if len(errors) else
+                       f"no trial finished ok with a validation accuracy ({statuses})")
         else:
-            errors = mine["error"].dropna() if len(mine) else []
-            row.update(outcome="error" if len(errors) else "missing", error=errors.iloc[0] if len(errors) else None)
+            row.update(outcome="missing")
         rows.append(row)
     frame = pd.DataFrame(rows, columns=JOB_COLUMNS)  # every column, even when no job has a result
     for column in ("n_test", "n_test_files"):  # rows written before the column existed: NaN, never flagged

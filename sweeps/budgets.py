@@ -21,7 +21,7 @@ from ray import tune
 from trainables.hparams import Param
 from trainables.plan import Asha, ImageCaps, Resources, TextCaps
 from trainables.registry import METHODS, MethodSpec, list_datasets
-from trainables.trial import one_line
+from trainables import yamlfile
 
 BUDGET_DIR = Path(__file__).parent / "budgets"
 
@@ -223,10 +223,9 @@ def load_budget(name_or_path: str) -> Budget:
     if not path.is_file():
         raise BudgetError(f"--budget: no budget {name_or_path!r}; valid: {', '.join(list_budgets())} or a .yaml path")
     try:
-        raw = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise BudgetError(f"{path}: not YAML{f' (line {mark.line + 1})' if mark else ''}: {one_line(exc)}") from None
+        raw = yamlfile.loads(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:  # a key given twice too (yamlfile.DuplicateKey)
+        raise BudgetError(yamlfile.describe_error(path, exc)) from None
     return parse_budget(path, raw)
 
 

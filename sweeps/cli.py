@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Callable
 from analysis.load import ResultsError
 from sweeps.budgets import BudgetError, list_budgets, load_budget
 from sweeps.groups import GroupError
-from sweeps.interrupt import RESUME_HINT, Interrupted
+from sweeps.interrupt import REFUSED_EXIT, RESUME_HINT, Interrupted, refused_line
 from sweeps.lock import LockHeld
 from trainables.common import DataError
+from trainables.store import write_refusal
 from trainables.registry import METHODS, UnknownNameError
 
 if TYPE_CHECKING:
@@ -228,6 +229,12 @@ def main_guard(main: Callable[[], int]) -> None:
     except (ConfigError, *USER_ERRORS) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except OSError as exc:  # the storage refused a write (full, read-only, ...), the driver's or a trial's
+        refusal = write_refusal(exc)
+        if refusal is None:
+            raise
+        print(f"error: {refused_line(refusal)}", file=sys.stderr)
+        sys.exit(REFUSED_EXIT)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (sweeps.interrupt): the trials already stopped
         print(RESUME_HINT, file=sys.stderr)
         sys.exit(exc.exit_code if isinstance(exc, Interrupted) else 130)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import yaml
 
-from trainables import store
-from trainables.common import DataError
+from trainables import store, yamlfile
+from trainables.common import DataError, held_count
 from trainables.data.layout import PART, Layout, infer, infer_remote, split_manifest
 from trainables.registry import DATASETS, DatasetSpec, UnknownNameError
 
@@ -121,7 +121,9 @@ def user_source(where: str, name: str, path: str, text_column: str = "text", lab
 def parse_datasets(text: str, catalog: Catalog) -> tuple[list[str], Catalog]:
     """--datasets: names (the course's, or ones the datasets file defines) and NAME=PATH pairs, comma-separated."""
     names, user = [], dict(catalog.user)
-    for token in (t.strip() for t in text.split(",") if t.strip()):
+    tokens = [t.strip() for t in text.split(",") if t.strip()]
+    check_commas(tokens, user)
+    for token in tokens:
         name, sep, path = (part.strip() for part in token.partition("="))
         if sep:
             if name in user:
@@ -135,16 +137,33 @@ def parse_datasets(text: str, catalog: Catalog) -> tuple[list[str], Catalog]:
     return list(dict.fromkeys(names)), replace(catalog, user=user)
 
 
+def check_commas(tokens: list[str], user: dict[str, DataSource]) -> None:
+    """A comma separates --datasets entries, so a path holding one is cut there: the piece after it (no `=`, not a
+    dataset's name) is named with the way out, before the cut-off path is looked up."""
+    for before, token in zip(tokens, tokens[1:]):
+        if "=" in before and "=" not in token and token not in user and token not in DATASETS:
+            name, _, path = before.partition("=")
+            raise DataError(f"--datasets: {token!r} after {before!r} is not a dataset; if the path is "
+                            f"{path.strip()},{token}, a comma in it cuts it there: list {name.strip()} in "
+                            f"--datasets-file, which takes any path")
+
+
 def load_catalog(path: Path | None) -> Catalog:
     """A datasets file (see the module docstring), validated once: one DataError line naming the entry's field."""
     if path is None:
         return Catalog()
     try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        raw = yamlfile.loads(Path(path).read_text()) or {}
+    except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"--datasets-file {path}: cannot read it ({type(exc).__name__}: {str(exc).splitlines()[0]})")
+    except yaml.YAMLError as exc:  # a key given twice too: the first `datasets:` list would be dropped unseen
+        raise DataError(f"--datasets-file {yamlfile.describe_error(path, exc)}") from None
     if not isinstance(raw, dict) or set(raw) - {"datasets", "course"}:
         raise DataError(f"{path}: expected a mapping with datasets: (a list) and/or course: (name -> path)")
+    for key, kind, example in (("datasets", list, "a list of entries with name and path"),
+                               ("course", dict, "a mapping of course dataset name -> path, e.g. animals: /mnt/animals")):
+        if raw.get(key) is not None and not isinstance(raw[key], kind):
+            raise DataError(f"{path}: {key}: expected {example}; got a {type(raw[key]).__name__}")
     base, user = Path(path).resolve().parent, {}
     for i, entry in enumerate(raw.get("datasets") or []):
         where = f"{path}: datasets[{i}]"
@@ -198,3 +217,33 @@ def make_split(source: DataSource, fraction: float, seed: int, earlier: dict | N
 def with_split(source: DataSource, manifest: dict) -> DataSource:
     return replace(source, layout=replace(source.layout, test=frozenset(manifest["test"]),
                                           digest=manifest["digest"]))
+
+
+def check_class_sizes(source: DataSource, per_class: dict[str, tuple[int, int]] | None, val_fraction: float,
+                      test_fraction: float) -> None:
+    """Every class keeps a training, a validation and a test item once the splits are made (the held-out test split
+    of a dataset without one, then the budget's stratified validation split of train): a class too small for them
+    would give a trial no validation accuracy to be chosen by, or a test figure of nothing. One DataError line
+    naming the class, its count and the smallest count that works."""
+    for name, (n_train, n_test) in sorted((per_class or {}).items()):
+        if usable(n_train, n_test, val_fraction):
+            continue
+        n_val = held_count(n_train, val_fraction)
+        if source.layout.split_here:
+            has = f"{n_train + n_test} item(s); after --test-fraction {test_fraction:g} ({n_test} test) and"
+            need = next(n for n in range(2, 1000) if usable(n - held_count(n, test_fraction),
+                                                              held_count(n, test_fraction), val_fraction))
+            needed = f"at least {need} items"
+        else:
+            has = f"{n_train} training and {n_test} test item(s); after"
+            need = next(n for n in range(2, 1000) if usable(n, 1, val_fraction))
+            needed = f"at least {need} training items and 1 test item"
+        raise DataError(f"{source.location}: class {name!r} has {has} the budget's val_fraction {val_fraction:g}, "
+                        f"{n_train - n_val} remain to train on, {n_val} to validate and {n_test} to test; every "
+                        f"class needs one of each: {needed}")
+
+
+def usable(n_train: int, n_test: int, val_fraction: float) -> bool:
+    """Whether a class with these train / test counts keeps an item in train, validation and test."""
+    n_val = held_count(n_train, val_fraction)
+    return min(n_train - n_val, n_val, n_test) >= 1

@@ -1,5 +1,6 @@
 """Stopping a sweep by signal: Ctrl-C (SIGINT) and SIGTERM — what `timeout`, `kill`, Slurm and Kubernetes send — end
-it the same way.
+it the same way; and a storage that refuses writes (full, read-only, over quota, a bucket refusing them) ends it
+that way too, raising the refusal (trainables.store.WriteFailed) once the trials stopped.
 
 While trials run, the first signal asks Tune to stop them (its public `Stopper.stop_all`): finished trials' rows and
 every checkpoint stay, Ray shuts down, and the command exits 128 + the signal's number with one line saying how to
@@ -17,6 +18,13 @@ from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 RESUME_HINT = "interrupted; finished trials are kept: rerun with --resume"
+REFUSED_EXIT = 75  # EX_TEMPFAIL (sysexits.h): a temporary failure, the same command works later
+
+
+def refused_line(failure: Exception) -> str:
+    """The one line a sweep stopped by its storage ends with: where, why, and how to go on."""
+    return (f"the storage refused a write: {failure}; the sweep stopped and its finished trials are kept: free "
+            f"space (or make the storage writable) and rerun with --resume")
 
 
 class Interrupted(KeyboardInterrupt):
@@ -36,8 +44,14 @@ class SignalStop:
 
     def __init__(self) -> None:
         self.received: int | None = None
+        self.refused: Exception | None = None  # the first write the storage refused (trainables.store.WriteFailed)
         self.tune_running = False
         self._previous: dict[int, Any] = {}
+
+    def refuse(self, failure: Exception) -> None:
+        """The storage refused a write (the driver's, or a trial's): stop the running trials as a signal would."""
+        if self.refused is None:
+            self.refused = failure
 
     def __enter__(self) -> "SignalStop":
         self.install()
@@ -63,6 +77,8 @@ class SignalStop:
         raise Interrupted(self.received or signum)
 
     def raise_if_stopped(self) -> None:
+        if self.refused is not None:
+            raise self.refused
         if self.received is not None:
             raise Interrupted(self.received)
 
@@ -77,6 +93,6 @@ class SignalStop:
                 return False
 
             def stop_all(self) -> bool:
-                return owner.received is not None
+                return owner.received is not None or owner.refused is not None
 
         return OnSignal()

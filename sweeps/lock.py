@@ -46,7 +46,9 @@ class Holder:
 
 
 def lock_location(storage, sweep_id: str) -> str:
-    return store.join(storage, f"{sweep_id}.lock")
+    """`<storage>/.<sweep-id>.lock`: a hidden name, which no sweep id can be (sweeps.storage.SWEEP_ID), so a lock
+    never collides with a sweep's folder (`q.lock` is a valid sweep id)."""
+    return store.join(storage, f".{sweep_id}.lock")
 
 
 def pid_alive(pid: int) -> bool:
@@ -78,11 +80,21 @@ class DriverLock:
         self.release()
 
     def read(self) -> Holder | None:
+        """The lock's holder, or None when there is no lock. Locks are written whole, so anything else at the
+        lock's path (a folder, another file) is not ours to overwrite: LockHeld names it."""
+        if store.is_folder(self.location):
+            raise self._in_the_way("a folder")
         text = store.read_text(self.location)
-        try:
-            return Holder(**json.loads(text)) if text else None
-        except (ValueError, TypeError):  # a damaged lock protects nothing: treat it as absent
+        if not text:
             return None
+        try:
+            return Holder(**json.loads(text))
+        except (ValueError, TypeError):
+            raise self._in_the_way(f"a file that is not a sweep lock ({len(text.encode())} bytes)") from None
+
+    def _in_the_way(self, what: str) -> "LockHeld":
+        return LockHeld(f"{self.location}: {what} where sweep {self.me.sweep_id}'s lock goes; move or remove it "
+                        f"(the harness writes only its own locks there)")
 
     def _write(self, beat: int) -> None:
         store.write_text(json.dumps(asdict(self.me) | {"beat": beat}), self.location)
@@ -129,8 +141,8 @@ class DriverLock:
                           flush=True)
                     return
                 self._write(beat)
-            except OSError:  # a store hiccup: the next beat tries again; three missed beats look stale
-                continue
+            except (OSError, LockHeld):  # a store hiccup or a file in the way: the next beat tries again;
+                continue  # three missed beats look stale
 
     def release(self) -> None:
         self._stop.set()
@@ -140,7 +152,7 @@ class DriverLock:
             held = self.read()
             if held is not None and held.token == self.me.token:
                 store.remove_file(self.location)
-        except OSError:
+        except (OSError, LockHeld):
             pass  # a lock left behind is taken over: same host at once, elsewhere after three heartbeats
 
     def _refusal(self, held: Holder | None) -> LockHeld:

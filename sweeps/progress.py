@@ -6,8 +6,12 @@ scheduler is marked `stopped`, and a trial that died without writing a row (kill
 """
 from __future__ import annotations
 
+import functools
+import logging
+import re
 import sys
 import time
+from typing import Callable
 
 from ray import tune
 
@@ -16,7 +20,7 @@ from trainables.plan import TrialSpec
 from trainables.trial import spec_row
 
 
-SKIPPED = {"skipped_images": "files (not images, or unreadable)", "skipped_rows": "rows (empty text)"}
+SKIPPED = {"skipped_images": "files (not images, or unreadable)", "skipped_rows": "rows (empty text or label)"}
 
 
 def _count(value) -> str:
@@ -27,17 +31,85 @@ def _fmt(value) -> str:
     return "  -  " if value is None or value != value else f"{value:.3f}"
 
 
+def refusal_guarded(handler: Callable) -> Callable:
+    """A callback whose writes the storage refuses hands the refusal to the sweep's stop (sweeps.interrupt), which
+    ends the run cleanly, instead of raising inside Tune (a TuneError and hundreds of lines of traceback)."""
+    @functools.wraps(handler)
+    def guarded(self: "SweepProgress", *args, **kwargs) -> None:
+        try:
+            handler(self, *args, **kwargs)
+        except Exception as exc:
+            refusal = store.write_refusal(exc) or store.refuses_writes(self.results_dir)
+            if refusal is None:
+                raise
+            self.on_refused(refusal)
+    return guarded
+
+
+def trial_refusal(trial) -> store.WriteFailed | None:
+    """The storage refusal a trial failed with (trainables.trial.run_trial raises it), read from Tune's record."""
+    try:
+        text = str(trial.get_error())
+    except Exception:  # noqa: BLE001 - no record: not a refusal we can name
+        return None
+    return refusal_in(text)
+
+
+def refusal_in(text: str) -> store.WriteFailed | None:
+    """The WriteFailed a trial raised, rebuilt from the text Ray recorded of it (its last mention)."""
+    found = REFUSAL.findall(text)
+    if not found:
+        return None
+    location, _, reason = found[-1].strip().rpartition(": ")
+    return store.WriteFailed(location, reason)
+
+
+REFUSAL = re.compile(r"WriteFailed: (.+)")
+
+
+class QuietRefusals(logging.Filter):
+    """Turns Ray's log records of a write the storage refused — a trial that failed on one, Tune's own experiment
+    state that could not be saved — into the sweep's stop, and drops them (a traceback of ~100 lines each): the
+    sweep ends with one line saying so (sweeps.interrupt.refused_line)."""
+
+    def __init__(self, on_refused: Callable[[Exception], None]):
+        super().__init__()
+        self.on_refused = on_refused
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None:
+            return True
+        refusal = store.write_refusal(exc) or refusal_in(str(exc))
+        if refusal is None:
+            return True
+        self.on_refused(refusal)
+        return False
+
+
+def quiet_refusals(on_refused: Callable[[Exception], None]) -> None:
+    """Install QuietRefusals where Ray's records pass: the loggers that report them, and the handlers of Ray's
+    own logger (which its children's records reach)."""
+    quiet = QuietRefusals(on_refused)
+    for name in ("ray.tune.execution.tune_controller", "ray.tune.execution.experiment_state"):
+        logging.getLogger(name).addFilter(quiet)
+    for handler in logging.getLogger("ray").handlers:
+        handler.addFilter(quiet)
+
+
 class SweepProgress(tune.Callback):
-    def __init__(self, total: int, results_dir: str):
+    def __init__(self, total: int, results_dir: str, on_refused: Callable[[Exception], None] = lambda e: None):
         self.total = total
         self.results_dir = results_dir
+        self.on_refused = on_refused  # a write the storage refused (full, read-only): stop the sweep
+        quiet_refusals(on_refused)
         self.done = 0
         self.t0 = time.time()
         self.warned: set[str] = set()  # datasets whose skipped files were shown
 
     def _line(self, trial, status: str) -> None:
         spec = TrialSpec.from_config(trial.config["trial"])
-        row = ledger.read_row(self.results_dir, spec.trial_id) or {}
+        row = ledger.read_row(self.results_dir, spec.trial_id, ledger.row_schema(spec.param_types)) or {}
         self.done += 1
         job = spec.job
         what = f"p{job.part} {job.dataset:<11} {job.model:<12} {job.method:<12}"
@@ -57,9 +129,10 @@ class SweepProgress(tune.Callback):
                 print(f"warning: {dataset}: {count:.0f} {what} skipped; first: {row.get('skipped_first')} "
                       f"(rows: {column})", file=sys.stderr, flush=True)
 
+    @refusal_guarded
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         spec = TrialSpec.from_config(trial.config["trial"])
-        row = ledger.read_row(self.results_dir, spec.trial_id)
+        row = ledger.read_row(self.results_dir, spec.trial_id, ledger.row_schema(spec.param_types))
         if row is not None and row["status"] == "running":  # the scheduler stopped it before the last epoch
             row["status"] = "stopped"
             ledger.write_parquet_atomic(ledger.make_row(row, spec.param_types),
@@ -68,9 +141,20 @@ class SweepProgress(tune.Callback):
         store.remove_tree(ledger.checkpoint_path(self.results_dir, spec.trial_id))
         self._line(trial, "stopped" if row is not None and row["status"] == "stopped" else "ok")
 
+    @refusal_guarded
+    def on_trial_recover(self, iteration, trials, trial, **info) -> None:
+        refusal = trial_refusal(trial)  # a retry would meet the same full disk: stop now
+        if refusal is not None:
+            self.on_refused(refusal)
+
+    @refusal_guarded
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
+        refusal = trial_refusal(trial)
+        if refusal is not None:  # not the trial's fault: no error row; --resume reruns it
+            self.on_refused(refusal)
+            return
         spec = TrialSpec.from_config(trial.config["trial"])
-        row = ledger.read_row(self.results_dir, spec.trial_id)
+        row = ledger.read_row(self.results_dir, spec.trial_id, ledger.row_schema(spec.param_types))
         if row is None or row["status"] != "error":  # died before it could write its own error row
             base = row if row is not None else spec_row(spec)
             row = dict(base, status="error", error=_last_error_line(trial))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sweeps.budgets import Budget, derive_seed, sample_configs
-from sweeps.datasets import Catalog, DataSource, make_split, with_split
+from sweeps.datasets import Catalog, DataSource, check_class_sizes, make_split, with_split
 from trainables.data.layout import file_counts
 from sweeps.groups import Job, Group
 from sweeps.interrupt import SignalStop
@@ -115,11 +115,12 @@ def sweep_sources(jobs: dict[Job, list[Group]], data_root: Path | str | None,
 
 def check_data(jobs: dict[Job, list[Group]], data_root: Path | str | None, demo: bool = False,
                catalog: Catalog | None = None, test_fraction: float = 0.2, seed: int = 0,
-               earlier_split: Callable[[str], dict | None] = lambda name: None) -> dict[str, dict]:
+               earlier_split: Callable[[str], dict | None] = lambda name: None,
+               val_fraction: float = 0.2) -> dict[str, dict]:
     """Preflight every dataset the jobs need; returns dataset -> {"source", "fingerprint", "counts", "split"}. A
     bucket is checked from its listing (layout, sizes, times: no download); its files' contents are checked on each
     node after the copy. A dataset whose files hold no test split gets one (sweeps.datasets.make_split; a resumed
-    sweep's earlier one). What the course's files hold is compared with the handout's table once per sweep
+    sweep's earlier one); every class must keep a training, a validation and a test item (check_class_sizes). What the course's files hold is compared with the handout's table once per sweep
     (compare_counts); generated demo data is small by design."""
     facts = {}
     for name, source in sweep_sources(jobs, data_root, catalog).items():
@@ -128,6 +129,7 @@ def check_data(jobs: dict[Job, list[Group]], data_root: Path | str | None, demo:
                      if source.layout.split_here else None)
             source = with_split(source, split) if split else source
             facts[name] = {"source": source, "split": split, **dataset_facts(source)}
+            check_class_sizes(source, facts[name].pop("per_class"), val_fraction, test_fraction)
         except DataError as exc:
             raise ConfigError(str(exc)) from None
     for name in facts if not demo else ():  # after every check passed: an error stays the one line printed
@@ -137,7 +139,8 @@ def check_data(jobs: dict[Job, list[Group]], data_root: Path | str | None, demo:
 
 
 def dataset_facts(source: DataSource) -> dict:
-    """{"fingerprint", "counts"} of one dataset, after its checks (one DataError line naming the file otherwise)."""
+    """{"fingerprint", "counts", "per_class"} of one dataset, after its checks (one DataError line naming the file
+    otherwise); per_class: class -> (train, test) items, None where the listing cannot say."""
     from trainables.data.sync import check_remote_layout, list_remote, remote_counts, remote_fingerprint
 
     location, kind = source.location, source.kind
@@ -149,9 +152,11 @@ def dataset_facts(source: DataSource) -> dict:
                         f"--data-root that holds it, or its path")
     if listing is not None:
         check_remote_layout(location, kind, listing)
-        return {"fingerprint": remote_fingerprint(listing), "counts": remote_counts(kind, listing)}
-    return {"fingerprint": fingerprint(location, content=kind == "text"),
-            "counts": file_counts(Path(location), source.layout)}
+        fact = {"fingerprint": remote_fingerprint(listing), "counts": remote_counts(kind, listing)}
+    else:
+        fact = {"fingerprint": fingerprint(location, content=kind == "text"),
+                "counts": file_counts(Path(location), source.layout)}
+    return fact | {"per_class": fact["counts"].pop("per_class")}
 
 
 def fetch_cifar(location: Path) -> None:
@@ -184,16 +189,19 @@ def compare_counts(source: DataSource, counts: dict[str, int | None]) -> None:
 
 
 def check_weights(options: SweepOptions) -> None:
-    """Local mode with ImageNet weights: every backbone's file is cached, or downloaded now (once, not per trial)."""
+    """Local mode with ImageNet weights: every backbone's file is cached and is the file its name promises (its
+    sha256 prefix), or is downloaded now (once, not per trial)."""
     names = sorted({job.model for job in options.jobs if METHODS.get(job.method).models == "backbones"})
     if options.weights != "imagenet" or options.address is not None or not names:
         return  # cluster nodes fetch (or report) their own weights; the driver cannot see their disks
     import torch
 
-    from trainables.images.prefetch import prefetch
+    from trainables.images.prefetch import DamagedWeights, prefetch
 
     try:
-        prefetch(names, Path(torch.hub.get_dir()).parent)
+        prefetch(names, Path(torch.hub.get_dir()).parent)  # verifies the files there, as torch.hub would
+    except DamagedWeights as exc:
+        raise ConfigError(str(exc)) from None
     except OSError as exc:
         raise ConfigError(f"--weights imagenet: {exc}; fetch it where there is internet with `python -m "
                           f"trainables.images.prefetch --dest DIR` and set TORCH_HOME=DIR, or pass --weights random")
@@ -324,8 +332,13 @@ def prepare_sweep_dir(options: SweepOptions, trials: list[TrialSpec], estimate: 
                 "param_types": trials[0].param_types if trials else {}, "estimate": estimate,
                 "datasets": datasets or {}}
     ledger.write_text_atomic(json.dumps(manifest, indent=1), store.join(sweep_dir, "sweep.json"))
-    finished = finished_trials(sweep_dir, [t.trial_id for t in trials])
+    finished = finished_trials(sweep_dir, [t.trial_id for t in trials], sweep_schema(trials))
     return [t for t in trials if t.trial_id not in finished]
+
+
+def sweep_schema(trials: list[TrialSpec]) -> Any:
+    """The sweep's row schema (its param types are every trial's): what its own rows are read with."""
+    return ledger.row_schema(trials[0].param_types if trials else {})
 
 
 def plan_fields(options: SweepOptions) -> dict:
@@ -364,16 +377,30 @@ def check_same_plan(path: str, plan: dict) -> None:
                           f"options, --fresh to start over, or --sweep-id NAME for a new sweep")
 
 
-def finished_trials(sweep_dir: str, trial_ids: list[str]) -> set[str]:
-    """The trials whose stored row says ok or stopped. A damaged row file is named, and its trial runs again (its
-    new row replaces the file)."""
+def check_resumable(options: SweepOptions) -> None:
+    """--resume continues a sweep that exists: a mistyped id is refused naming the sweeps that do, instead of
+    quietly starting a new one."""
+    sweep_dir = options.sweep_dir
+    if store.exists(store.join(sweep_dir, "sweep.json")) or store.list_files(store.join(sweep_dir, "trials")):
+        return
+    sweeps = [name for name in store.list_folders(options.storage)
+              if store.exists(store.join(options.storage, name, "sweep.json"))]
+    shown = ", ".join(sweeps[:10]) + (f" and {len(sweeps) - 10} more" if len(sweeps) > 10 else "")
+    raise ConfigError(f"--resume: no sweep {options.sweep_id!r} in {options.storage} "
+                      f"({'sweeps there: ' + shown if sweeps else 'it holds no sweep'}); pass one of those as "
+                      f"--sweep-id, or leave out --resume to start this one")
+
+
+def finished_trials(sweep_dir: str, trial_ids: list[str], schema: Any = None) -> set[str]:
+    """The trials whose stored row (one that fits the sweep's `schema`) says ok or stopped. A damaged row file, or
+    one that is not the sweep's, is named, and its trial runs again (its new row replaces the file)."""
     try:
-        rows = ledger.read_rows(sweep_dir, trial_ids)
+        rows = ledger.read_rows(sweep_dir, trial_ids, schema)
     except store.UnreadableFile:
         rows = {}
         for trial_id in trial_ids:
             try:
-                rows[trial_id] = ledger.read_row(sweep_dir, trial_id)
+                rows[trial_id] = ledger.read_row(sweep_dir, trial_id, schema)
             except store.UnreadableFile as exc:  # removed: every later reader would stop on it
                 print(f"warning: {exc}; removed, its trial runs again", file=sys.stderr, flush=True)
                 store.remove_file(ledger.row_path(sweep_dir, trial_id))
@@ -466,7 +493,7 @@ def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -
         run_config=tune.RunConfig(
             name="tune", storage_path=options.sweep_dir if store.is_uri(options.sweep_dir)
             else str(Path(options.sweep_dir).resolve()), verbose=0,
-            callbacks=[SweepProgress(len(trials), str(options.sweep_dir))], stop=stop.stopper(),
+            callbacks=[SweepProgress(len(trials), str(options.sweep_dir), stop.refuse)], stop=stop.stopper(),
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
     )
@@ -474,6 +501,11 @@ def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -
     stop.tune_running = True
     try:
         tuner.fit()
+    except Exception as exc:  # Tune's own state writes on a full disk end in a TuneError
+        refusal = store.write_refusal(exc) or store.refuses_writes(options.sweep_dir)
+        if refusal is None:
+            raise
+        stop.refuse(refusal)
     finally:
         stop.tune_running = False
     stop.raise_if_stopped()
@@ -498,7 +530,7 @@ class Summary:
 
 
 def summarize(options: SweepOptions, trials: list[TrialSpec], t0: float) -> Summary:
-    rows = ledger.read_rows(options.sweep_dir, [t.trial_id for t in trials])
+    rows = ledger.read_rows(options.sweep_dir, [t.trial_id for t in trials], sweep_schema(trials))
     statuses: dict[str, int] = {}
     by_job: dict[str, list[dict]] = {}
     for spec in trials:
@@ -527,8 +559,10 @@ def run_sweep(options: SweepOptions) -> Summary:
 def preflight(options: SweepOptions) -> dict[str, dict]:
     """Every check that needs no Ray: names, data (its facts returned), weights, the results location."""
     check_jobs(options.jobs, options.datasets)
+    if options.resume:
+        check_resumable(options)
     facts = check_data(options.jobs, options.data_root, options.demo, options.datasets, options.test_fraction,
-                       options.seed, earlier_split(options))
+                       options.seed, earlier_split(options), options.budget.val_fraction)
     check_weights(options)
     check_storage(options.storage)
     return facts

@@ -20,8 +20,10 @@ from pathlib import Path
 
 from trainables import store
 
-SWEEP_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
-SWEEP_ID_RULE = "one name of 1-100 letters, digits, '-', '_' or '.', not '.' or '..' (no '/' or spaces)"
+# a letter or digit first: hidden names are the harness's own (a sweep's lock is `.<sweep-id>.lock`, sweeps.lock)
+SWEEP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+SWEEP_ID_RULE = ("one name of 1-100 letters, digits, '-', '_' or '.', starting with a letter or digit (no '/' or "
+                 "spaces)")
 # What a sweep writes into its folder (runner, trial, Tune's storage_path name, analysis): --fresh removes these
 SWEEP_ENTRIES = ("sweep.json", "trials", "history", "predictions", "checkpoints", "attempts", "tune", "reports",
                  "splits")
@@ -33,7 +35,7 @@ class ForeignFolder(ValueError):
 
 def check_sweep_id(text: str) -> str:
     """The id when it is one safe folder name; ValueError saying what is allowed otherwise."""
-    if not SWEEP_ID.fullmatch(text) or text in (".", ".."):
+    if not SWEEP_ID.fullmatch(text):
         raise ValueError(f"{text!r}: a sweep id is {SWEEP_ID_RULE}")
     return text
 

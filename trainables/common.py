@@ -23,11 +23,18 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     keep, held = [], []
     for label in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == label))
-        n_held = int(round(fraction * len(idx))) if len(idx) > 1 else 0
-        n_held = min(max(n_held, 1 if len(idx) > 1 else 0), len(idx) - 1)
+        n_held = held_count(len(idx), fraction)
         held.extend(idx[:n_held])
         keep.extend(idx[n_held:])
     return np.sort(np.array(keep, dtype=int)), np.sort(np.array(held, dtype=int))
+
+
+def held_count(n: int, fraction: float) -> int:
+    """How many of a class's `n` items stratified_split holds out: about `fraction`, at least one and never all
+    (none of a class of one)."""
+    if n <= 1:
+        return 0
+    return min(max(int(round(fraction * n)), 1), n - 1)
 
 
 def cap_per_class(labels: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
@@ -48,12 +55,20 @@ def cap_total(labels: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
     return keep if len(keep) >= n_classes else cap_per_class(labels, 1, seed)
 
 
+def hidden(relative: str) -> bool:
+    """A hidden name (Jupyter's .ipynb_checkpoints, macOS's .DS_Store) or a path through one: never a dataset's
+    data, wherever a dataset is listed."""
+    return any(part.startswith(".") for part in str(relative).replace("\\", "/").split("/"))
+
+
 def fingerprint(root: str | os.PathLike, content: bool) -> str:
     """A short digest of a dataset folder (or one file): relative paths and sizes, plus file contents when
-    `content`."""
+    `content`; hidden files are not data (`hidden`)."""
     root = Path(root)
     digest = hashlib.sha256()
-    for path in [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file()):
+    files = [root] if root.is_file() else sorted(
+        p for p in root.rglob("*") if p.is_file() and not hidden(p.relative_to(root).as_posix()))
+    for path in files:
         rel = path.relative_to(root).as_posix() if path != root else path.name
         digest.update(f"{rel}\0{path.stat().st_size}\0".encode())
         if content:

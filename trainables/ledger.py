@@ -233,12 +233,85 @@ def checkpoint_path(results_dir: str | os.PathLike, trial_id: str) -> str:
     return store.join(results_dir, "checkpoints", trial_id)
 
 
-def read_row(results_dir: str | os.PathLike, trial_id: str) -> dict[str, Any] | None:
-    """The stored row of one trial, or None when it has none yet."""
-    return read_rows(results_dir, [trial_id])[trial_id]
+def read_row(results_dir: str | os.PathLike, trial_id: str, schema: pa.Schema | None = None) -> dict[str, Any] | None:
+    """The stored row of one trial, or None when it has none yet (or, given the sweep's `schema`, none that fits)."""
+    return read_rows(results_dir, [trial_id], schema)[trial_id]
 
 
-def read_rows(results_dir: str | os.PathLike, trial_ids: list[str]) -> dict[str, dict[str, Any] | None]:
-    """The stored rows of many trials (None for those without one), read together."""
-    frames = store.read_parquets([row_path(results_dir, t) for t in trial_ids])
-    return {t: None if f is None else f.iloc[0].to_dict() for t, f in zip(trial_ids, frames)}
+def read_rows(results_dir: str | os.PathLike, trial_ids: list[str],
+              schema: pa.Schema | None = None) -> dict[str, dict[str, Any] | None]:
+    """The stored rows of many trials (None for those without one), read together. Given the sweep's `schema`
+    (row_schema of its plan's param types), a file that does not fit it is named in one warning and left out."""
+    locations = [row_path(results_dir, t) for t in trial_ids]
+    tables = store.read_tables(locations)
+    if schema is not None:
+        misfits = {loc: misfit(t.schema, schema) for loc, t in zip(locations, tables) if t is not None}
+        warn_strangers(store.join(results_dir, "trials"), {loc: why for loc, why in misfits.items() if why})
+        tables = [None if t is None or misfits[loc] else t for loc, t in zip(locations, tables)]
+    return {t: None if table is None else table.to_pandas().iloc[0].to_dict() for t, table in zip(trial_ids, tables)}
+
+
+# Columns a file must have to be read as a row of a sweep: it names its trial and says how it ended.
+REQUIRED = {"rows": ("trial_id", "status"), "history": ("trial_id", "epoch")}
+
+
+def misfit(found: pa.Schema, expected: pa.Schema, required: tuple[str, ...] = REQUIRED["rows"]) -> str | None:
+    """Why a file with schema `found` is not one of the sweep's (schema `expected`), or None when it fits: a
+    required column missing, a column the sweep does not write, or one of another type. A column the file lacks
+    is a typed null (rows written before a detail column existed still read)."""
+    missing = [name for name in required if name not in found.names]
+    if missing:
+        return f"no column {', '.join(missing)}"
+    for column in found:
+        if column.name not in expected.names:
+            return f"column {column.name!r} is not one this sweep writes"
+        want = expected.field(column.name).type
+        if column.type != want:
+            return f"column {column.name} is {column.type}, this sweep's is {want}"
+    return None
+
+
+def warn_strangers(folder: str, strangers: Mapping[str, str]) -> None:
+    """One warning line naming the files of a results folder that are not the sweep's and were left out."""
+    if not strangers:
+        return
+    import posixpath
+    import sys
+
+    shown = "; ".join(f"{posixpath.basename(str(loc))} ({why})" for loc, why in list(strangers.items())[:3])
+    more = f"; and {len(strangers) - 3} more" if len(strangers) > 3 else ""
+    print(f"warning: {folder}: left out {len(strangers)} file(s) that are not this sweep's: {shown}{more}",
+          file=sys.stderr, flush=True)
+
+
+def read_folder(folder: str, expected: pa.Schema, own: set[str] | None = None,
+                required: tuple[str, ...] = REQUIRED["rows"], batch: int = 500) -> pa.Table:
+    """Every file of `folder` (trials/ or history/) that is one of the sweep's, as one table of exactly `expected`:
+    a file named for a trial the plan does not list (`own`: trial ids), or whose schema does not fit (misfit), is
+    named in one warning and left out. Files are read as datasets of `batch` files (a dataset keeps every file's
+    footer: ~0.2 MB each at a full sweep's width); a damaged file raises store.UnreadableFile naming it."""
+    import pyarrow.dataset as ds
+
+    locations = store.list_files(folder, ".parquet")
+    fs, _ = store.resolve(folder)
+    parquet = ds.ParquetFileFormat()
+    strangers: dict[str, str] = {}
+    tables = []
+    for start in range(0, len(locations), batch):
+        fragments = []
+        for location in locations[start:start + batch]:
+            trial_id = str(location).rsplit("/", 1)[-1].removesuffix(".parquet")
+            try:
+                fragment = parquet.make_fragment(store.resolve(location)[1], filesystem=fs)
+                why = ("not a trial of this sweep's plan" if own is not None and trial_id not in own
+                       else misfit(fragment.physical_schema, expected, required))
+            except (pa.ArrowException, OSError) as exc:
+                raise store.UnreadableFile(f"{location}: unreadable Parquet ({type(exc).__name__}: {exc})") from None
+            if why:
+                strangers[location] = why
+            else:
+                fragments.append(fragment)
+        if fragments:
+            tables.append(ds.FileSystemDataset(fragments, expected, parquet, fs).to_table())
+    warn_strangers(folder, strangers)
+    return pa.concat_tables(tables).combine_chunks() if tables else expected.empty_table()

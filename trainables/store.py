@@ -10,6 +10,7 @@ when its upload completes), so readers never see half a row.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import io
 import os
@@ -57,21 +58,89 @@ def resolve(location: str | os.PathLike) -> tuple[pafs.FileSystem, str]:
     return _store(f"{scheme}://{bucket}"), rest.rstrip("/")
 
 
+# What a storage that takes no more writes says (errno): the sweep stops cleanly and --resume finishes it later
+REFUSALS = {errno.ENOSPC: "no space left on device", errno.EROFS: "read-only file system",
+            errno.EDQUOT: "disk quota exceeded"}
+
+
+class WriteFailed(OSError):
+    """The storage refused a write: full, read-only, over quota, or a bucket that refuses it. Not a fault of the
+    trial or of its data: the sweep stops the way SIGTERM stops it, and `--resume` finishes it once the storage
+    takes writes again. The message names the location and the reason (with its errno name)."""
+
+    def __init__(self, location: str | os.PathLike, reason: str):
+        super().__init__(f"{location}: {reason}")
+        self.location, self.reason = str(location), reason
+
+    def __reduce__(self):  # crosses process boundaries (a trial's failure, pickled by Ray) whole
+        return WriteFailed, (self.location, self.reason)
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.reason}"
+
+
+def errno_reason(code: int) -> str:
+    return f"{REFUSALS.get(code) or os.strerror(code)} ({errno.errorcode.get(code, code)})"
+
+
+def write_refusal(exc: BaseException | None, where: str | os.PathLike | None = None) -> WriteFailed | None:
+    """The WriteFailed behind an exception (its cause / context chain included): a WriteFailed itself, or an
+    OSError whose errno says the storage refuses writes; None for any other failure."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, WriteFailed):  # a clean copy: Ray's RayTaskError(WriteFailed) prints a traceback
+            return WriteFailed(exc.location, exc.reason)
+        if isinstance(exc, OSError) and exc.errno in REFUSALS:
+            return WriteFailed(exc.filename or where or "the storage", errno_reason(exc.errno))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def refuses_writes(location: str | os.PathLike) -> WriteFailed | None:
+    """A local folder's filesystem that takes no more writes now (read-only, or not one block free), as the
+    WriteFailed to report; None when it takes writes, or for a store (whose refusals come as errors)."""
+    if is_uri(location):
+        return None
+    path = Path(location).absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return None
+    if stats.f_flag & os.ST_RDONLY:
+        return WriteFailed(location, errno_reason(errno.EROFS))
+    if stats.f_bavail == 0:
+        return WriteFailed(location, errno_reason(errno.ENOSPC))
+    return None
+
+
 def write_bytes(data: bytes, location: str | os.PathLike) -> str:
+    """Write a file whole; WriteFailed when the storage refuses it (full, read-only, a bucket refusing writes)."""
     fs, path = resolve(location)
     if isinstance(fs, pafs.LocalFileSystem):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
         tmp = f"{posixpath.dirname(path)}/.{posixpath.basename(path)}.{os.getpid()}.tmp"
         try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as f:
                 f.write(data)
             os.replace(tmp, path)
+        except OSError as exc:
+            refusal = write_refusal(exc, location)
+            if refusal is None:
+                raise
+            raise WriteFailed(location, refusal.reason) from None
         finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            with contextlib.suppress(OSError):
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
     else:
-        with fs.open_output_stream(path) as out:
-            out.write(data)
+        try:
+            with fs.open_output_stream(path) as out:
+                out.write(data)
+        except OSError as exc:  # pyarrow says why in text only (AccessDenied, NoSuchBucket, QuotaExceeded ...)
+            raise WriteFailed(location, f"the store refused the write ({str(exc).strip().splitlines()[0][:200]})")
     return str(location)
 
 
@@ -88,6 +157,11 @@ def read_bytes(location: str | os.PathLike) -> bytes | None:
 def exists(location: str | os.PathLike) -> bool:
     fs, path = resolve(location)
     return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+def is_folder(location: str | os.PathLike) -> bool:
+    fs, path = resolve(location)
+    return fs.get_file_info(path).type == pafs.FileType.Directory
 
 
 def list_files(folder: str | os.PathLike, suffix: str = "") -> list[str]:
@@ -176,15 +250,20 @@ def read_text(location: str | os.PathLike) -> str | None:
 
 
 def read_parquets(locations: list[str]) -> list:
-    """Many small files at once: frames (None where missing) in the order given. On a store each read is a round
-    trip, so they overlap in threads (bench/store_io.py: 1.4x on a loopback S3 server whose own Python is the
-    limit; more where each request waits on the network)."""
+    """Many small files at once: frames (None where missing) in the order given."""
+    return [None if table is None else table.to_pandas() for table in read_tables(locations)]
+
+
+def read_tables(locations: list[str]) -> list:
+    """Many small files at once: Arrow tables with the schema each file was written with (None where missing), in
+    the order given. On a store each read is a round trip, so they overlap in threads (bench/store_io.py: 1.4x on a
+    loopback S3 server whose own Python is the limit; more where each request waits on the network)."""
     if len(locations) < 2 or not is_uri(locations[0]):
-        return [read_parquet(location) for location in locations]
+        return [read_table(location) for location in locations]
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=16) as pool:
-        return list(pool.map(read_parquet, locations))
+        return list(pool.map(read_table, locations))
 
 
 def write_parquet(table, location: str | os.PathLike) -> str:
@@ -205,13 +284,20 @@ class UnreadableFile(ValueError):
 
 def read_parquet(location: str | os.PathLike):
     """The frame stored at `location`, or None when there is no such file."""
-    import pandas as pd
+    table = read_table(location)
+    return None if table is None else table.to_pandas()
+
+
+def read_table(location: str | os.PathLike):
+    """The Arrow table stored at `location` (read whole first: a file replaced meanwhile is never seen torn), or
+    None when there is no such file."""
+    import pyarrow.parquet as pq
 
     data = read_bytes(location)
     if data is None:
         return None
     try:
-        return pd.read_parquet(io.BytesIO(data))
+        return pq.read_table(io.BytesIO(data))
     except Exception as exc:  # files are written whole, so this is outside damage
         raise UnreadableFile(f"{location}: unreadable Parquet ({type(exc).__name__}: {exc})") from None
 

@@ -94,9 +94,11 @@ class TorchLearner:
         self.model.load_state_dict(snapshot)
 
     def save(self, folder: Path) -> None:
-        torch.save({"model": self.snapshot(), "optimizer": self.optimizer.state_dict(),
-                    "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-                    "generator": self.generator.get_state()}, folder / "state.pt")
+        state = {"model": self.snapshot(), "optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+                 "generator": self.generator.get_state()}
+        with open(folder / "state.pt", "wb") as handle:  # through Python's file: a full disk is OSError(ENOSPC),
+            torch.save(state, handle)  # where torch's own writer says only "enforce fail ... unexpected pos"
 
     def load(self, folder: Path) -> None:
         state = torch.load(folder / "state.pt", map_location=self.device, weights_only=False)

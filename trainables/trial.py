@@ -128,6 +128,8 @@ class Trial:
         is saved every `checkpoint_every` epochs of the budget, never after the last epoch (nothing left to resume).
         """
         self.values.update(metrics, epochs=epoch)
+        if final:
+            self._check_validated()
         self.history.append({"epoch": epoch, **metrics})
         with self.phase("write"):
             self._write_history()
@@ -145,6 +147,15 @@ class Trial:
         if final:
             store.remove_tree(self.checkpoint_dir)  # finished: nothing left to resume
         self._maybe_inject_fault(epoch)
+
+    def _check_validated(self) -> None:
+        """No row is ok without a validation accuracy: selection reads nothing else (a trial whose validation split
+        came out empty would otherwise be an ok row that can never be chosen, or worse, be judged on test)."""
+        val = self.values.get("val_acc")
+        if val is None or val != val:
+            raise DataError(f"dataset {self.job.dataset}: no validation accuracy (validation items: "
+                            f"{self.values.get('n_val', 0)}); every class needs a training, a validation and a test "
+                            f"item: lower the budget's caps or add data")
 
     @property
     def in_tune(self) -> bool:
@@ -339,17 +350,28 @@ def load_method(name: str, framework: str) -> Callable[[Path, Trial], None]:
     return getattr(importlib.import_module(module_name), func)
 
 
+def storage_refusal(spec: TrialSpec, exc: BaseException) -> store.WriteFailed | None:
+    """The storage's refusal behind a trial's failure: an errno that says so anywhere in the exception's chain, or
+    else a results / cache folder that takes no writes now (a library that hides the errno: torch's own writer says
+    only "enforce fail")."""
+    return (store.write_refusal(exc) or store.refuses_writes(spec.results_dir)
+            or store.refuses_writes(spec.cache_dir))
+
+
 def run_trial(config: dict[str, Any]) -> None:
     """Ray Tune function trainable: run one trial of any method, leaving a row whatever happens."""
     trial = Trial(TrialSpec.from_config(config["trial"]))
-    trial.count_attempt()
-    seed_everything(trial.seed)
     try:
+        trial.count_attempt()
+        seed_everything(trial.seed)
         check_gpu(trial.spec)
         with trial.phase("import"):  # the method's libraries (torch, TensorFlow, scikit-learn) on first use
             run = load_method(trial.job.method, trial.spec.framework)
         run(trial.data_folder(), trial)
     except Exception as exc:  # every failure must leave an error row; Tune then sees it too
+        refusal = storage_refusal(trial.spec, exc)
+        if refusal is not None:  # not the trial's fault: no error row (none could be written); the driver stops
+            raise refusal from None  # the sweep, and --resume reruns this trial from its checkpoint
         with contextlib.suppress(Exception):
             trial.fail(exc)
         raise

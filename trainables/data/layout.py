@@ -115,8 +115,9 @@ def split_manifest(dataset: str, members: list, labels: list, fraction: float, s
     return manifest
 
 
-def file_counts(root: Path, layout: Layout) -> dict[str, int]:
-    """Classes, train and test items the files hold, after the kind's own checks."""
+def file_counts(root: Path, layout: Layout) -> dict:
+    """Classes, train and test items the files hold, after the kind's own checks, and `per_class`: class ->
+    (train, test) items (None where the kind does not say: CIFAR-100's fixed 500 / 100)."""
     if layout.kind == "images":
         from trainables.images.data import image_counts
 

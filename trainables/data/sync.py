@@ -17,13 +17,14 @@ import json
 import os
 import shutil
 import time
+from collections import Counter
 from pathlib import Path
 
 import pyarrow.fs as pafs
 
 from trainables import store
 from trainables.cache import file_lock
-from trainables.common import DataError
+from trainables.common import DataError, hidden
 
 FILES = ".groupsweep-files.json"  # inside a node copy: relative path -> size, written before the rename
 
@@ -34,7 +35,7 @@ def list_remote(location: str) -> dict[str, tuple[int, int]]:
     infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
     prefix = root.rstrip("/") + "/"
     return {i.path[len(prefix):]: (i.size, i.mtime_ns or 0) for i in infos
-            if i.type == pafs.FileType.File and i.path.startswith(prefix)}
+            if i.type == pafs.FileType.File and i.path.startswith(prefix) and not hidden(i.path[len(prefix):])}
 
 
 def remote_fingerprint(listing: dict[str, tuple[int, int]]) -> str:
@@ -75,11 +76,12 @@ def remote_counts(kind: str, listing: dict[str, tuple[int, int]]) -> dict[str, i
     from trainables.images.data import IMAGE_EXTENSIONS
 
     if kind != "images":  # text rows and CIFAR's pickled images are counted from the files themselves
-        return {"n_classes": None, "n_train_files": None, "n_test_files": None}
+        return {"n_classes": None, "n_train_files": None, "n_test_files": None, "per_class": None}
     images = [rel.split("/") for rel in listing if rel.count("/") == 2 and rel.lower().endswith(IMAGE_EXTENSIONS)]
-    return {"n_classes": len({c for split, c, _ in images if split == "train"}),
-            "n_train_files": sum(split == "train" for split, _, _ in images),
-            "n_test_files": sum(split == "test" for split, _, _ in images)}
+    seen = Counter((split, c) for split, c, _ in images)
+    per_class = {c: (n, seen[("test", c)]) for (split, c), n in sorted(seen.items()) if split == "train"}
+    return {"n_classes": len(per_class), "n_train_files": sum(n for n, _ in per_class.values()),
+            "n_test_files": sum(n for (split, _), n in seen.items() if split == "test"), "per_class": per_class}
 
 
 def copy_problem(local: Path) -> str | None:

@@ -41,6 +41,12 @@ def load(name: str, weights: str) -> nn.Module:
         return models.get_model(name, weights=enum)
     except Exception as exc:  # offline: urllib raises URLError / OSError inside torch.hub
         expected = weights_file(spec)
+        if expected.exists():  # found but unreadable: say so, not "not found"
+            from trainables.images.prefetch import replace_command, weights_problem
+
+            problem = weights_problem(expected) or f"{expected}: unreadable weights file ({type(exc).__name__})"
+            raise WeightsError(f"{problem}; replace it with `{replace_command([name], expected.parents[2])}` "
+                               f"where there is internet") from None
         raise WeightsError(f"{name}: ImageNet weights not found at {expected} and could not be downloaded "
                            f"({type(exc).__name__}); run `python -m trainables.images.prefetch {name} --dest DIR` "
                            f"where there is internet and set TORCH_HOME=DIR, or pass --weights random") from None

@@ -67,7 +67,8 @@ def cifar_counts(root: Path) -> dict[str, int]:
     train_y, test_y = read_split(root, "train")[1], read_split(root, "test")[1]
     if len(np.unique(train_y)) < 2:
         raise DataError(f"{_folder(root) / 'train'}: a single class; expected at least 2")
-    return {"n_classes": len(read_classes(root)), "n_train_files": len(train_y), "n_test_files": len(test_y)}
+    return {"n_classes": len(read_classes(root)), "n_train_files": len(train_y), "n_test_files": len(test_y),
+            "per_class": None}
 
 
 def load_cifar(root: Path, caps: ImageCaps, seed: int):

@@ -12,6 +12,7 @@ with a warning and counted in the trial's row.
 from __future__ import annotations
 
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -19,14 +20,15 @@ from typing import Iterator
 import numpy as np
 
 from trainables.cache import cache_key, cached
-from trainables.common import DataError, cap_per_class, stratified_split
+from trainables.common import DataError, cap_per_class, hidden, stratified_split
 from trainables.data.layout import Layout
 from trainables.hparams import AUGMENTATIONS
 from trainables.plan import ImageCaps
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
 IMAGEFOLDER = Layout("images")  # <root>/{train,test}/<class>/<image>
-DECODE_VERSION = 2  # bump when decoding changes: it is part of every cache key (2: the reference presets)
+DECODE_VERSION = 3  # bump when decoding changes: it is part of every cache key (2: the reference presets,
+# 3: 16-bit images scaled, not clipped)
 EVAL_CROP = 0.875  # torchvision references: evaluation resizes the shorter side to size / 0.875, crops the centre
 
 
@@ -40,19 +42,31 @@ def list_images(root: Path, split: str) -> tuple[dict[str, list[Path]], list[Pat
     split_dir = root / split
     if not split_dir.is_dir():
         raise DataError(f"{split_dir}: missing folder; expected ImageFolder layout <root>/{split}/<class>/<image>")
-    classes = sorted(d for d in split_dir.iterdir() if d.is_dir())
+    # hidden entries (Jupyter's .ipynb_checkpoints, macOS's .DS_Store) are no data: left out, counted as skipped
+    others = sorted(p for p in split_dir.iterdir() if hidden(p.name))
+    classes = sorted(d for d in split_dir.iterdir() if d.is_dir() and not hidden(d.name))
     if not classes:
         raise DataError(f"{split_dir}: no class folders; expected <root>/{split}/<class>/<image>")
-    files, others = {}, []
+    files: dict[str, list[Path]] = {}
     for class_dir in classes:
-        entries = sorted(p for p in class_dir.iterdir() if p.is_file() and not p.name.startswith("."))
-        images = [p for p in entries if p.suffix.lower() in IMAGE_EXTENSIONS]
-        others += [p for p in entries if p.suffix.lower() not in IMAGE_EXTENSIONS]
+        entries = sorted(p for p in class_dir.iterdir() if p.is_file() or hidden(p.name))
+        images = [p for p in entries if p.suffix.lower() in IMAGE_EXTENSIONS and not hidden(p.name)]
+        others += [p for p in entries if p not in images]
         if not images:
             raise DataError(f"{class_dir}: empty class folder; expected at least one image "
                             f"({', '.join(IMAGE_EXTENSIONS)})")
-        files[class_dir.name] = images
+        name = class_name(class_dir.name)
+        if name in files:
+            raise DataError(f"{class_dir}: two class folders whose names are the same after Unicode normalisation "
+                            f"(NFC) in {split_dir}; merge them or rename one")
+        files[name] = images
     return files, others
+
+
+def class_name(folder: str) -> str:
+    """A class folder's name as a class: Unicode NFC, so `café` typed on macOS (decomposed) under train/ and on
+    Linux (composed) under test/ is one class, as it looks."""
+    return unicodedata.normalize("NFC", folder)
 
 
 def image_files(root: Path, layout: Layout = IMAGEFOLDER) -> dict[str, tuple[dict[str, list[Path]], list[Path]]]:
@@ -75,10 +89,14 @@ def check_image_folder(root: Path, layout: Layout = IMAGEFOLDER) -> list[str]:
 
 
 def image_counts(root: Path, layout: Layout = IMAGEFOLDER) -> dict[str, int]:
-    """The preflight (check_image_folder) plus what the files hold: classes, train and test images (by name)."""
+    """The preflight (check_image_folder, every image's value range) plus what the files hold: classes, train and
+    test images (by name)."""
     train, test = _checked_splits(root, layout)
+    check_ranges(train)
+    check_ranges(test)
     return {"n_classes": len(train), "n_train_files": sum(map(len, train.values())),
-            "n_test_files": sum(map(len, test.values()))}
+            "n_test_files": sum(map(len, test.values())),
+            "per_class": {c: (len(train[c]), len(test.get(c, ()))) for c in train}}
 
 
 def _checked_splits(root: Path, layout: Layout) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
@@ -96,9 +114,70 @@ def _checked_splits(root: Path, layout: Layout) -> tuple[dict[str, list[Path]], 
     return train, test
 
 
+SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")  # unsigned 16-bit greyscale: 0..65535 is the full scale
+RANGE_RULE = ("8- or 16-bit integers (PNG, TIFF, JPEG ...), or 32-bit floats with every value in [0, 1] (read as "
+              "fractions of full scale)")
+
+
+class UnknownRange(DataError):
+    """An image whose pixel values have no known full scale (32-bit integers, floats outside [0, 1])."""
+
+
+def range_problem(image) -> str | None:
+    """Why an open image's values cannot be mapped to 0..255 without guessing, or None when they can."""
+    mode = image.mode
+    if mode in SIXTEEN_BIT or (mode == "I" and image.format == "PNG"):  # PNG holds at most 16 bits per sample
+        return None
+    if mode == "F":
+        values = np.asarray(image, dtype=np.float32)
+        if values.size and np.isfinite(values).all() and values.min() >= 0.0 and values.max() <= 1.0:
+            return None
+        return f"image mode F (32-bit float) with values in [{np.nanmin(values):g}, {np.nanmax(values):g}]"
+    if mode.startswith(("I", "F")):
+        return f"image mode {mode} (32-bit integer), whose full scale the file does not say"
+    return None
+
+
+def to_rgb(image, path: Path):
+    """An open image as 8-bit RGB with its values preserved: 16-bit integers scaled by their bit depth (65,535 ->
+    255, the same for every image: never a per-image stretch, which would erase brightness differences between
+    images), floats in [0, 1] by 255; palettes, alpha, CMYK and greyscale by Pillow. UnknownRange otherwise."""
+    from PIL import Image
+
+    problem = range_problem(image)
+    if problem:
+        raise UnknownRange(f"{path}: {problem}; expected {RANGE_RULE}")
+    if image.mode in SIXTEEN_BIT or image.mode == "I":
+        grey = (np.asarray(image).astype(np.uint32) + 128) // 257  # round(v * 255 / 65535)
+        return Image.fromarray(grey.astype(np.uint8), "L").convert("RGB")
+    if image.mode == "F":
+        grey = np.round(np.asarray(image, dtype=np.float32) * 255.0)
+        return Image.fromarray(grey.astype(np.uint8), "L").convert("RGB")
+    return image.convert("RGB") if image.mode != "RGB" else image  # L, P, RGBA, CMYK -> RGB
+
+
+def check_ranges(files: dict[str, list[Path]]) -> None:
+    """Preflight: every image's mode has a known full scale (the header says; floats are read to see their
+    range). UnknownRange names the first that does not."""
+    from PIL import Image
+
+    for paths in files.values():
+        for path in paths:
+            try:
+                with Image.open(path) as image:
+                    if image.mode == "F":
+                        image.load()
+                    problem = range_problem(image)
+            except Exception:  # noqa: BLE001 - an unreadable file is skipped and counted by the trials
+                continue
+            if problem:
+                raise UnknownRange(f"{path}: {problem}; expected {RANGE_RULE}")
+
+
 def decode(path: Path, size: int, crop: int | None = None):
-    """One image as a 3 x crop x crop uint8 tensor, or None if unreadable: RGB, its shorter side resized to
-    resize_size(size) (aspect kept), the centre `crop` (default `size`: the evaluation preset) cut out."""
+    """One image as a 3 x crop x crop uint8 tensor, or None if unreadable: RGB (to_rgb), its shorter side resized
+    to resize_size(size) (aspect kept), the centre `crop` (default `size`: the evaluation preset) cut out. An image
+    whose values have no known range raises UnknownRange: guessing one would be quietly wrong."""
     import torch
     from PIL import Image
 
@@ -106,7 +185,7 @@ def decode(path: Path, size: int, crop: int | None = None):
     try:
         with Image.open(path) as image:
             image.load()
-            rgb = image.convert("RGB") if image.mode != "RGB" else image  # L, P, RGBA, CMYK -> RGB
+            rgb = to_rgb(image, path)
             # torchvision's Resize(int) and CenterCrop arithmetic, so the cache holds exactly what they give
             short, (width, height) = resize_size(size), rgb.size
             width, height = ((short, int(short * height / width)) if width <= height
@@ -114,6 +193,8 @@ def decode(path: Path, size: int, crop: int | None = None):
             rgb = rgb.resize((width, height), Image.BILINEAR)
             left, top = int(round((width - crop) / 2.0)), int(round((height - crop) / 2.0))
             rgb = rgb.crop((left, top, left + crop, top + crop))
+    except UnknownRange:
+        raise
     except Exception as exc:  # PIL raises many types for broken files (OSError, SyntaxError, ValueError...)
         print(f"warning: {path}: skipped, cannot decode image ({type(exc).__name__}: {str(exc)[:100]})",
               file=sys.stderr)
@@ -143,7 +224,8 @@ def _decode_split(root: Path, split: str, classes: list[str], size: int, crop: i
     good = [(t, i) for t, i in decoded if t is not None]
     skipped = [paths[i] for t, i in decoded if t is None] + others
     for other in others:
-        print(f"warning: {other}: skipped, not an image file", file=sys.stderr)
+        why = "hidden" if hidden(other.name) else "not an image file"
+        print(f"warning: {other}: skipped, {why}", file=sys.stderr)
     x = torch.stack([t for t, _ in good]) if good else torch.zeros(0, 3, crop, crop, dtype=torch.uint8)
     return Split(x.contiguous(memory_format=torch.channels_last), labels[[i for _, i in good]],
                  [p.relative_to(root).as_posix() for p in skipped])

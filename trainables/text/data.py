@@ -6,7 +6,9 @@ Labels are mapped from the sorted train classes; a label seen only in test is an
 """
 from __future__ import annotations
 
+import csv
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,13 +62,30 @@ def read_split(path: Path, layout: Layout = TRAIN_TEST) -> pd.DataFrame:
         hint = "" if wanted != COLUMNS else "; name yours with text_column / label_column"
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}; {expected} "
                         f"(found {', '.join(map(str, frame.columns)) or 'none'}){hint}")
-    frame = pd.DataFrame({"text": frame[wanted[0]], "label": frame[wanted[1]], "row": np.arange(len(frame))})
-    empty = frame["text"].str.strip() == ""
-    frame = frame.loc[~empty].reset_index(drop=True)
-    if frame.empty:
+    twice = duplicated_columns(path)
+    if twice:
+        raise DataError(f"{path}: column(s) {', '.join(twice)} appear more than once in the header; expected each "
+                        f"column name once (which one to read would be a guess)")
+    labels = frame[wanted[1]].map(lambda label: unicodedata.normalize("NFC", label))  # as in image class folders
+    frame = pd.DataFrame({"text": frame[wanted[0]], "label": labels, "row": np.arange(len(frame))})
+    no_text, no_label = frame["text"].str.strip() == "", frame["label"].str.strip() == ""
+    if no_text.all():
         raise DataError(f"{path}: no rows with non-empty text (column {wanted[0]})")
-    frame.attrs["skipped"] = [f"{path.name} data row {row + 1}" for row in np.flatnonzero(empty.to_numpy())]
+    frame = frame.loc[~(no_text | no_label)].reset_index(drop=True)
+    if frame.empty:
+        raise DataError(f"{path}: no rows with both a text and a label (column {wanted[1]} is empty)")
+    # an empty label is no class: the row is left out and named, like an empty text
+    frame.attrs["skipped"] = [f"{path.name} data row {row + 1}{' (empty label)' if label else ''}"
+                              for row, label in zip(np.flatnonzero((no_text | no_label).to_numpy()),
+                                                    (no_label & ~no_text)[no_text | no_label])]
     return frame
+
+
+def duplicated_columns(path: Path) -> list[str]:
+    """Header names given more than once (pandas would quietly rename the second `label` to `label.1`)."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    return sorted(name for name, n in Counter(header).items() if n > 1)
 
 
 def pool_file(root: Path, layout: Layout) -> Path:
@@ -108,7 +127,9 @@ def check_text_dataset(root: Path, layout: Layout = TRAIN_TEST) -> list[str]:
 def text_counts(root: Path, layout: Layout = TRAIN_TEST) -> dict[str, int]:
     """The preflight (read_dataset's checks) plus what the files hold: classes, train and test rows."""
     classes, train, test = read_dataset(root, layout)
-    return {"n_classes": len(classes), "n_train_files": len(train), "n_test_files": len(test)}
+    n_train, n_test = train["label"].value_counts(), test["label"].value_counts()
+    return {"n_classes": len(classes), "n_train_files": len(train), "n_test_files": len(test),
+            "per_class": {c: (int(n_train.get(c, 0)), int(n_test.get(c, 0))) for c in classes}}
 
 
 @dataclass
