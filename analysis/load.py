@@ -64,6 +64,11 @@ def _read_own(folder: str, manifest: dict, schema: pa.Schema, required: tuple[st
         raise ResultsError(str(exc)) from None
 
 
+def plan_if_any(sweep_dir: str | os.PathLike) -> dict:
+    """The sweep's plan, or {} for rows without one (a removed sweep.json): those are read as they are."""
+    return load_manifest(sweep_dir) if store.exists(store.join(sweep_dir, "sweep.json")) else {}
+
+
 def row_schema(manifest: dict) -> pa.Schema | None:
     """The sweep's row schema from its plan's param types; None for a plan that predates them."""
     types = manifest.get("param_types")
@@ -72,7 +77,7 @@ def row_schema(manifest: dict) -> pa.Schema | None:
 
 def load_trials(sweep_dir: str | os.PathLike, manifest: dict | None = None) -> pd.DataFrame:
     """All of the sweep's trial rows, in the schema's column order, sorted by trial id (deterministic)."""
-    manifest = manifest if manifest is not None else load_manifest(sweep_dir)
+    manifest = manifest if manifest is not None else plan_if_any(sweep_dir)
     folder, schema = store.join(sweep_dir, "trials"), row_schema(manifest)
     if schema is not None:
         trials = _read_own(folder, manifest, schema, ledger.REQUIRED["rows"])
@@ -85,7 +90,7 @@ def load_trials(sweep_dir: str | os.PathLike, manifest: dict | None = None) -> p
 
 
 def load_history(sweep_dir: str | os.PathLike, manifest: dict | None = None) -> pd.DataFrame:
-    manifest = manifest if manifest is not None else load_manifest(sweep_dir)
+    manifest = manifest if manifest is not None else plan_if_any(sweep_dir)
     folder = store.join(sweep_dir, "history")
     if row_schema(manifest) is not None:
         return _read_own(folder, manifest, ledger.HISTORY_SCHEMA, ledger.REQUIRED["history"])

@@ -1,4 +1,5 @@
-"""One driver per sweep: a lock beside the sweep's folder, `<storage>/<sweep-id>.lock`, a file or an object.
+"""One driver per sweep: a lock beside the sweep's folder, `<storage>/.<sweep-id>.lock`, a file or an object (a hidden
+name, which no sweep id can be: a sweep named `q.lock` never meets sweep `q`'s lock).
 
 Two terminals, or a job resubmitted while the first still runs, would otherwise both plan, launch and write the same
 trials. The lock names its holder (host, pid, start time) and carries a heartbeat count that the holder bumps every

@@ -6,12 +6,13 @@ scheduler is marked `stopped`, and a trial that died without writing a row (kill
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
 import sys
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 from ray import tune
 
@@ -87,14 +88,22 @@ class QuietRefusals(logging.Filter):
         return False
 
 
-def quiet_refusals(on_refused: Callable[[Exception], None]) -> None:
-    """Install QuietRefusals where Ray's records pass: the loggers that report them, and the handlers of Ray's
-    own logger (which its children's records reach)."""
+@contextlib.contextmanager
+def quiet_refusals(on_refused: Callable[[Exception], None]) -> Iterator[None]:
+    """QuietRefusals where Ray's records pass while the sweep runs: the loggers that report them, and the handlers
+    of Ray's own logger (which its children's records reach); removed after, so the next sweep in this process
+    hears its own refusals."""
     quiet = QuietRefusals(on_refused)
-    for name in ("ray.tune.execution.tune_controller", "ray.tune.execution.experiment_state"):
-        logging.getLogger(name).addFilter(quiet)
-    for handler in logging.getLogger("ray").handlers:
-        handler.addFilter(quiet)
+    targets = [logging.getLogger(name) for name in ("ray.tune.execution.tune_controller",
+                                                    "ray.tune.execution.experiment_state")]
+    targets += logging.getLogger("ray").handlers
+    for target in targets:
+        target.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for target in targets:
+            target.removeFilter(quiet)
 
 
 class SweepProgress(tune.Callback):
@@ -102,7 +111,6 @@ class SweepProgress(tune.Callback):
         self.total = total
         self.results_dir = results_dir
         self.on_refused = on_refused  # a write the storage refused (full, read-only): stop the sweep
-        quiet_refusals(on_refused)
         self.done = 0
         self.t0 = time.time()
         self.warned: set[str] = set()  # datasets whose skipped files were shown

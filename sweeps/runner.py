@@ -6,6 +6,7 @@ are the ledger: `--resume` skips every trial whose row says ok or stopped.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -212,11 +213,16 @@ def check_storage(storage: Path | str) -> None:
     written) before anything is written there, so a typo in --storage is one line now rather than a traceback or
     a failed row per trial later. The probe is this process's own file, removed by its exact name."""
     probe = store.join(storage, f".write-check-{os.getpid()}")
+    made = [] if store.is_uri(storage) else [p for p in [Path(storage), *Path(storage).parents] if not p.exists()]
     try:
         store.write_text("ok", probe)
         store.remove_file(probe)
     except OSError as exc:
         raise ConfigError(f"--storage {storage}: cannot write there ({one_line(exc)})") from None
+    finally:
+        for folder in made:  # the folders the probe created, deepest first: a refused sweep leaves nothing behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def clear_sweep(options: SweepOptions) -> None:
@@ -480,7 +486,7 @@ def trial_resources(config: dict) -> Any:
 def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -> None:
     from ray import tune
 
-    from sweeps.progress import SweepProgress
+    from sweeps.progress import SweepProgress, quiet_refusals
     from sweeps.scheduling import PerJobASHA
     from trainables.trial import run_trial
 
@@ -500,7 +506,8 @@ def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # Ctrl-C goes to SignalStop, like SIGTERM
     stop.tune_running = True
     try:
-        tuner.fit()
+        with quiet_refusals(stop.refuse):  # Ray's logs of a refused write become the sweep's stop, not tracebacks
+            tuner.fit()
     except Exception as exc:  # Tune's own state writes on a full disk end in a TuneError
         refusal = store.write_refusal(exc) or store.refuses_writes(options.sweep_dir)
         if refusal is None:

@@ -51,7 +51,7 @@ def test_unsafe_sweep_ids_are_refused_before_anything_is_touched(tmp_path, bad, 
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.strip().splitlines()[-1].endswith(
         f"argument --sweep-id: {bad!r}: a sweep id is one name of 1-100 letters, digits, '-', '_' or '.', "
-        "not '.' or '..' (no '/' or spaces)")
+        "starting with a letter or digit (no '/' or spaces)")
     assert_canaries_survive(canaries)
     assert not (tmp_path / "cache").exists()  # refused before the demo data was generated
 

@@ -266,8 +266,8 @@ def misfit(found: pa.Schema, expected: pa.Schema, required: tuple[str, ...] = RE
         if column.name not in expected.names:
             return f"column {column.name!r} is not one this sweep writes"
         want = expected.field(column.name).type
-        if column.type != want:
-            return f"column {column.name} is {column.type}, this sweep's is {want}"
+        if column.type != want and not (column.type == pa.large_string() and want == pa.string()):
+            return f"column {column.name} is {column.type}, this sweep's is {want}"  # (pandas writes large text)
     return None
 
 
@@ -303,8 +303,8 @@ def read_folder(folder: str, expected: pa.Schema, own: set[str] | None = None,
             trial_id = str(location).rsplit("/", 1)[-1].removesuffix(".parquet")
             try:
                 fragment = parquet.make_fragment(store.resolve(location)[1], filesystem=fs)
-                why = ("not a trial of this sweep's plan" if own is not None and trial_id not in own
-                       else misfit(fragment.physical_schema, expected, required))
+                why = misfit(fragment.physical_schema, expected, required) or (
+                    "not a trial of this sweep's plan" if own is not None and trial_id not in own else None)
             except (pa.ArrowException, OSError) as exc:
                 raise store.UnreadableFile(f"{location}: unreadable Parquet ({type(exc).__name__}: {exc})") from None
             if why:

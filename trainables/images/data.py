@@ -5,9 +5,11 @@ Layout: `<root>/{train,test}/<class>/<image>`. Each split is decoded and resized
 into a uint8 tensor cached on disk, so epochs, trials and later sweeps never touch PIL again. The presets are
 torchvision's `references/classification/presets.py`, per backbone input size: every method evaluates (and
 extracts features from) Resize(size / 0.875) + CenterCrop(size); augmented training takes RandomResizedCrop(size) +
-flip (+ the policy's colour / affine steps) per sample, from the same resized image's central square. Greyscale,
-palette, alpha and CMYK images are converted to RGB; files that are not images or cannot be decoded are skipped
-with a warning and counted in the trial's row.
+flip (+ the policy's colour / affine steps) per sample, from the same resized image's central square. Images are
+decoded as they are (to_rgb): greyscale, palette, alpha and CMYK converted to RGB, 16-bit images scaled by their bit
+depth, and an image whose value range the file does not say refused in the preflight (check_ranges). Files that
+are not images or cannot be decoded, and hidden entries (.ipynb_checkpoints, .DS_Store), are skipped with a warning
+and counted in the trial's row; class folder names are compared in Unicode NFC (class_name).
 """
 from __future__ import annotations
 

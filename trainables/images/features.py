@@ -22,7 +22,7 @@ from trainables.ledger import flatten_metrics
 from trainables.loop import labels
 from trainables.trial import Trial
 
-FEATURE_VERSION = 2  # 2: random weights rescaled to unit variance (backbones.unit_variance_init)
+FEATURE_VERSION = 3  # 2: random weights rescaled to unit variance (backbones.unit_variance_init), 3: seeded
 
 
 def extract(model, split: Split, device, batch_size: int = 64, amp: bool = True,
@@ -50,6 +50,9 @@ def _extract_all(trial: Trial, dataset_dir: Path, size: int) -> dict[str, np.nda
     _, train, test = load_image_data(dataset_dir, size, spec.images, spec.data_seed,
                                      spec.cache_dir if spec.images.cache else None, spec.data.fingerprint,
                                      layout=trial.layout)
+    # the features are the job's, shared by its trials (and keyed by the sweep's seed): random weights are drawn
+    # from that seed, so a rerun with a cold cache extracts the very same features
+    torch.manual_seed(spec.data_seed)
     model = backbones.feature_extractor(trial.job.model, spec.weights)
     model = model.to(device, memory_format=torch.channels_last)
     if spec.weights == "random":

@@ -2,7 +2,9 @@
 for one CSV split here (trainables.data.layout). No TensorFlow here.
 
 Texts may contain quoted newlines, so a real CSV parser reads them; "null" or "NA" stay text (no NA parsing).
-Labels are mapped from the sorted train classes; a label seen only in test is an error.
+Labels are mapped from the sorted train classes; a label seen only in test is an error. A row with an empty text
+or an empty label is skipped and named (an empty label is never a class); a header naming a column twice is an
+error (which one to read would be a guess); labels are compared in Unicode NFC, like image class folders.
 """
 from __future__ import annotations
 
