@@ -1,6 +1,6 @@
 # Two commands set up everything on a fresh machine:
 #   make demo   install, run every course group on generated demo data (local Ray), print the tables
-#   make test   install, run the test suite
+#   make test   install, run the test suite (make test-fast: the tier without Ray sweeps, cluster, S3, browser)
 # EXTRA=gpu installs the CUDA build of TensorFlow instead of tensorflow-cpu (GPU nodes).
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(EXTRA)
 DEMO_ARGS ?=
 
-.PHONY: venv demo test clean
+.PHONY: venv demo test test-fast clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,10 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest
+
+# the fast tier: no Ray Tune sweep, cluster, S3 server or browser (tests/conftest.py); for iterating on one change
+test-fast: venv
+	$(PY) -m pytest -m "not (sweep or cluster or s3 or browser)"
 
 # Results under runs/ are never deleted wholesale: `make demo` starts its own sweep over with --fresh, which
 # removes only that sweep's folder (sweeps/storage.py: remove_sweep).

@@ -1,6 +1,18 @@
-"""Shared fixtures: generated demo data, the tiny test budget, the real data beside the project, sweep runners."""
+"""Shared fixtures: generated demo data, the tiny test budget, the real data beside the project, sweep runners, and
+the test tiers.
+
+Tiers (markers, pyproject.toml): `sweep` runs Ray Tune (in this process or through the CLI), `cluster` needs the
+loopback Ray cluster, `s3` a real S3 API (moto's server), `browser` Debian's chromium. `make test-fast` leaves all
+four out; `make test` runs everything. The last three, and `sweep` for tests that build a sweep through the
+`make_options` or `finished_sweep` fixtures, are marked here from the fixtures a test uses; a test that starts a
+sweep otherwise (the CLI in a child process) carries `@pytest.mark.sweep` itself. A test of the fast tier that
+starts Ray in this process fails, naming the marker it lacks.
+"""
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
 import os
 import subprocess
 import sys
@@ -46,6 +58,64 @@ def run_cli(*args: str, cwd: Path = ROOT, script: str = "all_groups.py") -> subp
                           capture_output=True, text=True, timeout=600)
 
 
+def run_main(*args: str, script: str = "all_groups.py") -> subprocess.CompletedProcess:
+    """The same command's own `main(argv)` under its `main_guard`, in this process: for error paths, which end before
+    Ray starts (in a fresh interpreter each would spend ~5 s importing). Its exit code and what it printed come
+    back as run_cli's do; Ray starting is an error here (use run_cli for what runs trials)."""
+    from sweeps.cli import main_guard
+
+    module = importlib.import_module(f"sweeps.{script.removesuffix('.py')}")
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), no_ray("run_main is for error paths"):
+        try:
+            main_guard(lambda: module.main(list(args)))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def no_ray(why: str):
+    """ray.init raises while this holds (`why` says what the test should have been)."""
+    import ray
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"this test started Ray: {why}")
+
+    original, ray.init = ray.init, refuse
+    try:
+        yield
+    finally:
+        ray.init = original
+
+
+TIER_FIXTURES = {"cluster": "cluster", "chromium": "browser", "s3_server": "s3", "make_options": "sweep",
+                 "finished_sweep": "sweep"}
+SLOW_TIERS = ("sweep", "cluster", "s3", "browser")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark each test with the tiers its fixtures imply (a parametrised storage of "s3" included)."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        for fixture, marker in TIER_FIXTURES.items():
+            if fixture in item.fixturenames:
+                item.add_marker(getattr(pytest.mark, marker))
+        if "s3" in params.values():
+            item.add_marker(pytest.mark.s3)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_starts_no_ray(request):
+    """A test outside the slow tiers that starts Ray in this process fails: it belongs to the `sweep` tier."""
+    if any(request.node.get_closest_marker(m) for m in SLOW_TIERS):
+        yield
+        return
+    with no_ray("mark it @pytest.mark.sweep, or keep it from starting trials"):
+        yield
+
+
 def trial_spec(results_dir, job: Job = Job(2, "spam", "gru", "recurrent"), **changes) -> TrialSpec:
     """A TrialSpec as the planner would make one, for tests that drive a Trial outside a sweep."""
     spec = TrialSpec(trial_id=f"{job.key}-00-abc123", job=job, sample=0, framework="tensorflow",
@@ -55,7 +125,7 @@ def trial_spec(results_dir, job: Job = Job(2, "spam", "gru", "recurrent"), **cha
     return spec.replace(**changes)
 
 
-__all__ = ["run_cli", "run_sweep", "trial_spec", "SHARED_DATA", "TINY"]
+__all__ = ["run_cli", "run_main", "run_sweep", "trial_spec", "SHARED_DATA", "TINY"]
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import yaml
 from sweeps.budgets import BudgetError, load_budget
 from sweeps.groups import Job
 from sweeps.runner import ConfigError, run_sweep
-from tests.conftest import ROOT, run_cli, trial_spec
+from tests.conftest import ROOT, run_main, trial_spec
 
 
 def assert_one_line_error(result, *needles: str) -> None:
@@ -31,16 +31,16 @@ def copy_dataset(demo_root: Path, name: str, dest: Path) -> Path:
 
 
 def test_unknown_group(tmp_path):
-    assert_one_line_error(run_cli("--groups", "42", "--storage", str(tmp_path)), "--groups", "'42'")
+    assert_one_line_error(run_main("--groups", "42", "--storage", str(tmp_path)), "--groups", "'42'")
 
 
 def test_unknown_budget(tmp_path):
-    assert_one_line_error(run_cli("--budget", "huge", "--storage", str(tmp_path)), "--budget", "smoke")
+    assert_one_line_error(run_main("--budget", "huge", "--storage", str(tmp_path)), "--budget", "smoke")
 
 
 def test_data_root_lacking_a_dataset(tmp_path, demo_root):
     copy_dataset(demo_root, "caltech101", tmp_path / "data")
-    result = run_cli("--groups", "P1G19,P2G1", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path),
+    result = run_main("--groups", "P1G19,P2G1", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path),
                      "--budget", "smoke")
     assert_one_line_error(result, "no dataset folder 'sentiment'", str(tmp_path / "data" / "sentiment"))
 
@@ -48,7 +48,7 @@ def test_data_root_lacking_a_dataset(tmp_path, demo_root):
 def test_empty_dataset_folder(tmp_path):
     for name in ("sentiment", "spam"):
         (tmp_path / "data" / name).mkdir(parents=True)
-    result = run_cli("--part", "2", "--groups", "1", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path),
+    result = run_main("--part", "2", "--groups", "1", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path),
                      "--budget", "smoke")
     assert_one_line_error(result, "sentiment/train.csv: missing file")
 
@@ -57,7 +57,7 @@ def test_empty_class_folder(tmp_path, demo_root):
     root = copy_dataset(demo_root, "caltech101", tmp_path / "data")
     for image in (root / "train" / "class_03").iterdir():
         image.unlink()
-    result = run_cli("--groups", "P1G19", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path),
+    result = run_main("--groups", "P1G19", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path),
                      "--budget", "smoke")
     assert_one_line_error(result, "train/class_03: empty class folder")
 
@@ -66,7 +66,7 @@ def test_csv_without_label_column(tmp_path, demo_root):
     root = copy_dataset(demo_root, "sentiment", tmp_path / "data")
     copy_dataset(demo_root, "spam", tmp_path / "data")
     pd.read_csv(root / "train.csv").rename(columns={"label": "class"}).to_csv(root / "train.csv", index=False)
-    result = run_cli("--groups", "P2G1", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path),
+    result = run_main("--groups", "P2G1", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path),
                      "--budget", "smoke")
     assert_one_line_error(result, "sentiment/train.csv: missing column(s) label", "found text, class")
 
@@ -95,7 +95,7 @@ def test_broken_text_csv_is_one_line(tmp_path, demo_root, damage, needle):
     root = copy_dataset(demo_root, "sentiment", tmp_path / "data")
     copy_dataset(demo_root, "spam", tmp_path / "data")
     damage(root / "train.csv")
-    result = run_cli("--groups", "P2G1", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path),
+    result = run_main("--groups", "P2G1", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path),
                      "--budget", "smoke")
     assert_one_line_error(result, needle)
 
@@ -202,20 +202,15 @@ def test_trial_given_a_gpu_it_cannot_see_stops_at_start(monkeypatch, tmp_path):
 
 
 def test_matrix_unknown_model_is_one_line(tmp_path):
-    from tests.conftest import ROOT
-    import subprocess
-    import sys
-
-    result = subprocess.run([sys.executable, str(ROOT / "sweeps" / "matrix.py"), "--datasets", "caltech101",
-                             "--models", "resnet9000", "--methods", "features_svm", "--storage", str(tmp_path)],
-                            capture_output=True, text=True, timeout=300)
+    result = run_main("--datasets", "caltech101", "--models", "resnet9000", "--methods", "features_svm", "--storage",
+                      str(tmp_path), script="matrix.py")
     assert_one_line_error(result, "unknown backbone 'resnet9000'", "alexnet")
 
 
 def test_image_test_class_missing_from_train(tmp_path, demo_root):
     root = copy_dataset(demo_root, "caltech101", tmp_path / "data")
     shutil.rmtree(root / "train" / "class_07")
-    result = run_cli("--groups", "P1G19", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path),
+    result = run_main("--groups", "P1G19", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path),
                      "--budget", "smoke")
     assert_one_line_error(result, "caltech101/test: classes ['class_07'] have no training folder")
 
@@ -223,7 +218,7 @@ def test_image_test_class_missing_from_train(tmp_path, demo_root):
 def test_real_data_needs_a_named_budget(tmp_path, demo_root):
     """Real data never silently gets the smoke budget's caps (a few hundred items of thousands)."""
     copy_dataset(demo_root, "spam", tmp_path / "data")
-    result = run_cli("--part", "2", "--groups", "7", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path))
+    result = run_main("--part", "2", "--groups", "7", "--data-root", str(tmp_path / "data"), "--storage", str(tmp_path))
     assert_one_line_error(result, "without --budget", "--budget full", "--budget smoke to accept the caps")
 
 
@@ -234,12 +229,12 @@ def test_real_data_needs_a_named_budget(tmp_path, demo_root):
     (("--max-failures", "-5"), "argument --max-failures: '-5': expected a whole number >= 0"),
 ])
 def test_numeric_options_are_checked_before_anything_starts(tmp_path, args, needle):
-    result = run_cli(*args, "--storage", str(tmp_path), "--dry-run")
+    result = run_main(*args, "--storage", str(tmp_path), "--dry-run")
     assert result.returncode == 2 and needle in result.stderr, result.stderr
 
 
 def test_an_empty_group_selection_is_an_error(tmp_path):
-    assert_one_line_error(run_cli("--groups", ",", "--storage", str(tmp_path)), "--groups ','", "no group named")
+    assert_one_line_error(run_main("--groups", ",", "--storage", str(tmp_path)), "--groups ','", "no group named")
 
 
 SMOKE = yaml.safe_load((ROOT / "sweeps" / "budgets" / "smoke.yaml").read_text())
@@ -292,6 +287,6 @@ def test_a_budget_is_checked_when_it_loads(tmp_path, path, value, needle):
 
 def test_a_bad_budget_stops_the_sweep_command_before_ray(tmp_path):
     budget = edited_smoke(tmp_path, "methods.recurrent.space.units", ("rename", "unitz"))
-    result = run_cli("--part", "2", "--groups", "1", "--budget", str(budget), "--storage", str(tmp_path / "runs"))
+    result = run_main("--part", "2", "--groups", "1", "--budget", str(budget), "--storage", str(tmp_path / "runs"))
     assert_one_line_error(result, "unitz: unknown parameter of recurrent")
     assert not (tmp_path / "runs").exists()  # refused before demo data, results folder or Ray

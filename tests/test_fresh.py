@@ -12,7 +12,7 @@ import json
 import pytest
 
 from sweeps.storage import ForeignFolder, remove_sweep
-from tests.conftest import TINY, run_cli
+from tests.conftest import TINY, run_cli, run_main
 from tests.test_bad_input import assert_one_line_error
 from trainables import store
 
@@ -46,7 +46,7 @@ def assert_canaries_survive(canaries: dict[str, str]) -> None:
 def test_unsafe_sweep_ids_are_refused_before_anything_is_touched(tmp_path, bad, monkeypatch):
     monkeypatch.setenv("GROUPSWEEP_CACHE", str(tmp_path / "cache"))
     canaries = plant_canaries(str(tmp_path / "area"))
-    result = run_cli("--local", "--part", "2", "--groups", "1", "--sweep-id", bad, "--fresh", "--storage",
+    result = run_main("--local", "--part", "2", "--groups", "1", "--sweep-id", bad, "--fresh", "--storage",
                      str(tmp_path / "area" / "runs"))
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.strip().splitlines()[-1].endswith(
@@ -60,7 +60,7 @@ def test_unsafe_sweep_id_on_s3(s3_bucket, tmp_path, monkeypatch):
     monkeypatch.setenv("GROUPSWEEP_CACHE", str(tmp_path / "cache"))
     canaries = plant_canaries(s3_bucket)
     for bad in ("..", "."):
-        result = run_cli("--local", "--part", "2", "--groups", "1", "--sweep-id", bad, "--fresh", "--storage",
+        result = run_main("--local", "--part", "2", "--groups", "1", "--sweep-id", bad, "--fresh", "--storage",
                          store.join(s3_bucket, "runs"))
         assert result.returncode == 2 and "argument --sweep-id" in result.stderr.splitlines()[-1]
     assert_canaries_survive(canaries)
@@ -103,7 +103,7 @@ def test_cli_fresh_on_a_foreign_folder_is_one_line(area, tmp_path, monkeypatch):
             store.join(area, "runs", "s", "thesis.pdf"): "years of work"}
     for location, text in mine.items():
         store.write_text(text, location)
-    result = run_cli("--local", "--part", "2", "--groups", "1", "--sweep-id", "s", "--fresh", "--storage",
+    result = run_main("--local", "--part", "2", "--groups", "1", "--sweep-id", "s", "--fresh", "--storage",
                      store.join(area, "runs"))
     assert_one_line_error(result, "--fresh:", "holds thesis.pdf, which a sweep does not write")
     assert_canaries_survive(canaries | mine)
@@ -112,10 +112,11 @@ def test_cli_fresh_on_a_foreign_folder_is_one_line(area, tmp_path, monkeypatch):
 def test_storage_that_cannot_be_created_is_one_line(tmp_path):
     (tmp_path / "file").write_text("a file, not a folder")
     for bad in ("/proc/nope", str(tmp_path / "file" / "runs")):
-        result = run_cli("--local", "--part", "2", "--groups", "1", "--storage", bad)
+        result = run_main("--local", "--part", "2", "--groups", "1", "--storage", bad)
         assert_one_line_error(result, f"--storage {bad}: cannot write there")
 
 
+@pytest.mark.sweep
 def test_a_normal_fresh_removes_exactly_its_own_sweep(tmp_path):
     """A real sweep, then the same command with --fresh: the old rows are gone, everything else is there."""
     canaries = plant_canaries(str(tmp_path))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT, TINY
+from tests.conftest import ROOT, TINY, run_main
 
 
 def snapshot(folder: Path) -> dict[str, int]:
@@ -59,6 +59,7 @@ def ok_rows(trials: Path) -> dict[str, int]:
     return out
 
 
+@pytest.mark.sweep
 def test_a_full_disk_mid_sweep_is_a_clean_stop_and_resume_finishes(small_disk, demo_root):
     """The storage fills while trials run: one `error:` line naming the path and ENOSPC, exit 75, the lock
     released, every finished row intact; once space is back, --resume runs the rest to the end."""
@@ -110,11 +111,21 @@ def grey_twins(demo_root: Path, dest: Path) -> tuple[Path, Path]:
     return dest / "grey8", dest / "grey16"
 
 
+MATRIX = ("--local", "--budget", str(TINY), "--weights", "random")
+
+
 def run_matrix(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "sweeps" / "matrix.py"), "--local", "--budget", str(TINY),
-                           "--weights", "random", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    """`python sweeps/matrix.py` as a user runs it, with the tiny budget and random weights."""
+    return subprocess.run([sys.executable, str(ROOT / "sweeps" / "matrix.py"), *MATRIX, *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
 
 
+def matrix_error(*args: str) -> subprocess.CompletedProcess:
+    """The same command's error path, through its main(argv) in this process (it ends before Ray starts)."""
+    return run_main(*MATRIX, *args, script="matrix.py")
+
+
+@pytest.mark.sweep
 def test_16_bit_images_give_the_tensors_and_the_accuracy_of_their_8_bit_twin(tmp_path, demo_root):
     """A 16-bit greyscale PNG (Pillow mode I;16) used to be clipped to solid white and trained at chance without a
     word; it is scaled by its bit depth, so the same images as 8-bit PNGs give the same tensors and, through the
@@ -175,7 +186,7 @@ def test_classes_too_small_for_the_splits_are_refused_before_anything_runs(tmp_p
     nothing; this used to run, fail the SVM trials with scikit-learn's error and report the fine-tune `ok` with
     test accuracy 1.0 and no validation accuracy. Now: one line with the class, its count and what works."""
     pool = tiny_pool(demo_root, tmp_path / "pool", per_class=2)
-    result = run_matrix("--datasets", f"pair={pool}", "--models", "resnet18", "--methods", "features_svm,finetune",
+    result = matrix_error("--datasets", f"pair={pool}", "--models", "resnet18", "--methods", "features_svm,finetune",
                         "--storage", str(tmp_path / "runs"))
     assert_one_line_error(result, f"{pool}: class 'class_00' has 2 item(s); after --test-fraction 0.2 (1 test) and "
                                   f"the budget's val_fraction 0.25, 1 remain to train on, 0 to validate and 1 to "
@@ -187,7 +198,7 @@ def test_classes_too_small_for_the_splits_are_refused_before_anything_runs(tmp_p
             (given / split / folder.name).mkdir(parents=True)
             for image in sorted(folder.iterdir())[:n]:
                 (given / split / folder.name / image.name).write_bytes(image.read_bytes())
-    result = run_matrix("--datasets", f"given={given}", "--models", "resnet18", "--methods", "features_svm",
+    result = matrix_error("--datasets", f"given={given}", "--models", "resnet18", "--methods", "features_svm",
                         "--storage", str(tmp_path / "runs"))
     assert_one_line_error(result, "class 'class_00' has 1 training and 1 test item(s); after the budget's "
                                   "val_fraction 0.25, 1 remain to train on, 0 to validate and 1 to test; every class "
@@ -374,7 +385,7 @@ def test_a_damaged_weights_file_is_named_and_prefetch_replaces_it(tmp_path, torc
     damaged.parent.mkdir(parents=True)
     damaged.write_bytes(real.read_bytes()[:100_000])
     monkeypatch.setenv("TORCH_HOME", str(home))
-    result = run_matrix("--datasets", f"pics={demo_root / 'caltech101'}", "--models", "mobilenet_v2", "--methods",
+    result = matrix_error("--datasets", f"pics={demo_root / 'caltech101'}", "--models", "mobilenet_v2", "--methods",
                         "features_svm", "--weights", "imagenet", "--storage", str(tmp_path / "runs"))
     assert_one_line_error(result, f"{damaged}: damaged weights file (100,000 bytes, sha256 ",
                           "its name says b0353104...: a truncated or corrupted download); replace it with "
@@ -409,7 +420,7 @@ def test_yaml_with_a_key_twice_or_a_wrong_shape_is_one_line(tmp_path, demo_root)
              f"got a list"),
             (("--datasets", f"pics={pics}", "--budget", str(budget)),
              f"{budget}: key 'val_fraction' appears twice (lines 3 and ")):
-        result = run_matrix("--models", "resnet18", "--methods", "features_svm", "--storage", str(tmp_path / "runs"),
+        result = matrix_error("--models", "resnet18", "--methods", "features_svm", "--storage", str(tmp_path / "runs"),
                             *args)
         assert_one_line_error(result, needle)
     assert not (tmp_path / "runs").exists()
@@ -420,7 +431,7 @@ def test_a_comma_inside_a_datasets_path_says_a_datasets_file_takes_any_path(tmp_
 
     folder = tmp_path / "pics,2026"
     shutil.copytree(demo_root / "caltech101", folder)
-    result = run_matrix("--datasets", f"pics={folder}", "--models", "resnet18", "--methods", "features_svm",
+    result = matrix_error("--datasets", f"pics={folder}", "--models", "resnet18", "--methods", "features_svm",
                         "--storage", str(tmp_path / "runs"))
     assert_one_line_error(result, f"--datasets: '2026' after 'pics={tmp_path}/pics' is not a dataset; if the path is "
                                   f"{folder}, a comma in it cuts it there: list pics in --datasets-file, which "
@@ -442,6 +453,7 @@ def test_analysis_of_a_file_and_resume_of_a_mistyped_sweep_are_one_line(tmp_path
     assert snapshot(storage) == before
 
 
+@pytest.mark.sweep
 def test_text_columns_named_twice_and_empty_labels(tmp_path, demo_root):
     """A header naming `label` twice was read without a word (pandas renames the second `label.1`); an empty label
     became a class of its own. Now: one line naming the column; the row is skipped, counted, named in the row and

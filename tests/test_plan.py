@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from sweeps.budgets import load_budget
 from sweeps.groups import all_groups, expand
-from tests.conftest import run_cli
+from tests.conftest import run_main
 
 
 def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path):
-    result = run_cli("--dry-run", "--budget", "full", "--storage", str(tmp_path / "runs"))
+    result = run_main("--dry-run", "--budget", "full", "--storage", str(tmp_path / "runs"))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     jobs = expand(all_groups())

@@ -34,6 +34,7 @@ def wait_for_rows(trials: Path, n: int, proc: subprocess.Popen, timeout: float =
         time.sleep(0.2)
 
 
+@pytest.mark.sweep
 def test_sigterm_mid_sweep_stops_cleanly_and_resume_reruns_nothing_finished(tmp_path):
     """What `timeout`, `kill`, Slurm and Kubernetes send: trials stop, rows stay, exit 143 with one line (not Ray's
     C++ stack dump), and --resume runs only what had not finished. While the first driver runs, a second one on
@@ -119,6 +120,7 @@ def test_another_hosts_lock_is_judged_by_its_heartbeat_not_its_clock(storage):
         assert lock.read().beat >= 1 and lock.read().host == socket.gethostname()
 
 
+@pytest.mark.sweep
 def test_resume_refuses_another_plan_and_names_damaged_files(tmp_path):
     """--resume with other options than the stored plan refuses, naming the fields; a damaged row file is named,
     removed and its trial rerun; a damaged sweep.json is named by --resume and by the analysis."""

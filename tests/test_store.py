@@ -14,7 +14,7 @@ import pytest
 from analysis.load import load_history, load_manifest, load_trials
 from sweeps.groups import Job
 from sweeps.runner import run_sweep
-from tests.conftest import run_cli, trial_spec
+from tests.conftest import run_main, trial_spec
 from tests.test_bad_input import assert_one_line_error
 from trainables import store
 
@@ -123,7 +123,7 @@ def test_sweep_on_s3_with_a_retry_then_analysis_and_resume(s3_bucket, demo_root,
 
 
 def test_cli_refuses_a_storage_uri_it_cannot_write(tmp_path):
-    result = run_cli("--storage", "ftp://host/runs")
+    result = run_main("--storage", "ftp://host/runs")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].endswith(
         "argument --storage: ftp://host/runs: expected a local folder or one of s3://bucket/prefix, gs://bucket/prefix")
@@ -131,7 +131,7 @@ def test_cli_refuses_a_storage_uri_it_cannot_write(tmp_path):
 
 def test_missing_bucket_is_one_line_before_any_trial(s3_server, tmp_path, monkeypatch):
     monkeypatch.setenv("GROUPSWEEP_CACHE", str(tmp_path / "cache"))  # demo data is generated on this node
-    result = run_cli("--local", "--part", "2", "--groups", "1", "--storage", "s3://no-such-bucket/runs")
+    result = run_main("--local", "--part", "2", "--groups", "1", "--storage", "s3://no-such-bucket/runs")
     assert_one_line_error(result, "--storage s3://no-such-bucket/runs: cannot write there", "no-such-bucket")
     assert not (tmp_path / "cache").exists()  # refused before the demo data was generated
     assert store.local_root("s3://no-such-bucket/runs") == tmp_path / "cache"  # where it would have gone

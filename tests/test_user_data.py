@@ -14,7 +14,7 @@ import pandas as pd
 import PIL.Image
 import pytest
 
-from tests.conftest import TINY, run_cli
+from tests.conftest import TINY, run_cli, run_main
 from tests.test_bad_input import assert_one_line_error
 
 
@@ -37,6 +37,7 @@ def one_csv(demo_root: Path, dest: Path) -> Path:
 HOSTILE = "<b>ünï 名字 & 'c'"  # a class folder named like markup, with quotes, spaces and non-ASCII letters
 
 
+@pytest.mark.sweep
 def test_two_user_datasets_run_through_tune_and_the_report_names_them(tmp_path, demo_root):
     """Also the battery's odd-but-valid inputs: a hostile Unicode class name (kept, escaped in the report), a
     one-pixel image (decoded, not skipped), a CSV written by Excel on Windows (BOM, CRLF) with numeric labels."""
@@ -119,7 +120,7 @@ def _bad_inputs(tmp_path: Path, demo_root: Path) -> dict[str, tuple[list[str], t
                                   "empty split", "collision", "unknown"])
 def test_bad_user_data_is_one_line_before_ray(tmp_path, demo_root, case):
     datasets, needles = _bad_inputs(tmp_path, demo_root)[case]
-    result = run_cli("--local", "--datasets", ",".join(datasets), "--models", "resnet18,gru",
+    result = run_main("--local", "--datasets", ",".join(datasets), "--models", "resnet18,gru",
                      "--methods", "features_svm,recurrent", "--budget", "smoke", "--storage", str(tmp_path / "runs"),
                      script="matrix.py")
     assert_one_line_error(result, *needles)
