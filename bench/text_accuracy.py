@@ -34,7 +34,7 @@ TARGETS = {"sentiment": 0.78, "spam": 0.985, "questions": 0.82, "newsgroups": 0.
 def budget_for(args):
     import yaml
 
-    from sweeps.budgets import _domain, load_budget
+    from sweeps.budgets import load_budget, space_entry
 
     budget = load_budget(args.budget)
     recurrent = budget.method("recurrent")
@@ -42,7 +42,7 @@ def budget_for(args):
                                     max_epochs=args.epochs or recurrent.max_epochs)
     if args.space_file:  # {dataset: {key: value}}: replaces the budget's entries for those datasets
         over = yaml.safe_load(args.space_file.read_text()) or {}
-        spaces = {d: {k: _domain(f"{args.space_file}: {d}.{k}", v) for k, v in entries.items()}
+        spaces = {d: {k: space_entry(f"{args.space_file}: {d}.{k}", v) for k, v in entries.items()}
                   for d, entries in over.items()}
         recurrent = dataclasses.replace(recurrent, datasets=recurrent.datasets | spaces)
     return dataclasses.replace(budget, methods=budget.methods | {"recurrent": recurrent})

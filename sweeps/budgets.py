@@ -1,9 +1,9 @@
 """Named budgets (sweeps/budgets/<name>.yaml) and the search spaces they carry.
 
 A budget is data: per-method `num_samples`, `max_epochs` and a search `space`, plus data caps and trial resources.
-Space values use a tiny syntax mapped onto Ray Tune domains — `{choice: [...]}`, `{loguniform: [lo, hi]}`,
-`{uniform: [lo, hi]}`, `{randint: [lo, hi]}`, `{cycle: [...]}` (sample i takes the i-th value, round robin) — and a
-plain value is a fixed hyperparameter. A method's
+Space values use a tiny syntax (sweeps.domains: Ray Tune's draws, without Ray) — `{choice: [...]}`,
+`{loguniform: [lo, hi]}`, `{uniform: [lo, hi]}`, `{randint: [lo, hi]}`, `{cycle: [...]}` (sample i takes the i-th
+value, round robin) — and a plain value is a fixed hyperparameter. A method's
 `datasets: {<name>: {key: value}}` replaces space entries for that dataset's jobs only.
 """
 from __future__ import annotations
@@ -16,35 +16,14 @@ from typing import Any
 
 import numpy as np
 import yaml
-from ray import tune
 
 from trainables.hparams import Param
 from trainables.plan import Asha, ImageCaps, Resources, TextCaps
 from trainables.registry import METHODS, MethodSpec, list_datasets
+from sweeps.domains import DOMAINS, Cycle
 from trainables import yamlfile
 
 BUDGET_DIR = Path(__file__).parent / "budgets"
-
-
-@dataclass(frozen=True)
-class Cycle:
-    """`{cycle: [a, b, c]}`: sample i takes values[i % len] — every value once per len(values) samples (a grid over
-    one categorical, e.g. each fine-tuning mode), the other parameters drawn as usual."""
-
-    values: tuple
-
-    def __post_init__(self) -> None:
-        if not self.values:
-            raise ValueError("cycle needs at least one value")
-
-    @property
-    def categories(self) -> list:  # what the row schema types the column from (like tune.choice)
-        return list(self.values)
-
-
-_DOMAINS = {"choice": lambda v: tune.choice(v), "loguniform": lambda v: tune.loguniform(*v),
-            "uniform": lambda v: tune.uniform(*v), "randint": lambda v: tune.randint(*v),
-            "cycle": lambda v: Cycle(tuple(v))}
 
 
 class BudgetError(ValueError):
@@ -55,7 +34,7 @@ class BudgetError(ValueError):
 class MethodBudget:
     num_samples: int
     max_epochs: int | None
-    space: dict[str, Any]  # name -> tune Domain or a fixed value
+    space: dict[str, Any]  # name -> a sweeps.domains domain or a fixed value
     asha: Asha = Asha()  # early stopping for this method's jobs
     # per-dataset entries over `space`: a dataset's own facts (questions are ten words, newsgroups posts hundreds)
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -135,14 +114,14 @@ def _checked(where: str, mapping: dict, params: dict[str, Param], what: str) -> 
     return mapping
 
 
-def _domain(where: str, value: Any, param: Param | None = None) -> Any:
-    """A space entry as a fixed value or a Tune domain, each of its values checked against `param` when given."""
+def space_entry(where: str, value: Any, param: Param | None = None) -> Any:
+    """A space entry as a fixed value or a domain (sweeps.domains), each of its values checked against `param` when given."""
     if not isinstance(value, dict):
         if param and (problem := param.problem(value)):
             raise BudgetError(f"{where}: {problem}")
         return value
-    if len(value) != 1 or next(iter(value)) not in _DOMAINS:
-        raise BudgetError(f"{where}: expected a value or one of {{{', '.join(_DOMAINS)}: ...}}, got {value!r}")
+    if len(value) != 1 or next(iter(value)) not in DOMAINS:
+        raise BudgetError(f"{where}: expected a value or one of {{{', '.join(DOMAINS)}: ...}}, got {value!r}")
     kind, args = next(iter(value.items()))
     if not isinstance(args, list) or not args:
         raise BudgetError(f"{where}.{kind}: expected a list, got {args!r}")
@@ -157,7 +136,7 @@ def _domain(where: str, value: Any, param: Param | None = None) -> Any:
         if problem := param.problem(end):
             raise BudgetError(f"{where}.{kind}: {problem}")
     try:
-        return _DOMAINS[kind](args)
+        return DOMAINS[kind](args)
     except (TypeError, ValueError) as exc:
         raise BudgetError(f"{where}: bad {kind} arguments {args!r} ({exc})") from None
 
@@ -166,7 +145,7 @@ def _space(where: str, method: MethodSpec, entries: Any, complete: bool) -> dict
     """A method's space (complete: every required parameter present) or a dataset's entries over it."""
     entries = _mapping(where, entries, f"{method.name}'s parameters")
     _known(where, entries, sorted(method.params), f"parameter of {method.name}")
-    space = {key: _domain(f"{where}.{key}", value, method.params[key]) for key, value in entries.items()}
+    space = {key: space_entry(f"{where}.{key}", value, method.params[key]) for key, value in entries.items()}
     missing = [k for k, p in method.params.items() if p.required and k not in entries] if complete else []
     if missing:
         raise BudgetError(f"{where}: missing {', '.join(missing)} ({method.name} reads them; a fixed value or a "
@@ -244,7 +223,7 @@ def sample_configs(space: dict[str, Any], num_samples: int, seed: int) -> list[d
         for key in sorted(space):  # sorted: the draw order must not depend on YAML key order
             value = space[key]
             if isinstance(value, Cycle):
-                config[key] = value.values[i % len(value.values)]
+                config[key] = value.at(i)
             else:
                 config[key] = value.sample(random_state=rng) if hasattr(value, "sample") else value
         configs.append({k: v.item() if isinstance(v, np.generic) else v for k, v in config.items()})

@@ -9,7 +9,8 @@ import json
 
 import pandas as pd
 
-from sweeps.budgets import Cycle, load_budget
+from sweeps.budgets import load_budget
+from sweeps.domains import Cycle
 from sweeps.groups import Job
 from trainables.plan import Asha
 from sweeps.runner import run_sweep

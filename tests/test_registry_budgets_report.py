@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from ray import tune
 
-from sweeps.budgets import _domain, BudgetError, load_budget, sample_configs
+from sweeps.budgets import BudgetError, load_budget, sample_configs, space_entry
 from trainables import ledger
 from trainables.plan import Asha
 from trainables.registry import (BACKBONES, CELLS, DATASETS, METHODS, Registry, UnknownNameError, list_backbones,
@@ -39,8 +39,51 @@ def test_sampling_is_reproducible_and_within_space():
     assert a == b and a != sample_configs(space, 5, seed=8)
     assert all(0.001 <= c["lr"] <= 0.05 and c["mode"] in {"head", "head_lr", "last3", "all"} for c in a)
     # {cycle: [...]}: every value once per round, the rest drawn as usual
-    cycled = sample_configs(space | {"mode": _domain("t", {"cycle": ["head", "all"]})}, 4, seed=7)
+    cycled = sample_configs(space | {"mode": space_entry("t", {"cycle": ["head", "all"]})}, 4, seed=7)
     assert [c["mode"] for c in cycled] == ["head", "all", "head", "all"] and len({c["lr"] for c in cycled}) == 4
+
+
+def as_ray(value):
+    """A budget's domain as the Ray Tune domain of the same name (what budgets held before sweeps.domains)."""
+    from ray import tune
+
+    from sweeps import domains
+
+    convert = {domains.Choice: lambda d: tune.choice(list(d.values)),
+               domains.LogUniform: lambda d: tune.loguniform(d.lower, d.upper),
+               domains.Uniform: lambda d: tune.uniform(d.lower, d.upper),
+               domains.RandInt: lambda d: tune.randint(d.lower, d.upper)}
+    return convert[type(value)](value) if type(value) in convert else value
+
+
+def test_budget_domains_draw_what_ray_tunes_draw():
+    """Every named budget's every space samples the very configurations Ray Tune's own domains sample from the same
+    seed: a sweep's trial ids (a digest of them) stay what they were before budgets stopped importing Ray."""
+    from sweeps.budgets import list_budgets
+
+    spaces = [mb.space_for(d) for b in list_budgets() for mb in load_budget(b).methods.values()
+              for d in (None, *mb.datasets)]
+    spaces.append({"u": space_entry("t", {"uniform": [0.0, 0.5]}), "r": space_entry("t", {"randint": [1, 9]}),
+                   "c": space_entry("t", {"choice": [1, "a", None, 2.5]})})
+    for space in spaces:
+        for seed in (0, 7, 12345):
+            ray_space = {k: as_ray(v) for k, v in space.items()}
+            assert sample_configs(space, 6, seed) == sample_configs(ray_space, 6, seed), space
+
+
+def test_loading_a_budget_imports_no_ray():
+    """Driver-side checks stay light: a budget loads and checks itself without Ray (sweeps.domains)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = ("import sys; from sweeps.budgets import list_budgets, load_budget, sample_configs\n"
+            "for name in list_budgets(): b = load_budget(name); [sample_configs(m.space, 3, 0) for m in "
+            "b.methods.values()]\n"
+            "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
 def test_bad_budget_errors(tmp_path):

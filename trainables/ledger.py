@@ -79,11 +79,11 @@ def param_types(spaces: Iterable[Mapping[str, Any]]) -> dict[str, str]:
 
 
 def _domain_values(domain: Any) -> list[Any]:
-    """Example values of a tune domain (its categories, or one number of its kind) or the fixed value itself."""
+    """Example values of a search domain (its categories, or one number of its kind) or the fixed value itself."""
     if hasattr(domain, "categories"):
         return list(domain.categories)
-    if hasattr(domain, "sample"):  # a numeric tune domain (Integer or Float)
-        return [1] if type(domain).__name__ == "Integer" else [1.0]
+    if hasattr(domain, "sample"):  # a numeric domain (sweeps.domains, or a Ray Tune Integer / Float)
+        return [1] if getattr(domain, "integer", False) or type(domain).__name__ == "Integer" else [1.0]
     return [domain]
 
 
