@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from analysis.cost import PRICE_CPU_HOUR, PRICE_GPU_HOUR, Prices
-from analysis.load import ResultsError
-from trainables import store
+from core.prices import PRICE_CPU_HOUR, PRICE_GPU_HOUR, Prices
+from core.results import ResultsError
+from core import store
 
 
 def report_main(argv: list[str]) -> int:
-    from analysis.load import load_manifest
+    from core.results import load_manifest
     from analysis.report import build_report
 
     parser = argparse.ArgumentParser(prog="python -m analysis", description="a sweep's report: index.html, "

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from analysis.load import ResultsError
-from trainables import yamlfile
+from core.results import ResultsError
+from core import yamlfile
 
 ANCHORS = Path(__file__).with_name("anchors.yaml")
 

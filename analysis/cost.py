@@ -1,21 +1,11 @@
 """What a sweep cost: trial hours by device kind (each trial's wall time times the CPUs or GPUs it reserved), an
-estimated price, and the sweep's wall time. The default prices are AWS on-demand list prices in us-east-1 (the
-cluster.yaml instance types); pass your own with --price-gpu-hour / --price-cpu-hour.
+estimated price (core.prices), and the sweep's wall time.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 
-PRICE_GPU_HOUR = 1.006   # USD: g5.xlarge (1 NVIDIA A10G + 4 vCPU), the cluster.yaml worker, per GPU-hour
-PRICE_CPU_HOUR = 0.0425  # USD: c6i.xlarge ($0.17/h for 4 vCPU), per vCPU-hour
-
-
-@dataclass(frozen=True)
-class Prices:
-    gpu_hour: float = PRICE_GPU_HOUR
-    cpu_hour: float = PRICE_CPU_HOUR
+from core.prices import Prices
 
 
 def device_kind(device: pd.Series) -> pd.Series:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.selection import SELECTABLE, job_key
+from analysis.selection import SELECTABLE
+from core.ledger import job_key
 
 MIN_TRIALS = 10
 BINS = 4

@@ -1,6 +1,6 @@
 """Ensembles of a job's finished trials, chosen on validation only (beyond the handout).
 
-Every finished trial stores its validation and test class scores (trainables.ledger.write_predictions). Two
+Every finished trial stores its validation and test class scores (core.ledger.write_predictions). Two
 ensembles per job, both built from validation scores alone, then scored once on test:
 
 * top-k: the average of the k trials that validation ranks first (analysis.selection's order);

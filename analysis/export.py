@@ -7,8 +7,8 @@ import os
 
 import pyarrow as pa
 
-from analysis.load import ResultsError, load_history, load_manifest, load_trials
-from trainables import store
+from core.results import ResultsError, load_history, load_manifest, load_trials
+from core import store
 
 
 def export(sweep_dir: str | os.PathLike, out: str) -> tuple[str, str]:

@@ -17,11 +17,13 @@ import jinja2
 import pandas as pd
 
 from analysis import cost, plots, tables
+from core.prices import Prices
 from analysis.anchors import load_anchors
 from analysis.effects import method_effects
-from analysis.load import load_histories
-from analysis.selection import best_trials, job_key
-from trainables.registry import METHODS
+from core.results import load_histories
+from analysis.selection import best_trials
+from core.ledger import job_key
+from core.registry import METHODS
 
 TEMPLATES = Path(__file__).with_name("templates")
 FULL_MATRIX_CLASSES = 30  # more classes than this: per-class accuracy and the most confused pairs instead
@@ -42,7 +44,7 @@ class JobDetail:
     trials: list[dict[str, Any]] = field(default_factory=list)
 
 
-def overview(manifest: dict, trials: pd.DataFrame, prices: cost.Prices) -> dict[str, Any]:
+def overview(manifest: dict, trials: pd.DataFrame, prices: Prices) -> dict[str, Any]:
     """Section 1: what ran, on what, with what, and what it cost (and what the plan estimated)."""
     versions = json.loads(trials["versions"].dropna().iloc[0]) if trials["versions"].notna().any() else {}
     fingerprints = (trials.dropna(subset=["data_fingerprint"]).drop_duplicates("dataset")
@@ -86,7 +88,7 @@ def selected_rows(jobs: pd.DataFrame) -> list[dict[str, Any]]:
 
 def group_entries(manifest: dict, jobs: pd.DataFrame, part: int) -> list[dict[str, Any]]:
     """Section 3: each group of a part in course order, its jobs side by side (each with its key for a link)."""
-    from sweeps.groups import Group, group_jobs
+    from core.course import Group, group_jobs
 
     default = {r.key: r for r in jobs.itertuples(index=False) if r.framework == METHODS.get(r.method).framework}
     numbers = sorted(int(g.split("G")[1]) for g in manifest["groups"] if g.startswith(f"P{part}G"))
@@ -190,7 +192,7 @@ def anchor_rows(jobs: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def build_context(manifest: dict, trials: pd.DataFrame, jobs: pd.DataFrame, sweep_dir: str | os.PathLike,
-                  prices: cost.Prices, heatmaps: dict[int, bytes | None] | None = None) -> dict[str, Any]:
+                  prices: Prices, heatmaps: dict[int, bytes | None] | None = None) -> dict[str, Any]:
     """Everything the template shows, from the rows, tables.job_results of them, and the PNG heatmaps that
     build_report already drew (part -> bytes)."""
     heatmaps = heatmaps or {}

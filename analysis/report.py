@@ -6,10 +6,11 @@ import os
 
 import pandas as pd
 
-from analysis import cost, html, plots, tables
-from analysis.load import load_manifest, load_scores, load_trials
-from trainables import store
-from trainables.ledger import write_text_atomic
+from analysis import html, plots, tables
+from core.prices import Prices
+from core.results import load_manifest, load_scores, load_trials
+from core import store
+from core.ledger import write_text_atomic
 
 
 def markdown(frame: pd.DataFrame, index: bool = True) -> str:
@@ -25,7 +26,7 @@ def markdown(frame: pd.DataFrame, index: bool = True) -> str:
 
 
 def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = None,
-                 prices: cost.Prices = cost.Prices()) -> str:
+                 prices: Prices = Prices()) -> str:
     """Compute every table for one sweep, write them under `out` (default <sweep>/reports, a folder or a store
     URI like the sweep itself), and return the Markdown report."""
     manifest = load_manifest(sweep_dir)

@@ -10,11 +10,6 @@ SELECTABLE = "ok"  # a completed trial: a scheduler-stopped one never reached it
 SELECTION_COLUMNS = ("status", "val_acc", "trial_id")
 
 
-def job_key(trials: pd.DataFrame) -> pd.Series:
-    """The job each trial belongs to: its id is `<job key>-<sample>-<digest>` (sweeps.runner.plan_trials)."""
-    return trials["trial_id"].str.rsplit("-", n=2).str[0]
-
-
 def ranked(trials: pd.DataFrame, by: list[str] = ()) -> pd.DataFrame:
     """The completed trials (columns `by` + SELECTION_COLUMNS), best validation accuracy first, ties by trial id:
     the order selection and ensembles (analysis.ensembles) read."""

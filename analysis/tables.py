@@ -11,8 +11,9 @@ from typing import Callable
 import pandas as pd
 
 from analysis import ensembles
-from analysis.selection import best_trials, job_key
-from trainables.registry import BACKBONES, CELLS, DATASETS, METHODS
+from analysis.selection import best_trials
+from core.ledger import job_key
+from core.registry import BACKBONES, CELLS, DATASETS, METHODS
 
 _ORDER = {name: i for i, name in enumerate(DATASETS.names() + BACKBONES.names() + CELLS.names() + METHODS.names())}
 
@@ -30,7 +31,7 @@ def job_results(manifest: dict, trials: pd.DataFrame,
                 scores: Callable[[list[str]], dict[str, dict | None]] | None = None) -> pd.DataFrame:
     """One row per planned job: outcome, number of trials per status, the selected trial's numbers and
     hyperparameters (analysis.selection: by validation accuracy only), and with `scores` (trial ids -> their stored
-    class scores, e.g. analysis.load.load_scores) the job's ensembles chosen on validation (analysis.ensembles),
+    class scores, e.g. core.results.load_scores) the job's ensembles chosen on validation (analysis.ensembles),
     in columns of their own. Scores are read one job at a time: a large sweep's never sit in memory together."""
     keys = job_key(trials) if len(trials) else pd.Series(dtype=str)
     chosen = best_trials(trials.assign(job_key=keys), ["job_key"]).set_index("job_key") if len(trials) else None
@@ -116,9 +117,9 @@ def part2_table(jobs: pd.DataFrame):
 
 def groups_table(manifest: dict, jobs: pd.DataFrame, part: int) -> pd.DataFrame:
     """Each group of one part in the course's assignment order, with its assignment and its jobs' results."""
-    from sweeps.groups import Group, group_jobs
+    from core.course import Group, group_jobs
 
-    from trainables.registry import METHODS
+    from core.registry import METHODS
 
     lookup = {(r.part, r.dataset, r.model, r.method): r for r in jobs.itertuples(index=False)
               if r.framework == METHODS.get(r.method).framework}  # groups are assigned the handout's framework

@@ -33,11 +33,11 @@ def main() -> None:
     parser.add_argument("--weights", default="imagenet,random", help="imagenet, and random weights for contrast")
     args = parser.parse_args()
     offline_torch_home()
-    from analysis.load import load_manifest, load_scores, load_trials
+    from core.results import load_manifest, load_scores, load_trials
     from analysis.tables import job_results
-    from sweeps.groups import Job
+    from core.course import Job
     from sweeps.runner import SweepOptions, run_sweep
-    from trainables.plan import ImageCaps
+    from core.plan import ImageCaps
 
     head = HEAD_SPACE | {"epochs": args.epochs, "patience": args.epochs}  # best-validation weights, no early stop
     asha = {"grace_period": 3, "reduction_factor": 3}  # the full budget's: augmentation pays off after epoch 1

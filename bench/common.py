@@ -45,7 +45,7 @@ def budget_from(base: str, **changes):
 
 def method_budget(num_samples: int, space: dict, max_epochs: int | None = None, asha: dict | None = None):
     from sweeps.budgets import MethodBudget, space_entry
-    from trainables.plan import Asha
+    from core.plan import Asha
 
     return MethodBudget(num_samples, max_epochs, {k: space_entry(f"bench.{k}", v) for k, v in space.items()},
                         Asha(**(asha or {})))

@@ -18,7 +18,7 @@ from pathlib import Path
 from common import shared_data
 from store_io import start_s3
 
-from trainables import store
+from core import store
 from trainables.data import upload
 from trainables.data.sync import copy_problem, list_remote, node_copy, remote_fingerprint
 

@@ -33,7 +33,7 @@ sweep)
     python3 - "$runs/gpu-check" <<'EOF' | tee "$out/rows.txt"
 import sys
 
-from analysis.load import load_trials
+from core.results import load_trials
 
 rows = load_trials(sys.argv[1])
 columns = ["dataset", "model", "method", "status", "device", "param_mode", "val_acc", "test_acc", "epochs", "wall_s"]

@@ -33,7 +33,7 @@ TEXT_PARAMS = {"embed_dim": 128, "units": 128, "layers": 1, "bidirectional": Tru
 def text_learner(data_root: Path, device):
     import torch
 
-    from trainables.plan import TextCaps
+    from core.plan import TextCaps
     from trainables.text.data import prepare
     from trainables.text.rnn_torch import TextRNN, TorchTextLearner, encode
 
@@ -48,7 +48,7 @@ def text_learner(data_root: Path, device):
 def caltech_subset(data_root: Path, cache: Path):
     """(classes, train): 20 images per class at 224 px, decoded once into the tensor cache (every process loads it)."""
     from trainables.images.data import load_image_data
-    from trainables.plan import ImageCaps
+    from core.plan import ImageCaps
 
     caps = ImageCaps(max_train_per_class=20, max_test_per_class=1)
     classes, train, _ = load_image_data(data_root / "caltech101", 224, caps, 0, cache, "bench-gpu-sharing")

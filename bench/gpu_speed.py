@@ -80,7 +80,7 @@ def main() -> None:
 
     from trainables.images.data import load_image_data
     from trainables.images.specs import backbone_spec
-    from trainables.plan import ImageCaps
+    from core.plan import ImageCaps
     from trainables.torch_learner import describe_device
 
     if args.threads:

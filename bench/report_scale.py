@@ -1,4 +1,4 @@
-"""How the report scales: a synthetic results folder of N trials, written with the real schema (trainables.ledger
+"""How the report scales: a synthetic results folder of N trials, written with the real schema (core.ledger
 rows and histories, a sweep.json over every course group with both Part 2 frameworks, configurations sampled from
 the full budget's spaces), then `python -m analysis` on it in a child process: wall time and peak memory.
 
@@ -23,9 +23,9 @@ import numpy as np
 from common import ROOT
 
 from sweeps.budgets import load_budget, sample_configs
-from sweeps.groups import all_groups, expand
-from trainables import ledger
-from trainables.registry import DATASETS, METHODS
+from core.course import all_groups, expand
+from core import ledger
+from core.registry import DATASETS, METHODS
 
 
 def synthetic_sweep(folder: Path, n_trials: int, seed: int = 0) -> int:

@@ -37,7 +37,7 @@ def synthetic(folder: Path, images: int) -> Path:
 
 def measure(framework: str, data: Path, args: argparse.Namespace) -> dict:
     from trainables.images.cifar import prepare
-    from trainables.registry import NETS
+    from core.registry import NETS
 
     params = PARAMS | {"batch_size": args.batch_size, "augment": args.augment}
     classes, (x, y), _, _ = prepare(data, {}, 0.0, seed=0)

@@ -18,7 +18,7 @@ import urllib.request
 
 from common import ROOT  # noqa: F401  (puts the project on sys.path)
 
-from trainables import ledger, store
+from core import ledger, store
 
 
 def start_s3() -> subprocess.Popen:

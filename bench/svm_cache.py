@@ -20,10 +20,10 @@ SVM_SPACE = {"C": {"loguniform": [0.01, 100.0]}, "kernel": {"choice": ["linear",
 
 
 def sweep(cache: bool, model: str, samples: int, cpus: int, weights: str) -> tuple[float, float, float]:
-    from analysis.load import load_trials
-    from sweeps.groups import Job
+    from core.results import load_trials
+    from core.course import Job
     from sweeps.runner import SweepOptions, run_sweep
-    from trainables.plan import ImageCaps
+    from core.plan import ImageCaps
 
     images = ImageCaps(cache=cache)  # full-size images, every one
     budget = budget_from("full", images=images, methods={"features_svm": method_budget(samples, SVM_SPACE)})

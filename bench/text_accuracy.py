@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
 
-    from analysis.load import load_manifest, load_scores, load_trials
+    from core.results import load_manifest, load_scores, load_trials
     from analysis.tables import job_results
     from sweeps.matrix import matrix_jobs
     from sweeps.runner import SweepOptions, run_sweep

@@ -54,7 +54,7 @@ def run_one(job: dict) -> dict | None:
     import torch
 
     from trainables.text.data import prepare
-    from trainables.plan import TextCaps
+    from core.plan import TextCaps
     from trainables.text.rnn_torch import OPTIMIZERS, TextRNN, TorchTextLearner, encode
 
     torch.set_num_threads(1)

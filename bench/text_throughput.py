@@ -18,7 +18,7 @@ PARAMS = {"embed_dim": 64, "units": 64, "layers": 1, "bidirectional": False, "dr
 
 
 def measure(framework: str, cell: str, epochs: int, threads: int) -> dict:
-    from trainables.plan import TextCaps
+    from core.plan import TextCaps
     from trainables.text.data import prepare
 
     data = prepare(shared_data("text", "sentiment"), "sentiment", TextCaps(), PARAMS, 0.1, seed=0)

@@ -41,7 +41,7 @@ def one_sample(budget, max_epochs: int | None):
 
 def plan(families: list[str], args, storage: Path, sweep_id: str):
     """The trials of one sweep over the families' jobs, planned by the real runner (Ray is needed for resources)."""
-    from sweeps.groups import Job
+    from core.course import Job
     from sweeps.runner import SweepOptions, check_data, plan_trials, write_splits
     from trainables.demo import generate_demo
 
@@ -83,7 +83,7 @@ def plain_loop(specs: list[dict]) -> float:
 
 
 def rows(sweep_dir: str, trial_ids: list[str]) -> dict[str, dict]:
-    from trainables import ledger
+    from core import ledger
 
     return {t: ledger.read_row(sweep_dir, t) or {} for t in trial_ids}
 

@@ -10,7 +10,7 @@ import argparse
 from sweeps.cli import add_common_options, frameworks, main_guard, run_jobs
 from sweeps.datasets import load_catalog
 from sweeps.budgets import derive_seed
-from sweeps.groups import Group, all_groups, expand, parse_groups
+from core.course import Group, all_groups, expand, parse_groups
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

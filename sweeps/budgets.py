@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-from trainables.hparams import Param
-from trainables.plan import Asha, ImageCaps, Resources, TextCaps
-from trainables.registry import METHODS, MethodSpec, list_datasets
+from core.hparams import Param
+from core.plan import Asha, ImageCaps, Resources, TextCaps
+from core.registry import METHODS, MethodSpec, list_datasets
 from sweeps.domains import DOMAINS, Cycle
-from trainables import yamlfile
+from core import yamlfile
 
 BUDGET_DIR = Path(__file__).parent / "budgets"
 

@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from analysis.load import ResultsError
+from core.results import ResultsError
 from sweeps.budgets import BudgetError, list_budgets, load_budget
-from sweeps.groups import GroupError
+from core.course import GroupError
 from sweeps.interrupt import REFUSED_EXIT, RESUME_HINT, Interrupted, refused_line
 from sweeps.lock import LockHeld
 from trainables.common import DataError
-from trainables.store import write_refusal
-from trainables.registry import METHODS, UnknownNameError
+from core.store import write_refusal
+from core.registry import METHODS, UnknownNameError
 
 if TYPE_CHECKING:
     from sweeps.datasets import Catalog
@@ -105,7 +105,7 @@ def test_fraction(text: str) -> float:
 
 def storage_location(text: str) -> Path | str:
     """--storage: a folder (local, or a shared mount on a cluster) or an object-store URI such as s3://bucket/runs."""
-    from trainables import store
+    from core import store
 
     try:
         return store.check_location(text) if store.is_uri(text) else Path(text).resolve()
@@ -115,7 +115,7 @@ def storage_location(text: str) -> Path | str:
 
 def data_location(text: str) -> Path | str:
     """--data-root: a local folder, or an object-store URI whose datasets each node copies (trainables.data.sync)."""
-    from trainables import store
+    from core import store
 
     try:
         return store.check_location(text) if store.is_uri(text) else Path(text).resolve()
@@ -169,7 +169,7 @@ def sweep_id_for(args: argparse.Namespace, budget: str, tag: str, catalog: "Cata
 def build_options(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | None" = None) -> "SweepOptions":
     from sweeps.datasets import Catalog
     from sweeps.runner import SweepOptions, check_storage
-    from trainables import store
+    from core import store
     from trainables.demo import generate_demo
 
     catalog = catalog or Catalog()

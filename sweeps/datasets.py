@@ -23,10 +23,10 @@ from pathlib import Path
 
 import yaml
 
-from trainables import store, yamlfile
+from core import store, yamlfile
 from trainables.common import DataError, held_count
 from trainables.data.layout import PART, Layout, infer, infer_remote, split_manifest
-from trainables.registry import DATASETS, DatasetSpec, UnknownNameError
+from core.registry import DATASETS, DatasetSpec, UnknownNameError
 
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,40}")
 ENTRY_KEYS = ("name", "path", "text_column", "label_column")

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analysis.cost import Prices
+from core.prices import Prices
 from sweeps.budgets import Budget
-from sweeps.groups import Job
-from trainables.registry import METHODS
+from core.course import Job
+from core.registry import METHODS
 
 # A trial on a share of a card runs slower than alone: 4 per card (0.25 GPU), the worst of bench/gpu_sharing.py's
 # text and image trials on an H100 without MPS was 1.47x (README "On one GPU").
@@ -34,8 +34,8 @@ class JobPlan:
 
 def measured_hours(run: str) -> tuple[pd.Series, pd.Series]:
     """(mean hours per trial by job key, by method) over a previous run's completed or stopped trials."""
-    from analysis.load import load_trials
-    from analysis.selection import job_key
+    from core.results import load_trials
+    from core.ledger import job_key
 
     trials = load_trials(run)
     done = trials[trials["status"].isin(["ok", "stopped"]) & trials["wall_s"].notna()]

@@ -1,6 +1,6 @@
 """Stopping a sweep by signal: Ctrl-C (SIGINT) and SIGTERM — what `timeout`, `kill`, Slurm and Kubernetes send — end
 it the same way; and a storage that refuses writes (full, read-only, over quota, a bucket refusing them) ends it
-that way too, raising the refusal (trainables.store.WriteFailed) once the trials stopped.
+that way too, raising the refusal (core.store.WriteFailed) once the trials stopped.
 
 While trials run, the first signal asks Tune to stop them (its public `Stopper.stop_all`): finished trials' rows and
 every checkpoint stay, Ray shuts down, and the command exits 128 + the signal's number with one line saying how to
@@ -44,7 +44,7 @@ class SignalStop:
 
     def __init__(self) -> None:
         self.received: int | None = None
-        self.refused: Exception | None = None  # the first write the storage refused (trainables.store.WriteFailed)
+        self.refused: Exception | None = None  # the first write the storage refused (core.store.WriteFailed)
         self.tune_running = False
         self._previous: dict[int, Any] = {}
 

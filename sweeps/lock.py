@@ -23,7 +23,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
-from trainables import store
+from core import store
 
 HEARTBEAT_ENV = "GROUPSWEEP_LOCK_HEARTBEAT_S"
 STALE_BEATS = 3  # heartbeats a holder may miss before its lock is taken over

@@ -17,8 +17,8 @@ import argparse
 
 from sweeps.cli import add_common_options, frameworks, main_guard, run_jobs
 from sweeps.datasets import Catalog, load_catalog, parse_datasets
-from sweeps.groups import Job, GroupError
-from trainables.registry import CELLS, METHODS, NETS, fits
+from core.course import Job, GroupError
+from core.registry import CELLS, METHODS, NETS, fits
 
 
 def _names(text: str) -> list[str]:

@@ -16,8 +16,8 @@ from typing import Callable, Iterator
 
 from ray import tune
 
-from trainables import ledger, store
-from trainables.plan import TrialSpec
+from core import ledger, store
+from core.plan import TrialSpec
 from trainables.trial import spec_row
 
 

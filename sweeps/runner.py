@@ -20,15 +20,15 @@ from typing import Any, Callable
 from sweeps.budgets import Budget, derive_seed, sample_configs
 from sweeps.datasets import Catalog, DataSource, check_class_sizes, make_split, with_split
 from trainables.data.layout import file_counts
-from sweeps.groups import Job, Group
+from core.course import Job, Group
 from sweeps.interrupt import SignalStop
 from sweeps.lock import DriverLock
 from sweeps.storage import (NETWORK_FILESYSTEMS, ForeignFolder, check_sweep_id, filesystem_type, other_hosts,
                             remove_sweep, storage_problem)
-from trainables import ledger, store
+from core import ledger, store
 from trainables.common import DataError, fingerprint
-from trainables.plan import Asha, DataRef, TrialSpec
-from trainables.registry import CELLS, METHODS, NETS, fits
+from core.plan import Asha, DataRef, TrialSpec
+from core.registry import CELLS, METHODS, NETS, fits
 from trainables.trial import FAULT_ENV, LOGICAL_GPUS_ENV, one_line
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ class SweepOptions:
     data_root: Path | str  # a folder, or an object-store URI that each node copies (trainables.data.sync)
     demo: bool
     weights: str
-    storage: Path | str  # a folder, or an object-store URI (trainables.store)
+    storage: Path | str  # a folder, or an object-store URI (core.store)
     sweep_id: str
     seed: int = 0
     resume: bool = False

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
-from trainables.plan import Asha, Job
+from core.plan import Asha, Job
 
 METRIC, MODE, TIME_ATTR = "val_acc", "max", "epochs"
 

@@ -18,7 +18,7 @@ import re
 import socket
 from pathlib import Path
 
-from trainables import store
+from core import store
 
 # a letter or digit first: hidden names are the harness's own (a sweep's lock is `.<sweep-id>.lock`, sweeps.lock)
 SWEEP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")

@@ -22,7 +22,7 @@ import pytest
 
 from sweeps.budgets import load_budget
 from sweeps.runner import SweepOptions, run_sweep
-from trainables.plan import Job, DataRef, TrialSpec
+from core.plan import Job, DataRef, TrialSpec
 from trainables.demo import generate_demo
 
 ROOT = Path(__file__).resolve().parent.parent

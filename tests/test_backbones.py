@@ -7,7 +7,7 @@ import torch
 
 from trainables.images import backbones
 from trainables.images.specs import backbone_spec
-from trainables.registry import BACKBONES, UnknownNameError, list_backbones
+from core.registry import BACKBONES, UnknownNameError, list_backbones
 
 COURSE_DIMS = {"alexnet": 4096, "vgg16": 4096, "resnet18": 512, "inception_v3": 2048, "densenet121": 1024,
                "mobilenet_v2": 1280}

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from sweeps.budgets import BudgetError, load_budget
-from sweeps.groups import Job
+from core.course import Job
 from sweeps.runner import ConfigError, run_sweep
 from tests.conftest import ROOT, run_main, trial_spec
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from analysis import tables
-from analysis.load import load_manifest
-from sweeps.groups import Job
+from core.results import load_manifest
+from core.course import Job
 from sweeps.runner import ConfigError, check_data, run_sweep
 from trainables.images.cifar import read_split
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.load import load_manifest, load_trials
+from core.results import load_manifest, load_trials
 from sweeps import loopback
 from tests.conftest import ROOT, SHARED_DATA
-from trainables import ledger, store
+from core import ledger, store
 from trainables.trial import LOGICAL_GPUS_ENV
 
 pytestmark = [
@@ -197,7 +197,7 @@ def test_bucket_data_reaches_each_worker_once(cluster, s3_bucket, demo_root, tmp
     trials. What this cannot prove: separate disks — both caches are folders of this one machine."""
     import shutil
 
-    from trainables import store
+    from core import store
     from trainables.data import upload
     from trainables.data.sync import list_remote, remote_fingerprint
 

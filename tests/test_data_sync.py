@@ -11,15 +11,15 @@ import dataclasses
 
 import pytest
 
-from sweeps.groups import Job
+from core.course import Job
 from sweeps.runner import ConfigError, run_sweep
-from analysis.load import load_trials
+from core.results import load_trials
 from tests.conftest import trial_spec
-from trainables import store
+from core import store
 from trainables.common import DataError
 from trainables.data import upload
 from trainables.data.sync import list_remote, remote_fingerprint
-from trainables.plan import DataRef
+from core.plan import DataRef
 
 JOBS = {Job(2, "spam", "gru", "recurrent"): [], Job(1, "caltech101", "resnet18", "features_svm"): []}
 

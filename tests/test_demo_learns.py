@@ -11,8 +11,8 @@ import pandas as pd
 
 from sweeps.budgets import load_budget
 from sweeps.domains import Cycle
-from sweeps.groups import Job
-from trainables.plan import Asha
+from core.course import Job
+from core.plan import Asha
 from sweeps.runner import run_sweep
 
 MODES = ("head", "head_lr", "last3", "all")

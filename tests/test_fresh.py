@@ -14,7 +14,7 @@ import pytest
 from sweeps.storage import ForeignFolder, remove_sweep
 from tests.conftest import TINY, run_cli, run_main
 from tests.test_bad_input import assert_one_line_error
-from trainables import store
+from core import store
 
 REFUSED_IDS = ["..", ".", "", "../escape", "a/b", "/abs", "x" * 101, "a b"]
 

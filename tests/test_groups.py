@@ -1,7 +1,7 @@
 """The course tables as data, and their expansion into jobs."""
 import pytest
 
-from sweeps.groups import (PART1_GROUPS, PART2_GROUPS, Job, Group, GroupError, all_groups, expand, group_jobs,
+from core.course import (PART1_GROUPS, PART2_GROUPS, Job, Group, GroupError, all_groups, expand, group_jobs,
                            parse_groups)
 
 

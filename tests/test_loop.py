@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import trial_spec
 from trainables.loop import fit
-from trainables.ledger import read_predictions
+from core.ledger import read_predictions
 from trainables.trial import Trial
 
 VAL = {1: 0.9, 2: 0.5, 3: 0.4, 4: 0.3}  # the best validation accuracy is epoch 1's

@@ -493,7 +493,7 @@ def test_every_kind_of_refused_write_is_named_as_one(tmp_path, small_disk, s3_se
     """What the sweep's stop recognises, without a sweep: a full disk (ENOSPC), a read-only mount (EROFS), a bucket
     that refuses the write (the store's error text; here one that does not exist) — each a WriteFailed naming the
     location, and a read-only folder is seen as such before any write (a library that hides its errno)."""
-    from trainables import store
+    from core import store
 
     filler = fill(small_disk)
     with pytest.raises(store.WriteFailed, match=r"/x/row.parquet: no space left on device \(ENOSPC\)$"):

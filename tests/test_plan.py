@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from sweeps.budgets import load_budget
-from sweeps.groups import all_groups, expand
+from core.course import all_groups, expand
 from tests.conftest import run_main
 
 
@@ -26,7 +26,7 @@ def test_the_planner_builds_typed_specs_that_survive_tunes_config(tmp_path, demo
     import json
 
     from sweeps.runner import check_data, plan_trials
-    from trainables.plan import TrialSpec
+    from core.plan import TrialSpec
 
     jobs = dict(list(expand(all_groups((2,))).items())[:2])
     options = make_options(jobs, demo_root)
@@ -60,7 +60,7 @@ def test_a_plan_written_before_jobs_were_named_is_still_read(tmp_path):
 
     import pytest
 
-    from analysis.load import load_manifest
+    from core.results import load_manifest
     from sweeps.runner import ConfigError, check_same_plan
 
     old = {"sweep_id": "s", "seed": 0, "cells": [{"key": "p2-spam-gru-recurrent"}]}

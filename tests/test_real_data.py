@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sweeps.groups import Job
-from trainables.plan import ImageCaps, TextCaps
+from core.course import Job
+from core.plan import ImageCaps, TextCaps
 from sweeps.runner import run_sweep
 from tests.conftest import SHARED_DATA
 
@@ -39,7 +39,7 @@ def test_text_cell_on_real_spam(make_options, tiny_budget):
     jobs = {Job(2, "spam", "gru", "recurrent"): []}
     summary = run_sweep(make_options(jobs, SHARED_DATA / "text", budget=budget, demo=False))
     assert summary.failed == {}
-    from analysis.load import load_trials
+    from core.results import load_trials
 
     row = load_trials(summary.sweep_dir).iloc[0]
     assert row["status"] == "ok" and row["test_acc"] > majority_rate(row) + 0.05  # ham is 0.71: it must learn
@@ -51,7 +51,7 @@ def test_features_svm_on_real_caltech_classes(make_options, caltech_subset, tiny
     jobs = {Job(1, "caltech101", "resnet18", "features_svm"): []}
     summary = run_sweep(make_options(jobs, caltech_subset, budget=budget, demo=False))
     assert summary.failed == {}
-    from analysis.load import load_trials
+    from core.results import load_trials
 
     trials = load_trials(summary.sweep_dir)
     assert (trials["status"] == "ok").all()
@@ -71,7 +71,7 @@ def test_real_transfer_learning_with_mobilenet_weights(make_options, caltech_sub
             Job(1, "caltech101", "mobilenet_v2", "finetune"): []}
     summary = run_sweep(make_options(jobs, caltech_subset, budget=budget, demo=False, weights="imagenet"))
     assert summary.failed == {}
-    from analysis.load import load_trials
+    from core.results import load_trials
 
     trials = load_trials(summary.sweep_dir)
     assert (trials["status"] == "ok").all()

@@ -4,9 +4,9 @@ import pytest
 from ray import tune
 
 from sweeps.budgets import BudgetError, load_budget, sample_configs, space_entry
-from trainables import ledger
-from trainables.plan import Asha
-from trainables.registry import (BACKBONES, CELLS, DATASETS, METHODS, Registry, UnknownNameError, list_backbones,
+from core import ledger
+from core.plan import Asha
+from core.registry import (BACKBONES, CELLS, DATASETS, METHODS, Registry, UnknownNameError, list_backbones,
                                  list_cells, list_datasets, list_methods)
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from analysis.report import build_report
-from sweeps.groups import Job
+from core.course import Job
 from sweeps.runner import run_sweep
 from tests.conftest import ROOT
 

@@ -18,7 +18,7 @@ import pytest
 from sweeps.lock import DriverLock, LockHeld, lock_location
 from tests.conftest import ROOT, TINY, run_cli
 from tests.test_bad_input import assert_one_line_error
-from trainables import store
+from core import store
 
 
 def start_sweep(storage: Path, *extra: str) -> subprocess.Popen:

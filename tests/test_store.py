@@ -11,12 +11,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.load import load_history, load_manifest, load_trials
-from sweeps.groups import Job
+from core.results import load_history, load_manifest, load_trials
+from core.course import Job
 from sweeps.runner import run_sweep
 from tests.conftest import run_main, trial_spec
 from tests.test_bad_input import assert_one_line_error
-from trainables import store
+from core import store
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -138,7 +138,7 @@ def test_missing_bucket_is_one_line_before_any_trial(s3_server, tmp_path, monkey
 
 
 def test_a_damaged_row_file_is_named(location):
-    from analysis.load import ResultsError
+    from core.results import ResultsError
 
     store.write_text("not parquet", store.join(location, "s", "trials", "bad.parquet"))
     with pytest.raises(ResultsError, match=r"bad\.parquet: unreadable Parquet"):

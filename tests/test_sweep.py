@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.load import load_trials
+from core.results import load_trials
 from analysis.report import build_report
-from sweeps.groups import Job, Group, expand, parse_groups
+from core.course import Job, Group, expand, parse_groups
 from sweeps.runner import ConfigError, run_sweep
-from trainables import ledger
+from core import ledger
 
 # Every Part 1 method on one backbone, and every recurrent cell type (rnn is in no group, but supported).
 CELLS = {**expand(parse_groups("P1G19")),

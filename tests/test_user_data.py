@@ -129,7 +129,7 @@ def test_bad_user_data_is_one_line_before_ray(tmp_path, demo_root, case):
 
 def test_a_datasets_file_says_where_a_course_dataset_lives_and_its_counts_are_checked(tmp_path, demo_root, capsys):
     from sweeps.datasets import load_catalog
-    from sweeps.groups import Job
+    from core.course import Job
     from sweeps.runner import check_data
 
     shutil.copytree(demo_root / "sentiment", tmp_path / "elsewhere" / "mr")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainables.registry import DATASETS
+from core.registry import DATASETS
 
 IMAGE_SIZE = 72
 IMAGES_PER_CLASS = {"train": 8, "test": 4}

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from trainables.common import accuracy, classification_metrics
-from trainables.ledger import flatten_metrics
+from core.ledger import flatten_metrics
 from trainables.trial import Trial
 
 

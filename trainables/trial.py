@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 
-from trainables import ledger, store
+from core import ledger, store
 from trainables.common import DataError, fingerprint, seed_everything
 from trainables.data.layout import Layout
-from trainables.plan import Job, TrialSpec
-from trainables.registry import METHODS
+from core.plan import Job, TrialSpec
+from core.registry import METHODS
 
 FAULT_ENV = "GROUPSWEEP_INJECT_FAULT"  # "<trial id substring>@<epoch>": fail once after that epoch (chaos tests)
 # set on clusters whose GPUs are logical only (the loopback test cluster advertises --num-gpus=1 without CUDA)

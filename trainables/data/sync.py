@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from trainables import store
+from core import store
 from trainables.cache import file_lock
 from trainables.common import DataError, hidden
 

@@ -14,10 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-from trainables import store
+from core import store
 from trainables.common import DataError
 from trainables.data.sync import list_remote, remote_fingerprint
-from trainables.registry import DATASETS, UnknownNameError
+from core.registry import DATASETS, UnknownNameError
 
 
 def check_local(folder: Path, kind: str) -> None:

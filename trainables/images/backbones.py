@@ -13,7 +13,7 @@ from torch import nn
 from torchvision import models
 
 from trainables.images.specs import backbone_spec
-from trainables.registry import BackboneSpec
+from core.registry import BackboneSpec
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

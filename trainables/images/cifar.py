@@ -14,8 +14,8 @@ import numpy as np
 
 from trainables.common import DataError, cap_per_class
 from trainables.data.layout import cifar_root
-from trainables.hparams import CIFAR_AUGMENT as AUGMENT
-from trainables.plan import ImageCaps
+from core.hparams import CIFAR_AUGMENT as AUGMENT
+from core.plan import ImageCaps
 
 SIDE = 32
 PAD = 4

@@ -24,8 +24,8 @@ import numpy as np
 from trainables.cache import cache_key, cached
 from trainables.common import DataError, cap_per_class, hidden, stratified_split
 from trainables.data.layout import Layout
-from trainables.hparams import AUGMENTATIONS
-from trainables.plan import ImageCaps
+from core.hparams import AUGMENTATIONS
+from core.plan import ImageCaps
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
 IMAGEFOLDER = Layout("images")  # <root>/{train,test}/<class>/<image>

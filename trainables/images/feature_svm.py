@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainables.hparams import SCALERS
+from core.hparams import SCALERS
 from trainables.images.features import run_on_features
 from trainables.trial import Trial
 

@@ -18,7 +18,7 @@ from trainables.cache import cache_key, cached
 from trainables.common import accuracy, classification_metrics, skipped_facts
 from trainables.images.data import DECODE_VERSION, Split, batches, check_image_folder, load_image_data, split_train
 from trainables.images.specs import backbone_spec
-from trainables.ledger import flatten_metrics
+from core.ledger import flatten_metrics
 from trainables.loop import labels
 from trainables.trial import Trial
 

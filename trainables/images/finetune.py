@@ -20,9 +20,9 @@ from trainables.images import backbones
 from trainables.images.data import (Split, augmentation, batches, check_image_folder, load_image_data,
                                     split_train)
 from trainables.images.features import image_features
-from trainables.hparams import SCHEDULES
+from core.hparams import SCHEDULES
 from trainables.images.specs import backbone_spec
-from trainables.registry import METHODS
+from core.registry import METHODS
 from trainables.loop import run_epochs
 from trainables.torch_learner import TorchLearner, start_torch
 from trainables.trial import Trial

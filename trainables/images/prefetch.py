@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from trainables.images.specs import backbone_spec
-from trainables.registry import UnknownNameError, list_backbones
+from core.registry import UnknownNameError, list_backbones
 
 HASH_IN_NAME = re.compile(r"-([a-f0-9]*)\.")  # torch.hub.HASH_REGEX: the sha256 prefix in a weights file's name
 

@@ -1,5 +1,5 @@
 """scratch_cnn (PyTorch): the handout's warm-up — a small CNN trained from scratch on CIFAR-100 with SGD or Adam and
-cross-entropy. The network is the NETS entry's facts (trainables.registry.NetSpec) built once per framework; the
+cross-entropy. The network is the NETS entry's facts (core.registry.NetSpec) built once per framework; the
 Keras twin is trainables.images.scratch_keras, with the same data, search space and row schema.
 
 Augmentation is a search value (`augment`: none or flip_crop = zero-pad 4 + random 32 x 32 crop + horizontal
@@ -18,7 +18,7 @@ from trainables.images.cifar import PAD, for_trial
 from trainables.images.data import Split
 from trainables.images.finetune import ImageLearner, make_scheduler
 from trainables.loop import run_epochs
-from trainables.registry import NETS, NetSpec
+from core.registry import NETS, NetSpec
 from trainables.torch_learner import start_torch
 from trainables.trial import Trial
 

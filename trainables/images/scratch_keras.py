@@ -12,7 +12,7 @@ from pathlib import Path
 from trainables.images.cifar import PAD, for_trial
 from trainables.keras_learner import Arrays, KerasLearner, configure_tensorflow
 from trainables.loop import run_epochs
-from trainables.registry import NETS, NetSpec
+from core.registry import NETS, NetSpec
 from trainables.trial import Trial
 
 

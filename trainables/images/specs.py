@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from trainables.registry import BACKBONES, BackboneSpec, UnknownNameError
+from core.registry import BACKBONES, BackboneSpec, UnknownNameError
 
 
 @lru_cache(maxsize=None)

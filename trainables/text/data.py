@@ -20,7 +20,7 @@ import pandas as pd
 
 from trainables.common import DataError, cap_total
 from trainables.data.layout import Layout
-from trainables.plan import TextCaps
+from core.plan import TextCaps
 
 COLUMNS = ("text", "label")
 TRAIN_TEST = Layout("text")  # <root>/train.csv and <root>/test.csv, columns text,label
@@ -206,7 +206,7 @@ def prepare(root: Path, dataset: str, caps: TextCaps, params: dict, val_fraction
             layout: Layout = TRAIN_TEST) -> TextData:
     """Everything both frameworks share: read, cap, stratified validation split, sequence length, vocabulary cap."""
     from trainables.common import stratified_split
-    from trainables.registry import DATASETS
+    from core.registry import DATASETS
 
     classes, train_full, test, skipped = load_text_data(root, caps, seed, layout)
     keep, held = stratified_split(train_full.y, val_fraction, seed)

@@ -2,7 +2,7 @@
 budget gets the same one-line error from the Keras model and its PyTorch twin."""
 from __future__ import annotations
 
-from trainables.hparams import POOLINGS, TEXT_OPTIMIZERS as OPTIMIZERS
+from core.hparams import POOLINGS, TEXT_OPTIMIZERS as OPTIMIZERS
 
 
 def choice(params: dict, key: str, allowed: tuple, default: str) -> str:

@@ -17,7 +17,7 @@ import keras  # Keras 3 itself: tf.keras is its compatibility namespace, which l
 import numpy as np
 
 from trainables.keras_learner import Arrays, KerasLearner, configure_tensorflow
-from trainables.registry import CELLS
+from core.registry import CELLS
 from trainables.text import params as knobs
 from trainables.text import recurrent
 from trainables.text.data import TextData

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainables.registry import CELLS
+from core.registry import CELLS
 from trainables.text import params as knobs
 from trainables.text import recurrent
 from trainables.text.data import TextData, Vectorizer

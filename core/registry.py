@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Generic, Iterator, TypeVar
 
-from trainables import hparams
-from trainables.hparams import Param
+from core import hparams
+from core.hparams import Param
 
 T = TypeVar("T")
 
@@ -105,7 +105,7 @@ class MethodSpec:
     # searched parameters whose values the handout asks students to compare: the report shows the best trial
     # (by validation) for each of their values
     variants: tuple[str, ...] = ()
-    # every hyperparameter its trainables read (trainables.hparams): a budget's space is checked against it at load
+    # every hyperparameter its trainables read (core.hparams): a budget's space is checked against it at load
     params: dict[str, Param] = field(default_factory=dict, compare=False, repr=False)
     # the plan's estimate without a measured run (sweeps.estimate): hours of one trial-epoch (a one-shot method:
     # of its one fit) on one A10G-class GPU at the full budget's sizes (a few thousand images at native

@@ -10,18 +10,21 @@ columns are typed from the budget's search spaces of the sweep's jobs (`param_ty
 types to every trial. A row value that is not declared is an error in the code that produced it, caught by the
 first test that runs that trainable.
 
-Files are written whole (trainables.store: temp file + rename locally, one object upload on a store), so a reader
+Files are written whole (core.store: temp file + rename locally, one object upload on a store), so a reader
 never sees half a file and a crashed trial never corrupts another trial's results.
 """
 from __future__ import annotations
 
 import json
 import os
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import pyarrow as pa
 
-from trainables import store
+from core import store
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TYPES = {"string": pa.string(), "int64": pa.int64(), "double": pa.float64(), "bool": pa.bool_()}
 STR, INT, FLT, BOOL = "string", "int64", "double", "bool"
@@ -101,7 +104,7 @@ def to_table(records: list[Mapping[str, Any]], schema: pa.Schema, what: str) -> 
     """Records as a table of exactly `schema`: missing values are typed nulls; an undeclared key is an error."""
     extra = sorted({key for record in records for key in record} - set(schema.names))
     if extra:
-        raise SchemaError(f"{what}: {', '.join(extra)} not in the result schema (trainables/ledger.py)")
+        raise SchemaError(f"{what}: {', '.join(extra)} not in the result schema (core/ledger.py)")
     columns = []
     for field in schema:
         values = [_coerce(record.get(field.name), field.type) for record in records]
@@ -183,6 +186,11 @@ def parse_plan(text: str) -> dict:
     if isinstance(plan, dict) and "cells" in plan and "jobs" not in plan:
         plan["jobs"] = plan.pop("cells")
     return plan
+
+
+def job_key(trials: pd.DataFrame) -> pd.Series:
+    """The job each trial belongs to: its id is `<job key>-<sample>-<digest>` (sweeps.runner.plan_trials)."""
+    return trials["trial_id"].str.rsplit("-", n=2).str[0]
 
 
 def row_path(results_dir: str | os.PathLike, trial_id: str) -> str:

@@ -90,7 +90,7 @@ class TrialSpec:
     sample: int  # which of the job's sampled configurations
     framework: str  # torch or tensorflow: the trainable that runs it
     epoch_based: bool  # reports every epoch (ASHA may stop it)
-    params: dict[str, Any]  # the sampled configuration, checked against trainables.hparams when the budget loaded
+    params: dict[str, Any]  # the sampled configuration, checked against core.hparams when the budget loaded
     seed: int  # this trial's own: initialisation, shuffling
     data_seed: int  # the sweep's: caps and the validation split, the same for every trial of a dataset
     sweep_id: str

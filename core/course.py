@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from trainables.plan import Job
+from core.plan import Job
 
 # Part 1 (transfer learning, PyTorch): group -> (dataset, model). Every group does all three methods.
 PART1_GROUPS: dict[int, tuple[str, str]] = {
@@ -96,7 +96,7 @@ def expand(groups: list[Group], frameworks: tuple[str, ...] = ()) -> dict[Job, l
     A job whose method exists in several frameworks is repeated once per requested one (MethodSpec.frameworks_for;
     none requested: the method's default).
     """
-    from trainables.registry import METHODS
+    from core.registry import METHODS
 
     jobs: dict[Job, list[Group]] = {}
     for group in groups:

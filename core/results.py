@@ -1,5 +1,6 @@
-"""Read a sweep folder (local or on an object store): its plan (sweep.json) and every trial row (trials/*.parquet)
-as one table."""
+"""Read a sweep folder (local or on an object store): its plan (sweep.json) and its own trial rows (trials/*.parquet)
+and histories as one table each, with the sweep's schema (core.ledger.read_folder). What the analysis, the export,
+`--estimate-from` and the benches read results through."""
 from __future__ import annotations
 
 import contextlib
@@ -10,8 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from trainables import ledger, store
-from trainables.ledger import column_order
+from core import ledger, store
+from core.ledger import column_order
 
 
 READ_BATCH = 500
@@ -55,7 +56,7 @@ def _read_all(folder: str) -> list[pd.DataFrame]:
 
 
 def _read_own(folder: str, manifest: dict, schema: pa.Schema, required: tuple[str, ...]) -> pd.DataFrame:
-    """The sweep's own files in `folder`, read with its own schema (trainables.ledger.read_folder): a file that is
+    """The sweep's own files in `folder`, read with its own schema (core.ledger.read_folder): a file that is
     not one of its trials' rows is named in one warning and left out."""
     own = set(manifest["trials"]) if isinstance(manifest.get("trials"), list) else None
     try:
@@ -100,7 +101,7 @@ def load_history(sweep_dir: str | os.PathLike, manifest: dict | None = None) -> 
 
 def load_histories(sweep_dir: str | os.PathLike, trial_ids: list[str]) -> dict[str, pd.DataFrame]:
     """The per-epoch history of just these trials (the report needs the selected ones, not all of them)."""
-    from trainables.ledger import history_path
+    from core.ledger import history_path
 
     try:
         frames = store.read_parquets([history_path(sweep_dir, t) for t in trial_ids])
@@ -110,11 +111,11 @@ def load_histories(sweep_dir: str | os.PathLike, trial_ids: list[str]) -> dict[s
 
 
 def load_scores(sweep_dir: str | os.PathLike, trial_ids: list[str]) -> dict[str, dict | None]:
-    """The stored validation / test class scores of these trials (trainables.ledger.read_predictions), read in
+    """The stored validation / test class scores of these trials (core.ledger.read_predictions), read in
     threads (an object store answers one request at a time per connection); None for a trial without a file."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from trainables.ledger import read_predictions
+    from core.ledger import read_predictions
 
     try:
         with ThreadPoolExecutor(max_workers=16) as pool:
