@@ -40,36 +40,32 @@ def one_sample(budget, max_epochs: int | None):
 
 
 def plan(families: list[str], args, storage: Path, sweep_id: str):
-    """The trials of one sweep over the families' jobs, planned by the real runner (Ray is needed for resources)."""
+    """The trials of one sweep over the families' jobs, planned by the real runner's stages (no Ray needed)."""
     from core.course import Job
-    from sweeps.runner import SweepOptions, check_data, plan_trials, write_splits
+    from sweeps.runner import Placement, SweepOptions, plan_sweep
+    from sweeps.sweep_folder import write_splits
     from trainables.demo import generate_demo
 
     jobs = {Job(*FAMILIES[f]): [] for f in families}
     budget = one_sample(budget_from(args.budget), args.max_epochs)
     options = SweepOptions(jobs=jobs, budget=budget, data_root=generate_demo(storage / "demo-data"), demo=True,
                            weights="random", storage=storage, sweep_id=sweep_id, cpus_per_trial=2)
-    facts = check_data(jobs, options.data_root, demo=True)
-    trials = plan_trials(options, facts, {"cpus": args.cpus, "gpus": 0.0, "verify_data": False})
-    write_splits(options, facts)
-    return options, trials
+    facts, trials = plan_sweep(options, Placement(cpus=args.cpus, gpus=0.0))
+    write_splits(options, facts)  # what a trial reads (the Tune run's prepare_sweep_dir writes them again)
+    return options, trials, facts
 
 
 def through_tune(families: list[str], args, storage: Path) -> tuple[float, list]:
-    import ray
-
     from sweeps.interrupt import SignalStop
-    from sweeps.runner import connect, prepare_sweep_dir, run_tune
+    from sweeps.launch import ray_session, run_tune
+    from sweeps.sweep_folder import prepare_sweep_dir
 
-    options, trials = plan(families, args, storage, "tune")
-    try:
-        connect(options)  # starts Ray on this machine, as a local sweep does
-        todo = prepare_sweep_dir(options, trials)
+    options, trials, facts = plan(families, args, storage, "tune")
+    with ray_session(options):  # starts Ray on this machine, as a local sweep does
+        todo = prepare_sweep_dir(options, trials, facts=facts)
         t0 = time.perf_counter()
         run_tune(options, todo, SignalStop())
         return time.perf_counter() - t0, trials
-    finally:
-        ray.shutdown()
 
 
 def plain_loop(specs: list[dict]) -> float:

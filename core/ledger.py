@@ -130,6 +130,7 @@ def _coerce(value: Any, kind: pa.DataType) -> Any:
 
 
 STATUSES = ("ok", "error", "stopped", "running")
+FINISHED = ("ok", "stopped")  # a trial whose row says so is done: --resume skips it
 SPLITS = ("train", "val", "test")
 
 

@@ -19,7 +19,7 @@ from core.registry import METHODS, UnknownNameError
 
 if TYPE_CHECKING:
     from sweeps.datasets import Catalog
-    from sweeps.runner import SweepOptions
+    from sweeps.options import SweepOptions
 
 USER_ERRORS = (BudgetError, GroupError, UnknownNameError, DataError, ResultsError, LockHeld)
 
@@ -168,7 +168,8 @@ def sweep_id_for(args: argparse.Namespace, budget: str, tag: str, catalog: "Cata
 
 def build_options(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | None" = None) -> "SweepOptions":
     from sweeps.datasets import Catalog
-    from sweeps.runner import SweepOptions, check_storage
+    from sweeps.options import SweepOptions
+    from sweeps.preflight import check_storage
     from core import store
     from trainables.demo import generate_demo
 
@@ -222,7 +223,7 @@ def run_jobs(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | 
 
 def main_guard(main: Callable[[], int]) -> None:
     """Run `main`; a user error prints one line (`error: ...`) and exits 2 instead of a traceback."""
-    from sweeps.runner import ConfigError
+    from sweeps.options import ConfigError
 
     try:
         sys.exit(main())

@@ -77,7 +77,7 @@ def test_test_label_missing_from_train(tmp_path, demo_root):
     test.loc[0, "label"] = "surprise"
     test.to_csv(root / "test.csv", index=False)
     with pytest.raises(ConfigError, match=r"test.csv: label\(s\) 'surprise' do not occur in train.csv"):
-        from sweeps.runner import check_data
+        from sweeps.preflight import check_data
 
         check_data({Job(2, "sentiment", "lstm", "recurrent"): []}, tmp_path / "data")
 

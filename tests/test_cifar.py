@@ -10,7 +10,8 @@ import pytest
 from analysis import tables
 from core.results import load_manifest
 from core.course import Job
-from sweeps.runner import ConfigError, check_data, run_sweep
+from sweeps.preflight import check_data
+from sweeps.runner import ConfigError, run_sweep
 from trainables.images.cifar import read_split
 
 JOBS = {Job(1, "cifar100", "small_cnn", "scratch_cnn"): [],

@@ -25,13 +25,14 @@ def test_the_planner_builds_typed_specs_that_survive_tunes_config(tmp_path, demo
     JSON-able values and run_trial rebuilds the same frozen object (nested caps, data and job included)."""
     import json
 
-    from sweeps.runner import check_data, plan_trials
+    from sweeps.launch import Placement
+    from sweeps.planning import plan_trials
+    from sweeps.preflight import check_data
     from core.plan import TrialSpec
 
     jobs = dict(list(expand(all_groups((2,))).items())[:2])
     options = make_options(jobs, demo_root)
-    specs = plan_trials(options, check_data(jobs, demo_root, demo=True), {"cpus": 1, "gpus": 0.0,
-                                                                         "verify_data": False})
+    specs = plan_trials(options, check_data(jobs, demo_root, demo=True), Placement(cpus=1, gpus=0.0))
     assert specs and all(isinstance(s, TrialSpec) for s in specs)
     for spec in specs:
         assert TrialSpec.from_config(json.loads(json.dumps(spec.to_config()))) == spec
@@ -61,7 +62,8 @@ def test_a_plan_written_before_jobs_were_named_is_still_read(tmp_path):
     import pytest
 
     from core.results import load_manifest
-    from sweeps.runner import ConfigError, check_same_plan
+    from sweeps.options import ConfigError
+    from sweeps.sweep_folder import check_same_plan
 
     old = {"sweep_id": "s", "seed": 0, "cells": [{"key": "p2-spam-gru-recurrent"}]}
     (tmp_path / "sweep.json").write_text(json.dumps(old))

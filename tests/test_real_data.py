@@ -85,7 +85,7 @@ def test_real_transfer_learning_with_mobilenet_weights(make_options, caltech_sub
 def test_the_files_counts_are_compared_with_the_handout_once(capsys):
     """The newsgroups files hold 14,134 / 4,712 rows against the handout's 14,121 / 4,707: one warning line names
     the folder and both counts; spam matches and says nothing; the plan carries the files' counts into the rows."""
-    from sweeps.runner import check_data
+    from sweeps.preflight import check_data
 
     jobs = {Job(2, "newsgroups", "gru", "recurrent"): [], Job(2, "spam", "gru", "recurrent"): [],
             Job(2, "newsgroups", "lstm", "recurrent"): []}
@@ -93,5 +93,5 @@ def test_the_files_counts_are_compared_with_the_handout_once(capsys):
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "newsgroups" in warnings[0]
     assert "train 14,134 (handout 14,121), test 4,712 (handout 4,707)" in warnings[0]
-    assert facts["newsgroups"]["counts"] == {"n_classes": 20, "n_train_files": 14134, "n_test_files": 4712}
-    assert facts["spam"]["counts"]["n_test_files"] == 1293
+    assert facts["newsgroups"].counts == {"n_classes": 20, "n_train_files": 14134, "n_test_files": 4712}
+    assert facts["spam"].counts["n_test_files"] == 1293

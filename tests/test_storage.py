@@ -32,7 +32,7 @@ def test_local_folder_is_refused_only_when_nodes_are_other_machines(tmp_path):
 def test_local_data_root_is_checked_per_trial_only_on_a_cluster_of_several_machines(tmp_path, make_options):
     """What `connect` decides for --data-root: no check on one machine or for a bucket; on a cluster with other
     machines, each trial checks its node's copy (the check itself: tests/test_data_sync.py)."""
-    from sweeps.runner import data_needs_check
+    from sweeps.launch import data_needs_check
 
     here = socket.gethostname()
     local = make_options({}, tmp_path / "data", demo=False)

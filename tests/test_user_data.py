@@ -130,14 +130,14 @@ def test_bad_user_data_is_one_line_before_ray(tmp_path, demo_root, case):
 def test_a_datasets_file_says_where_a_course_dataset_lives_and_its_counts_are_checked(tmp_path, demo_root, capsys):
     from sweeps.datasets import load_catalog
     from core.course import Job
-    from sweeps.runner import check_data
+    from sweeps.preflight import check_data
 
     shutil.copytree(demo_root / "sentiment", tmp_path / "elsewhere" / "mr")
     (tmp_path / "datasets.yaml").write_text("course:\n  sentiment: elsewhere/mr\n")
     catalog = load_catalog(tmp_path / "datasets.yaml")
     facts = check_data({Job(2, "sentiment", "gru", "recurrent"): []}, None, catalog=catalog)
-    assert facts["sentiment"]["source"].location == (tmp_path / "elsewhere" / "mr").resolve()
-    assert facts["sentiment"]["counts"] == {"n_classes": 2, "n_train_files": 32, "n_test_files": 12}
+    assert facts["sentiment"].source.location == (tmp_path / "elsewhere" / "mr").resolve()
+    assert facts["sentiment"].counts == {"n_classes": 2, "n_train_files": 32, "n_test_files": 12}
     # the handout's table is compared with what the files hold: the demo's tiny copy differs, in one line
     warning = capsys.readouterr().err.strip()
     assert warning.count("\n") == 0 and "train 32 (handout 7,996), test 12 (handout 2,666)" in warning

@@ -1,0 +1,161 @@
+"""Stage 4 of a sweep: Ray started on this machine or joined (a cluster), the trials' placement decided from what
+the nodes have (a request no node can satisfy is refused instead of pending forever), and one Ray Tune run over
+the unfinished trials — one ASHA per job (sweeps.scheduling), our progress lines and row bookkeeping
+(sweeps.progress), stopped cleanly by a signal or a storage that refuses writes (sweeps.interrupt)."""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from core import store
+from core.plan import Asha, TrialSpec
+from core.registry import METHODS
+from sweeps.interrupt import SignalStop
+from sweeps.options import ConfigError, SweepOptions
+from sweeps.storage import NETWORK_FILESYSTEMS, filesystem_type, other_hosts, storage_problem
+from trainables.trial import FAULT_ENV, LOGICAL_GPUS_ENV
+
+
+# what trials need to reach an object store when the driver has it in its environment (instance roles need none)
+STORE_ENV = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+             "AWS_SESSION_TOKEN", "GOOGLE_APPLICATION_CREDENTIALS")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What each trial gets (CPUs, a GPU share) and whether it checks that its node holds the driver's data."""
+
+    cpus: int
+    gpus: float
+    verify_data: bool = False
+
+
+@contextlib.contextmanager
+def ray_session(options: SweepOptions) -> Iterator[Placement]:
+    """Ray for the length of the block (started here, or the cluster joined) and the trials' placement."""
+    import ray
+
+    try:
+        yield connect(options)
+    finally:
+        ray.shutdown()
+
+
+def connect(options: SweepOptions) -> Placement:
+    """Start or join Ray and decide per-trial resources; refuse requests no node can ever satisfy."""
+    import ray
+
+    # Tune's rich console output ignores verbose=0; the legacy reporter honours it (we print our own lines).
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    env = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    # trials see the driver's fault plan and logical-GPU flag everywhere; its weights cache only on this machine
+    forwarded = (FAULT_ENV, LOGICAL_GPUS_ENV) + (("TORCH_HOME",) if options.address is None else ())
+    if store.is_uri(options.storage) or store.is_uri(options.data_root):  # trials reach the store themselves
+        forwarded += STORE_ENV
+    env |= {name: os.environ[name] for name in forwarded if name in os.environ}
+    kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+                  runtime_env={"env_vars": env}, configure_logging=True)
+    if options.address is None:
+        ray.init(**kwargs)
+    else:
+        try:
+            ray.init(address=options.address, **kwargs)
+        except (ConnectionError, RuntimeError) as exc:
+            raise ConfigError(f"--address {options.address}: cannot reach a Ray cluster ({str(exc).splitlines()[0]}); "
+                              f"start one with `ray up cluster.yaml` or use --local") from None
+    alive = [n for n in ray.nodes() if n.get("Alive")]
+    hosts = [n["NodeManagerHostname"] for n in alive]
+    problem = storage_problem(options.storage, hosts, options.shared_storage)
+    if problem:
+        raise ConfigError(problem)
+    nodes = [n["Resources"] for n in alive]
+    max_cpus = max(n.get("CPU", 0) for n in nodes)
+    max_gpus = max(n.get("GPU", 0) for n in nodes)
+    cpus = int(options.cpus_per_trial or options.budget.resources.cpus_per_trial)
+    if cpus > max_cpus:
+        print(f"note: budget asks {cpus} CPUs per trial; the largest node has {max_cpus:g}: using {max_cpus:g}")
+        cpus = int(max_cpus)
+    gpus = options.gpus_per_trial
+    if gpus and gpus > max_gpus:
+        raise ConfigError(f"--gpus-per-trial {gpus:g}: no node has that many GPUs (largest: {max_gpus:g}); trials "
+                          f"would wait forever. Use --gpus-per-trial 0 or a cluster with GPUs")
+    if gpus is None:
+        gpus = float(options.budget.resources.gpus_per_trial) if max_gpus else 0.0
+    return Placement(cpus, gpus, data_needs_check(options, hosts))
+
+
+def data_needs_check(options: SweepOptions, hosts: list[str]) -> bool:
+    """A local --data-root that is this machine's own disk, on a cluster with other machines: each trial checks
+    that its node holds the same data (its fingerprint) before using it, and fails in one line otherwise."""
+    remote = other_hosts(hosts)
+    if not remote or store.is_uri(options.data_root) or filesystem_type(Path(options.data_root)) in NETWORK_FILESYSTEMS:
+        return False
+    print(f"note: --data-root {options.data_root} is on this machine's own disk and trials also run on "
+          f"{', '.join(remote[:3])}: each trial checks that its node holds the same data")
+    return True
+
+
+def early_stopping(options: SweepOptions) -> dict[str, tuple[int, Asha]]:
+    """Job key -> (max epochs, ASHA settings) for every job whose method reports epochs (sweeps.scheduling)."""
+    methods = {job: options.budget.method(job.method) for job in options.jobs
+               if METHODS.get(job.method).epoch_based}
+    return {job.key: (mb.max_epochs or 1, mb.asha) for job, mb in methods.items()}
+
+
+# Tune reuses a finished trial's process for the next trial with the same resource request (its imports, CUDA
+# context and Ray worker stay warm). A process that imported TensorFlow must never run a torch trial (torch after
+# TensorFlow in one process segfaults), so each framework asks with its own placement strategy: for a group of one
+# bundle PACK and STRICT_PACK place it identically, but Tune keys its process cache on the request.
+
+
+# Tune reuses a finished trial's process for the next trial with the same resource request (its imports, CUDA
+# context and Ray worker stay warm). A process that imported TensorFlow must never run a torch trial (torch after
+# TensorFlow in one process segfaults), so each framework asks with its own placement strategy: for a group of one
+# bundle PACK and STRICT_PACK place it identically, but Tune keys its process cache on the request.
+FRAMEWORK_STRATEGY = {"torch": "PACK", "tensorflow": "STRICT_PACK"}
+
+
+def trial_resources(config: dict) -> Any:
+    from ray.tune import PlacementGroupFactory
+
+    spec = TrialSpec.from_config(config["trial"])
+    bundle = {"CPU": spec.cpus} | ({"GPU": spec.gpus} if spec.gpus else {})
+    return PlacementGroupFactory([bundle], strategy=FRAMEWORK_STRATEGY[spec.framework])
+
+
+def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -> None:
+    from ray import tune
+
+    from sweeps.progress import SweepProgress, quiet_refusals
+    from sweeps.scheduling import PerJobASHA
+    from trainables.trial import run_trial
+
+    tuner = tune.Tuner(
+        tune.with_resources(run_trial, trial_resources),
+        param_space={"trial": tune.grid_search([t.to_config() for t in trials])},
+        tune_config=tune.TuneConfig(scheduler=PerJobASHA(early_stopping(options)), reuse_actors=True,
+                                    trial_name_creator=lambda t: t.config["trial"]["trial_id"],
+                                    trial_dirname_creator=lambda t: t.config["trial"]["trial_id"]),
+        run_config=tune.RunConfig(
+            name="tune", storage_path=options.sweep_dir if store.is_uri(options.sweep_dir)
+            else str(Path(options.sweep_dir).resolve()), verbose=0,
+            callbacks=[SweepProgress(len(trials), str(options.sweep_dir), stop.refuse)], stop=stop.stopper(),
+            failure_config=tune.FailureConfig(max_failures=options.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
+    )
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # Ctrl-C goes to SignalStop, like SIGTERM
+    stop.tune_running = True
+    try:
+        with quiet_refusals(stop.refuse):  # Ray's logs of a refused write become the sweep's stop, not tracebacks
+            tuner.fit()
+    except Exception as exc:  # Tune's own state writes on a full disk end in a TuneError
+        refusal = store.write_refusal(exc) or store.refuses_writes(options.sweep_dir)
+        if refusal is None:
+            raise
+        stop.refuse(refusal)
+    finally:
+        stop.tune_running = False
+    stop.raise_if_stopped()
