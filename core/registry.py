@@ -1,4 +1,4 @@
-"""Registries keyed by the course's own names: DATASETS, BACKBONES, NETS, METHODS, CELLS.
+"""Registries keyed by the course's own names: DATA_KINDS, DATASETS, BACKBONES, NETS, METHODS, CELLS.
 
 Entries are plain facts (no torch or TensorFlow imports here) so the sweep driver can validate a whole matrix
 before any trial starts. Builders elsewhere turn the facts into models; there are no per-name branches.
@@ -48,6 +48,23 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[T]:
         return iter(self._entries.values())
+
+
+@dataclass(frozen=True)
+class DataKindSpec:
+    """A kind of dataset files (trainables.data.kinds: the protocol every kind implements, loaded by name).
+
+    `infer_order`: a folder is tried against the kinds in this order (CIFAR's three pickles before an ImageFolder,
+    which any folder of folders would pass); `content_fingerprint`: the fingerprint hashes the bytes (a CSV edited
+    in place keeps its name and maybe its size), not just paths and sizes (thousands of images)."""
+
+    name: str
+    part: int  # the course part whose methods read it
+    layout: str  # how its files are laid out under <data-root>/<name>, for messages
+    protocol: str  # "module:object" implementing trainables.data.kinds.DataKind
+    infer_order: int
+    content_fingerprint: bool = False
+    named_columns: bool = False  # its files name a text and a label column (recorded in sweep.json)
 
 
 @dataclass(frozen=True)
@@ -137,11 +154,21 @@ class CellSpec:
     torch_module: str
 
 
+DATA_KINDS: Registry[DataKindSpec] = Registry("data kind")
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
 BACKBONES: Registry[BackboneSpec] = Registry("backbone")
 NETS: Registry[NetSpec] = Registry("network")
 METHODS: Registry[MethodSpec] = Registry("method")
 CELLS: Registry[CellSpec] = Registry("cell")
+
+for _k in (
+    DataKindSpec("images", 1, "<name>/{train,test}/<class>/<image>", "trainables.images.files:IMAGES", infer_order=2),
+    DataKindSpec("text", 2, "<name>/{train,test}.csv", "trainables.text.data:TEXT", infer_order=1,
+                 content_fingerprint=True, named_columns=True),
+    DataKindSpec("cifar", 1, "<name>/cifar-100-python/{train,test,meta}", "trainables.images.cifar:CIFAR",
+                 infer_order=0),
+):
+    DATA_KINDS.register(_k.name, _k)
 
 for _d in (
     DatasetSpec("animals", 1, "images", "iNat2017 mammals", 9, 1384, 466),

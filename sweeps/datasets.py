@@ -25,7 +25,8 @@ import yaml
 
 from core import store, yamlfile
 from trainables.common import DataError, held_count
-from trainables.data.layout import PART, Layout, infer, infer_remote, split_manifest
+from trainables.data.kinds import data_kind, infer, infer_listing, spec
+from trainables.data.layout import Layout, split_manifest
 from core.registry import DATASETS, DatasetSpec, UnknownNameError
 
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,40}")
@@ -49,7 +50,7 @@ class DataSource:
 
     @property
     def part(self) -> int:
-        return PART[self.kind]
+        return spec(self.kind).part
 
     def describe(self) -> dict:
         """For sweep.json and the report: where the dataset came from and how it was split."""
@@ -57,7 +58,7 @@ class DataSource:
                 "source": self.handout.source if self.handout else "your own data",
                 "split": "held out here" if self.layout.split_here else "the files'",
                 **({"text_column": self.layout.text_column, "label_column": self.layout.label_column}
-                   if self.kind == "text" else {})}
+                   if spec(self.kind).named_columns else {})}
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def user_source(where: str, name: str, path: str, text_column: str = "text", lab
     if store.is_uri(path):
         from trainables.data.sync import list_remote
 
-        return DataSource(name, path, infer_remote(path, list_remote(path)))
+        return DataSource(name, path, infer_listing(path, list_remote(path)))
     location = (base / path if base is not None else Path(path)).expanduser().resolve()
     try:
         layout = infer(location, text_column, label_column)
@@ -182,20 +183,9 @@ def load_catalog(path: Path | None) -> Catalog:
 
 
 def split_members(source: DataSource) -> tuple[list, list]:
-    """(members, labels) of the pool a held-out test split is made from: image paths relative to the pool, or the
-    CSV's data row numbers."""
-    root, layout = Path(source.location), source.layout
-    if source.kind == "text":
-        from trainables.text.data import pool_file, read_split
-
-        frame = read_split(pool_file(root, layout), layout)
-        return frame["row"].tolist(), frame["label"].tolist()
-    from trainables.images.data import list_images
-
-    files, _ = list_images(root, layout.pool)
-    pool = root / layout.pool
-    return [p.relative_to(pool).as_posix() for ps in files.values() for p in ps], \
-        [c for c, ps in files.items() for _ in ps]
+    """(members, labels) of the pool a held-out test split is made from (the kind says what a member is: an image
+    path relative to the pool, a CSV's data row number)."""
+    return data_kind(source.kind).split_members(Path(source.location), source.layout)
 
 
 def make_split(source: DataSource, fraction: float, seed: int, earlier: dict | None = None) -> dict:

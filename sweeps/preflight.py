@@ -21,8 +21,7 @@ from core.registry import CELLS, METHODS, NETS, fits
 from sweeps.datasets import Catalog, DataSource, check_class_sizes, make_split, with_split
 from sweeps.options import ConfigError, SweepOptions
 from sweeps.sweep_folder import earlier_split
-from trainables.common import DataError, fingerprint
-from trainables.data.layout import file_counts
+from trainables.common import DataError
 from trainables.trial import one_line
 
 
@@ -82,11 +81,11 @@ def check_data(jobs: dict[Job, list[Group]], data_root: Path | str | None, demo:
                catalog: Catalog | None = None, test_fraction: float = 0.2, seed: int = 0,
                earlier_split: Callable[[str], dict | None] = lambda name: None,
                val_fraction: float = 0.2) -> dict[str, DatasetFacts]:
-    """Preflight every dataset the jobs need; returns dataset -> {"source", "fingerprint", "counts", "split"}. A
-    bucket is checked from its listing (layout, sizes, times: no download); its files' contents are checked on each
-    node after the copy. A dataset whose files hold no test split gets one (sweeps.datasets.make_split; a resumed
-    sweep's earlier one); every class must keep a training, a validation and a test item (check_class_sizes). What the course's files hold is compared with the handout's table once per sweep
-    (compare_counts); generated demo data is small by design."""
+    """Preflight every dataset the jobs need; returns each one's DatasetFacts. A bucket is checked from its listing
+    (layout, sizes, times: no download); its files' contents are checked on each node after the copy. A dataset
+    whose files hold no test split gets one (sweeps.datasets.make_split; a resumed sweep's earlier one); every class
+    must keep a training, a validation and a test item (check_class_sizes). What the course's files hold is
+    compared with the handout's table once per sweep (compare_counts); generated demo data is small by design."""
     facts = {}
     for name, source in sweep_sources(jobs, data_root, catalog).items():
         try:
@@ -105,40 +104,24 @@ def check_data(jobs: dict[Job, list[Group]], data_root: Path | str | None, demo:
 
 
 def dataset_facts(source: DataSource) -> dict:
-    """{"fingerprint", "counts", "per_class"} of one dataset, after its checks (one DataError line naming the file
-    otherwise); per_class: class -> (train, test) items, None where the listing cannot say."""
-    from trainables.data.sync import check_remote_layout, list_remote, remote_counts, remote_fingerprint
+    """{"fingerprint", "counts", "per_class"} of one dataset, after its kind's checks (one DataError line naming the
+    file otherwise); per_class: class -> (train, test) items, None where the listing cannot say."""
+    from trainables.data.kinds import data_fingerprint, data_kind, file_counts, spec
+    from trainables.data.sync import list_remote, remote_fingerprint
 
-    location, kind = source.location, source.kind
+    location, kind = source.location, data_kind(source.kind)
     listing = list_remote(location) if store.is_uri(location) else None  # a bucket's files, or None for a folder
-    if kind == "cifar" and listing is None and not Path(location).exists():
-        fetch_cifar(Path(location))
-    if not (bool(listing) if listing is not None else Path(location).exists()):
-        raise DataError(f"no dataset folder {source.name!r} at {location} (layout {LAYOUTS[kind]}); pass the "
-                        f"--data-root that holds it, or its path")
+    present = bool(listing) if listing is not None else Path(location).exists()
+    if not present and (listing is not None or not kind.fetch(Path(location))):  # e.g. CIFAR-100: downloaded
+        raise DataError(f"no dataset folder {source.name!r} at {location} (layout {spec(source.kind).layout}); "
+                        f"pass the --data-root that holds it, or its path")
     if listing is not None:
-        check_remote_layout(location, kind, listing)
-        fact = {"fingerprint": remote_fingerprint(listing), "counts": remote_counts(kind, listing)}
+        kind.check_listing(str(location), listing)
+        fact = {"fingerprint": remote_fingerprint(listing), "counts": kind.listing_counts(listing)}
     else:
-        fact = {"fingerprint": fingerprint(location, content=kind == "text"),
+        fact = {"fingerprint": data_fingerprint(location, source.kind),
                 "counts": file_counts(Path(location), source.layout)}
     return fact | {"per_class": fact["counts"].pop("per_class")}
-
-
-def fetch_cifar(location: Path) -> None:
-    """CIFAR-100 missing locally: torchvision downloads it where a network exists (once, on the driver)."""
-    from trainables.images.cifar import URL, download
-
-    print(f"{location}: no CIFAR-100 there; downloading {URL} with torchvision", flush=True)
-    try:
-        download(location)
-    except OSError as exc:
-        raise DataError(f"{location}: no CIFAR-100 files and {exc}; fetch cifar-100-python.tar.gz where there is "
-                        f"internet and unpack it into {location}") from None
-
-
-LAYOUTS = {"images": "<name>/{train,test}/<class>/<image>", "text": "<name>/{train,test}.csv",
-           "cifar": "<name>/cifar-100-python/{train,test,meta}"}
 
 
 def compare_counts(source: DataSource, counts: dict[str, int | None]) -> None:

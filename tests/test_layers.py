@@ -38,3 +38,17 @@ def test_core_needs_no_framework():
     found = [f"{p.relative_to(ROOT)} imports {sorted(imports(p) & heavy)}"
              for p in sorted((ROOT / "core").rglob("*.py")) if imports(p) & heavy]
     assert found == []
+
+
+def test_the_driver_checks_data_without_torch_tensorflow_or_ray(tmp_path):
+    """The preflight's data checks (every kind of the demo's datasets: listing, counts, value ranges, class sizes)
+    ask each kind's protocol (trainables.data.kinds) and import no framework."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from pathlib import Path; from trainables.demo import generate_demo\n"
+            "from core.course import all_groups, expand; from sweeps.preflight import check_data\n"
+            f"facts = check_data(expand(all_groups()), generate_demo(Path({str(tmp_path)!r})), demo=True)\n"
+            "print(len(facts), sorted(m for m in ('torch', 'tensorflow', 'ray') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.split("\n")[-2] == "9 []", done.stdout + done.stderr

@@ -26,7 +26,8 @@ from typing import Any, Callable, Iterator
 
 
 from core import ledger, store
-from trainables.common import DataError, fingerprint, seed_everything
+from trainables.common import DataError, seed_everything
+from trainables.data.kinds import data_fingerprint
 from trainables.data.layout import Layout
 from core.plan import Job, TrialSpec
 from core.registry import METHODS
@@ -194,7 +195,7 @@ class Trial:
             folder, self.values["data_sync_s"] = node_copy(data.location, data.fingerprint, cache)
             return folder
         if data.verify:
-            here = fingerprint(data.location, content=data.kind == "text") if Path(data.location).exists() else None
+            here = data_fingerprint(data.location, data.kind) if Path(data.location).exists() else None
             if here != data.fingerprint:
                 found = "no such folder" if here is None else f"fingerprint {here}"
                 node = _node()["node_ip"] or socket.gethostname()

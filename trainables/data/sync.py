@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import time
-from collections import Counter
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -43,45 +42,6 @@ def remote_fingerprint(listing: dict[str, tuple[int, int]]) -> str:
     for rel, (size, mtime) in sorted(listing.items()):
         digest.update(f"{rel}\0{size}\0{mtime}\0".encode())
     return digest.hexdigest()[:16]
-
-
-def check_remote_layout(location: str, kind: str, listing: dict[str, tuple[int, int]]) -> None:
-    """The dataset's layout from its listing alone: images `{train,test}/<class>/<file>` with every test class
-    also a train class, text `train.csv` and `test.csv`. One DataError line naming the location otherwise
-    (the files' contents are checked on the node, after the copy, by the usual checks)."""
-    if kind == "cifar":
-        if not any({f"{folder}{name}" for name in ("train", "test", "meta")} <= set(listing)
-                   for folder in ("cifar-100-python/", "")):
-            raise DataError(f"{location}: no CIFAR-100 files (expected cifar-100-python/{{train,test,meta}})")
-        return
-    if kind == "text":
-        missing = [name for name in ("train.csv", "test.csv") if name not in listing]
-        if missing:
-            raise DataError(f"{store.join(location, missing[0])}: missing file (expected train.csv and test.csv)")
-        return
-    classes = {}
-    for split in ("train", "test"):
-        classes[split] = {rel.split("/")[1] for rel in listing if rel.startswith(f"{split}/") and rel.count("/") == 2}
-        if not classes[split]:
-            raise DataError(f"{store.join(location, split)}: no class folders with images "
-                            f"(expected {split}/<class>/<image>)")
-    unknown = sorted(classes["test"] - classes["train"])
-    if unknown:
-        raise DataError(f"{store.join(location, 'test')}: classes {unknown[:5]} have no training folder")
-
-
-def remote_counts(kind: str, listing: dict[str, tuple[int, int]]) -> dict[str, int | None]:
-    """What a bucket's listing says about an image dataset's size (classes, train and test images); None for text
-    and CIFAR, whose counts need the files (the node checks those after its copy)."""
-    from trainables.images.data import IMAGE_EXTENSIONS
-
-    if kind != "images":  # text rows and CIFAR's pickled images are counted from the files themselves
-        return {"n_classes": None, "n_train_files": None, "n_test_files": None, "per_class": None}
-    images = [rel.split("/") for rel in listing if rel.count("/") == 2 and rel.lower().endswith(IMAGE_EXTENSIONS)]
-    seen = Counter((split, c) for split, c, _ in images)
-    per_class = {c: (n, seen[("test", c)]) for (split, c), n in sorted(seen.items()) if split == "train"}
-    return {"n_classes": len(per_class), "n_train_files": sum(n for n, _ in per_class.values()),
-            "n_test_files": sum(n for (split, _), n in seen.items() if split == "test"), "per_class": per_class}
 
 
 def copy_problem(local: Path) -> str | None:

@@ -21,7 +21,8 @@ from core.registry import DATASETS, UnknownNameError
 
 
 def check_local(folder: Path, kind: str) -> None:
-    from trainables.data.layout import Layout, file_counts
+    from trainables.data.kinds import file_counts
+    from trainables.data.layout import Layout
 
     file_counts(folder, Layout(kind))  # the kind's own checks (one DataError line)
 

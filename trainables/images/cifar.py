@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from trainables.common import DataError, cap_per_class
-from trainables.data.layout import cifar_root
+from trainables.data.layout import Layout
 from core.hparams import CIFAR_AUGMENT as AUGMENT
 from core.plan import ImageCaps
 
+FILES = ("train", "test", "meta")
 SIDE = 32
 PAD = 4
 URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"  # what torchvision.datasets.CIFAR100 fetches
@@ -33,6 +34,14 @@ def _load(path: Path, keys: tuple[str, ...]) -> dict:
     if missing:
         raise DataError(f"{path}: missing key(s) {', '.join(missing)}; expected CIFAR-100's {', '.join(keys)}")
     return entry
+
+
+def cifar_root(path: Path) -> Path | None:
+    """The folder holding CIFAR-100's train / test / meta pickles (torchvision's cifar-100-python/ or the folder)."""
+    for folder in (path / "cifar-100-python", path):
+        if all((folder / name).is_file() for name in FILES):
+            return folder
+    return None
 
 
 def read_classes(root: Path) -> list[str]:
@@ -130,3 +139,39 @@ def prepare(root: Path, caps: ImageCaps, val_fraction: float, seed: int):
         return ((images.astype(np.float32) - mean.astype(np.float32)) / std.astype(np.float32))
 
     return classes, (scaled(x[keep]), y[keep]), (scaled(x[held]), y[held]), (scaled(test[0]), test[1])
+
+
+class CifarKind:
+    """The cifar kind of dataset files (trainables.data.kinds.DataKind): CIFAR-100's pickles, with their own split."""
+
+    def infer(self, path: Path, text_column: str, label_column: str) -> Layout | None:
+        return Layout("cifar") if path.is_dir() and cifar_root(path) is not None else None
+
+    def counts(self, root: Path, layout: Layout) -> dict:
+        return cifar_counts(root)
+
+    def split_members(self, root: Path, layout: Layout) -> tuple[list, list]:
+        raise DataError(f"{root}: CIFAR-100 holds its own test split; nothing to hold out")
+
+    def check_listing(self, location: str, listing: dict) -> None:
+        if not any({f"{folder}{name}" for name in FILES} <= set(listing) for folder in ("cifar-100-python/", "")):
+            raise DataError(f"{location}: no CIFAR-100 files (expected cifar-100-python/{{train,test,meta}})")
+
+    def listing_counts(self, listing: dict) -> dict:  # the pickled images are counted from the files
+        return {"n_classes": None, "n_train_files": None, "n_test_files": None, "per_class": None}
+
+    def infer_listing(self, top: set[str]) -> Layout | None:
+        return None  # the course's cifar100 is read from a bucket as a course dataset; a user's is not inferred
+
+    def fetch(self, location: Path) -> bool:
+        """CIFAR-100 missing: torchvision downloads it where a network exists (once, on the driver)."""
+        print(f"{location}: no CIFAR-100 there; downloading {URL} with torchvision", flush=True)
+        try:
+            download(location)
+        except OSError as exc:
+            raise DataError(f"{location}: no CIFAR-100 files and {exc}; fetch cifar-100-python.tar.gz where there "
+                            f"is internet and unpack it into {location}") from None
+        return True
+
+
+CIFAR = CifarKind()

@@ -1,5 +1,5 @@
-"""ImageFolder data for Part 1: preflight checks (driver side, no torch), decoding once into cached uint8 tensors,
-torchvision's reference presets on those tensors, and batching with ImageNet normalisation.
+"""ImageFolder data for Part 1's trials: decoding once into cached uint8 tensors, torchvision's reference presets
+on those tensors, and batching with ImageNet normalisation (the files, their checks and counts: images/files.py).
 
 Layout: `<root>/{train,test}/<class>/<image>`. Each split is decoded and resized once per (dataset, size, caps)
 into a uint8 tensor cached on disk, so epochs, trials and later sweeps never touch PIL again. The presets are
@@ -14,7 +14,6 @@ and counted in the trial's row; class folder names are compared in Unicode NFC (
 from __future__ import annotations
 
 import sys
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -24,11 +23,11 @@ import numpy as np
 from trainables.cache import cache_key, cached
 from trainables.common import DataError, cap_per_class, hidden, stratified_split
 from trainables.data.layout import Layout
+from trainables.images.files import (IMAGEFOLDER, RANGE_RULE, SIXTEEN_BIT, UnknownRange, check_image_folder,
+                                     image_files, range_problem)
 from core.hparams import AUGMENTATIONS
 from core.plan import ImageCaps
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
-IMAGEFOLDER = Layout("images")  # <root>/{train,test}/<class>/<image>
 DECODE_VERSION = 3  # bump when decoding changes: it is part of every cache key (2: the reference presets,
 # 3: 16-bit images scaled, not clipped)
 EVAL_CROP = 0.875  # torchvision references: evaluation resizes the shorter side to size / 0.875, crops the centre
@@ -37,107 +36,6 @@ EVAL_CROP = 0.875  # torchvision references: evaluation resizes the shorter side
 def resize_size(size: int) -> int:
     """The shorter side evaluation resizes to before its centre crop (224 -> 256, 299 -> 342)."""
     return int(round(size / EVAL_CROP))
-
-
-def list_images(root: Path, split: str) -> tuple[dict[str, list[Path]], list[Path]]:
-    """(class -> sorted image files, non-image files) of one split; DataError for a missing split or empty class."""
-    split_dir = root / split
-    if not split_dir.is_dir():
-        raise DataError(f"{split_dir}: missing folder; expected ImageFolder layout <root>/{split}/<class>/<image>")
-    # hidden entries (Jupyter's .ipynb_checkpoints, macOS's .DS_Store) are no data: left out, counted as skipped
-    others = sorted(p for p in split_dir.iterdir() if hidden(p.name))
-    classes = sorted(d for d in split_dir.iterdir() if d.is_dir() and not hidden(d.name))
-    if not classes:
-        raise DataError(f"{split_dir}: no class folders; expected <root>/{split}/<class>/<image>")
-    files: dict[str, list[Path]] = {}
-    for class_dir in classes:
-        entries = sorted(p for p in class_dir.iterdir() if p.is_file() or hidden(p.name))
-        images = [p for p in entries if p.suffix.lower() in IMAGE_EXTENSIONS and not hidden(p.name)]
-        others += [p for p in entries if p not in images]
-        if not images:
-            raise DataError(f"{class_dir}: empty class folder; expected at least one image "
-                            f"({', '.join(IMAGE_EXTENSIONS)})")
-        name = class_name(class_dir.name)
-        if name in files:
-            raise DataError(f"{class_dir}: two class folders whose names are the same after Unicode normalisation "
-                            f"(NFC) in {split_dir}; merge them or rename one")
-        files[name] = images
-    return files, others
-
-
-def class_name(folder: str) -> str:
-    """A class folder's name as a class: Unicode NFC, so `café` typed on macOS (decomposed) under train/ and on
-    Linux (composed) under test/ is one class, as it looks."""
-    return unicodedata.normalize("NFC", folder)
-
-
-def image_files(root: Path, layout: Layout = IMAGEFOLDER) -> dict[str, tuple[dict[str, list[Path]], list[Path]]]:
-    """split -> (class -> image files, non-image files) for train and test: the folders' own split, or the
-    layout's held-out test members (layout.split_here) taken from one pool of class folders."""
-    if not layout.split_here:
-        return {split: list_images(root, split) for split in ("train", "test")}
-    files, others = list_images(root, layout.pool)
-    pool = root / layout.pool
-    held = {c: [p.relative_to(pool).as_posix() in layout.test for p in ps] for c, ps in files.items()}
-    train = {c: [p for p, h in zip(ps, held[c]) if not h] for c, ps in files.items()}
-    test = {c: [p for p, h in zip(ps, held[c]) if h] for c, ps in files.items()}
-    return {"train": ({c: ps for c, ps in train.items() if ps}, others),
-            "test": ({c: ps for c, ps in test.items() if ps}, [])}
-
-
-def check_image_folder(root: Path, layout: Layout = IMAGEFOLDER) -> list[str]:
-    """Preflight for the driver: both splits present, no empty class, every test class also in train."""
-    return sorted(_checked_splits(root, layout)[0])
-
-
-def image_counts(root: Path, layout: Layout = IMAGEFOLDER) -> dict[str, int]:
-    """The preflight (check_image_folder, every image's value range) plus what the files hold: classes, train and
-    test images (by name)."""
-    train, test = _checked_splits(root, layout)
-    check_ranges(train)
-    check_ranges(test)
-    return {"n_classes": len(train), "n_train_files": sum(map(len, train.values())),
-            "n_test_files": sum(map(len, test.values())),
-            "per_class": {c: (len(train[c]), len(test.get(c, ()))) for c in train}}
-
-
-def _checked_splits(root: Path, layout: Layout) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
-    """Both splits' class -> image files, listed once, after the checks of check_image_folder."""
-    splits = image_files(root, layout)
-    (train, _), (test, _) = splits["train"], splits["test"]
-    where = root / (layout.pool if layout.split_here else "train")
-    if len(train) < 2:
-        raise DataError(f"{where}: {len(train)} class folder(s) {sorted(train)}; expected at least 2 classes")
-    if not test:
-        raise DataError(f"{root / 'test'}: empty test split; expected at least one image")
-    unknown = sorted(set(test) - set(train))
-    if unknown:
-        raise DataError(f"{root / 'test'}: classes {unknown} have no training folder in {root / 'train'}")
-    return train, test
-
-
-SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")  # unsigned 16-bit greyscale: 0..65535 is the full scale
-RANGE_RULE = ("8- or 16-bit integers (PNG, TIFF, JPEG ...), or 32-bit floats with every value in [0, 1] (read as "
-              "fractions of full scale)")
-
-
-class UnknownRange(DataError):
-    """An image whose pixel values have no known full scale (32-bit integers, floats outside [0, 1])."""
-
-
-def range_problem(image) -> str | None:
-    """Why an open image's values cannot be mapped to 0..255 without guessing, or None when they can."""
-    mode = image.mode
-    if mode in SIXTEEN_BIT or (mode == "I" and image.format == "PNG"):  # PNG holds at most 16 bits per sample
-        return None
-    if mode == "F":
-        values = np.asarray(image, dtype=np.float32)
-        if values.size and np.isfinite(values).all() and values.min() >= 0.0 and values.max() <= 1.0:
-            return None
-        return f"image mode F (32-bit float) with values in [{np.nanmin(values):g}, {np.nanmax(values):g}]"
-    if mode.startswith(("I", "F")):
-        return f"image mode {mode} (32-bit integer), whose full scale the file does not say"
-    return None
 
 
 def to_rgb(image, path: Path):
@@ -156,25 +54,6 @@ def to_rgb(image, path: Path):
         grey = np.round(np.asarray(image, dtype=np.float32) * 255.0)
         return Image.fromarray(grey.astype(np.uint8), "L").convert("RGB")
     return image.convert("RGB") if image.mode != "RGB" else image  # L, P, RGBA, CMYK -> RGB
-
-
-def check_ranges(files: dict[str, list[Path]]) -> None:
-    """Preflight: every image's mode has a known full scale (the header says; floats are read to see their
-    range). UnknownRange names the first that does not."""
-    from PIL import Image
-
-    for paths in files.values():
-        for path in paths:
-            try:
-                with Image.open(path) as image:
-                    if image.mode == "F":
-                        image.load()
-                    problem = range_problem(image)
-            except Exception:  # noqa: BLE001 - an unreadable file is skipped and counted by the trials
-                continue
-            if problem:
-                raise UnknownRange(f"{path}: {problem}; expected {RANGE_RULE}")
-
 
 def decode(path: Path, size: int, crop: int | None = None):
     """One image as a 3 x crop x crop uint8 tensor, or None if unreadable: RGB (to_rgb), its shorter side resized

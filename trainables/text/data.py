@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from trainables.common import DataError, cap_total
-from trainables.data.layout import Layout
+from trainables.data.layout import EXPECTED, Layout
 from core.plan import TextCaps
 
 COLUMNS = ("text", "label")
@@ -216,3 +216,45 @@ def prepare(root: Path, dataset: str, caps: TextCaps, params: dict, val_fraction
     # a searched `max_tokens` beats the budget's cap, which beats the course's vocabulary size
     max_tokens = int(params.get("max_tokens") or caps.max_tokens or course_vocab or 20000)
     return TextData(classes, train, val, test, max_len, max_tokens, skipped)
+
+
+class TextKind:
+    """The text kind of dataset files (trainables.data.kinds.DataKind): train.csv and test.csv, or one .csv whose
+    test split is held out here."""
+
+    def infer(self, path: Path, text_column: str, label_column: str) -> Layout | None:
+        columns = {"text_column": text_column, "label_column": label_column}
+        if path.is_file():
+            return Layout("text", pool="", **columns) if path.suffix.lower() == ".csv" else None
+        if (path / "train.csv").is_file():
+            return Layout("text", pool=None if (path / "test.csv").is_file() else "train.csv", **columns)
+        if (path / "test.csv").is_file():
+            raise DataError(f"{path}: has a test split but no training split (train.csv); expected {EXPECTED}")
+        return None
+
+    def counts(self, root: Path, layout: Layout) -> dict:
+        return text_counts(root, layout)
+
+    def split_members(self, root: Path, layout: Layout) -> tuple[list, list]:
+        """The CSV's data row numbers, and their labels."""
+        frame = read_split(pool_file(root, layout), layout)
+        return frame["row"].tolist(), frame["label"].tolist()
+
+    def check_listing(self, location: str, listing: dict) -> None:
+        from core import store
+
+        missing = [name for name in ("train.csv", "test.csv") if name not in listing]
+        if missing:
+            raise DataError(f"{store.join(location, missing[0])}: missing file (expected train.csv and test.csv)")
+
+    def listing_counts(self, listing: dict) -> dict:  # rows are counted from the files, on each node
+        return {"n_classes": None, "n_train_files": None, "n_test_files": None, "per_class": None}
+
+    def infer_listing(self, top: set[str]) -> Layout | None:
+        return Layout("text") if {"train.csv", "test.csv"} <= top else None
+
+    def fetch(self, location: Path) -> bool:
+        return False
+
+
+TEXT = TextKind()
