@@ -190,7 +190,7 @@ def parse_plan(text: str) -> dict:
 
 
 def job_key(trials: pd.DataFrame) -> pd.Series:
-    """The job each trial belongs to: its id is `<job key>-<sample>-<digest>` (sweeps.runner.plan_trials)."""
+    """The job each trial belongs to: its id is `<job key>-<sample>-<digest>` (sweeps.planning.plan_trials)."""
     return trials["trial_id"].str.rsplit("-", n=2).str[0]
 
 

@@ -1,6 +1,6 @@
 """The typed plan: what the driver decides for each trial, as frozen dataclasses every stage reads.
 
-The planner (sweeps.runner.plan_trials) builds one `TrialSpec` per trial from a budget that was validated when it
+The planner (sweeps.planning.plan_trials) builds one `TrialSpec` per trial from a budget that was validated when it
 loaded (sweeps.budgets); Tune carries it as `asdict(spec)` in the trial's config and `run_trial` rebuilds it with
 `TrialSpec.from_config`, so a trainable reads `trial.spec.images.image_size`, never a key of an untyped dict.
 No framework imports here: the driver, the trials and the analysis all read it.
@@ -72,7 +72,7 @@ class DataRef:
     """One dataset as a trial finds it: where, how its files are laid out, and what the driver saw there."""
 
     location: str  # a folder, or an object-store URI each node copies (trainables.data.sync)
-    kind: str  # images, text or cifar (trainables.data.layout.KINDS)
+    kind: str  # images, text or cifar (core.registry.DATA_KINDS)
     layout: dict[str, Any]  # Layout.to_spec(): how the files are read
     fingerprint: str  # the driver's fingerprint of the files: cache keys and the node check use it
     counts: dict[str, int | None] = field(default_factory=dict)  # classes / train / test files, for the rows
