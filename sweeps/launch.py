@@ -16,7 +16,8 @@ from core.registry import METHODS
 from sweeps.interrupt import SignalStop
 from sweeps.options import ConfigError, SweepOptions
 from sweeps.storage import NETWORK_FILESYSTEMS, filesystem_type, other_hosts, storage_problem
-from trainables.trial import FAULT_ENV, LOGICAL_GPUS_ENV
+from trainables.faults import FAULT_ENV
+from trainables.trial import LOGICAL_GPUS_ENV
 
 
 # what trials need to reach an object store when the driver has it in its environment (instance roles need none)

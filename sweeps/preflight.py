@@ -22,7 +22,7 @@ from sweeps.datasets import Catalog, DataSource, check_class_sizes, make_split, 
 from sweeps.options import ConfigError, SweepOptions
 from sweeps.sweep_folder import earlier_split
 from trainables.common import DataError
-from trainables.trial import one_line
+from trainables.rows import one_line
 
 
 @dataclass(frozen=True)

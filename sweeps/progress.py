@@ -18,7 +18,7 @@ from ray import tune
 
 from core import ledger, store
 from core.plan import TrialSpec
-from trainables.trial import spec_row
+from trainables.rows import spec_row
 
 
 SKIPPED = {"skipped_images": "files (not images, or unreadable)", "skipped_rows": "rows (empty text or label)"}

@@ -68,13 +68,13 @@ def test_bucket_layout_is_checked_from_its_listing(s3_bucket, make_options, demo
 
 def test_a_node_without_the_drivers_data_fails_in_one_line(tmp_path, demo_root):
     """A local --data-root on a cluster of several machines: a trial whose node holds other data stops at once."""
-    from trainables.trial import Trial
+    from trainables.data.resolve import dataset_folder
 
     data = DataRef(str(tmp_path / "absent" / "spam"), "text", {"kind": "text"}, "0123456789abcdef", verify=True)
     spec = trial_spec(tmp_path / "s", data=data)
     with pytest.raises(DataError, match=r"^node .*: dataset spam at .*absent/spam is not the driver's "
                                         r"\(no such folder, expected 0123456789abcdef\)"):
-        Trial(spec).data_folder()
+        dataset_folder(spec)
     spec = spec.replace(data=dataclasses.replace(data, location=str(demo_root / "spam")))
     with pytest.raises(DataError, match="is not the driver's \\(fingerprint "):
-        Trial(spec).data_folder()
+        dataset_folder(spec)

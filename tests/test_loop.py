@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import trial_spec
 from trainables.loop import fit
-from core.ledger import read_predictions
+from core.ledger import read_predictions, read_row
 from trainables.trial import Trial
 
 VAL = {1: 0.9, 2: 0.5, 3: 0.4, 4: 0.3}  # the best validation accuracy is epoch 1's
@@ -61,10 +61,10 @@ def test_resumed_trial_tests_the_best_epochs_weights(tmp_path):
     splits = [Split("train", np.ones(10)), Split("val", np.ones(10)), Split("test", np.ones(10))]
     with pytest.raises(RuntimeError, match="node lost"):
         fit(Trial(spec), ScriptedLearner(crash_at=3), *splits, epochs=4, patience=10)
-    resumed = Trial(spec)
-    fit(resumed, ScriptedLearner(), *splits, epochs=4, patience=10)
-    assert resumed.values["epochs"] == 4 and resumed.values["best_epoch"] == 1
-    assert resumed.values["test_acc"] == TEST[1] and resumed.values["val_acc"] == VAL[1]
+    fit(Trial(spec), ScriptedLearner(), *splits, epochs=4, patience=10)
+    row = read_row(spec.results_dir, spec.trial_id)  # what the resumed trial recorded
+    assert row["epochs"] == 4 and row["best_epoch"] == 1
+    assert row["test_acc"] == TEST[1] and row["val_acc"] == VAL[1]
     # the stored scores are the tested weights' too: what ensembles average is what the row reports
     stored = read_predictions(spec.results_dir, spec.trial_id)
     assert stored["val_scores"].dtype == np.float32 and stored["val_scores"].shape == (10, 2)

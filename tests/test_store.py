@@ -57,18 +57,19 @@ def test_unsupported_locations_are_refused_in_one_line():
 def test_ledger_checkpoint_on_s3_resumes_in_a_fresh_process_state(s3_bucket):
     """A trial saves two epochs to the bucket; a new Trial for the same id (the driver was restarted) finds the
     newest one, downloaded, with its history — and only the committed epoch is kept."""
+    from trainables.checkpoints import Checkpoints
     from trainables.trial import Trial
 
     spec = trial_spec(store.join(s3_bucket, "s"))
-    first = Trial(spec)
+    first, history = Checkpoints(spec), []
     for epoch in (1, 2):
-        first.history.append({"epoch": epoch, "val_acc": 0.5 + epoch / 10})
-        first._save_checkpoint(epoch, lambda folder, e=epoch: (folder / "weights.txt").write_text(f"epoch {e}"))
-    assert store.list_folders(first.checkpoint_dir) == ["epoch-0002"]
+        history.append({"epoch": epoch, "val_acc": 0.5 + epoch / 10})
+        first.save(epoch, history, lambda folder, e=epoch: (folder / "weights.txt").write_text(f"epoch {e}"))
+    assert store.list_folders(first.folder) == ["epoch-0002"]
     again = Trial(spec)
     with again.resume() as folder:
         assert (folder / "weights.txt").read_text() == "epoch 2"
-    assert again.values["epochs"] == 2 and [h["epoch"] for h in again.history] == [1, 2]
+    assert again.epochs_done == 2 and [h["epoch"] for h in again.history] == [1, 2]
 
 
 def test_sweep_on_s3_with_a_retry_then_analysis_and_resume(s3_bucket, demo_root, make_options, monkeypatch,
@@ -76,7 +77,7 @@ def test_sweep_on_s3_with_a_retry_then_analysis_and_resume(s3_bucket, demo_root,
     """Both frameworks write to the bucket; the torch trial fails after epoch 1 and resumes from its checkpoint
     there; the analysis reads and writes the bucket; --resume then reruns nothing."""
     from analysis.__main__ import main as analysis_main
-    from trainables.trial import FAULT_ENV
+    from trainables.faults import FAULT_ENV
 
     monkeypatch.setenv(FAULT_ENV, "p2-spam-gru-recurrent@1")  # fails once after epoch 1: resumes from S3
     monkeypatch.chdir(tmp_path)

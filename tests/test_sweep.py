@@ -221,7 +221,7 @@ def test_trial_that_raises_once_resumes_from_its_checkpoint(demo_root, make_opti
     """Epoch 1 is checkpointed, the trial then fails; Tune restarts it from that checkpoint: epoch 1 is not
     trained again, the history has each epoch once, and the row counts the retry. Max pooling is pinned so the
     checkpoint holds the custom masked-pooling layer, which must load back."""
-    from trainables.trial import FAULT_ENV
+    from trainables.faults import FAULT_ENV
 
     monkeypatch.setenv(FAULT_ENV, "p2-spam-gru-recurrent@1")
     recurrent = tiny_budget.methods["recurrent"]

@@ -39,12 +39,12 @@ def labels(scores: np.ndarray) -> np.ndarray:
 def fit(trial: Trial, learner: Learner, train: Any, val: Any, test: Any, epochs: int,
         patience: int | None = None) -> None:
     """Train for up to `epochs` (stopping after `patience` epochs without a better val_acc) and report each."""
-    trial.values |= {"n_train": len(train.y), "n_val": len(val.y), "n_test": len(test.y)}  # after the caps
+    trial.record(n_train=len(train.y), n_val=len(val.y), n_test=len(test.y))  # after the caps
     start, best = 0, {"snapshot": None}  # the best weights so far, kept in every checkpoint (early stopping)
     with trial.resume() as folder:
         if folder is not None:
             learner.load(folder)
-            start = int(trial.values["epochs"])
+            start = trial.epochs_done
             if (folder / BEST_SNAPSHOT).exists():  # a resumed trial still tests the best epoch's weights
                 best["snapshot"] = pickle.loads((folder / BEST_SNAPSHOT).read_bytes())
     seen = [h["val_acc"] for h in trial.history]
@@ -80,7 +80,7 @@ def fit(trial: Trial, learner: Learner, train: Any, val: Any, test: Any, epochs:
                 splits["test"] = classification_metrics(test.y, labels(scores["test"][1]), detail=True)
             with trial.phase("write"):
                 trial.write_predictions(scores)
-        metrics = flatten_metrics(splits) | {"items_per_s": trained / max(trial.values.get("fit_s", 0.0), 1e-9),
+        metrics = flatten_metrics(splits) | {"items_per_s": trained / max(trial.elapsed("fit"), 1e-9),
                                              "best_epoch": best_epoch, "early_stopped": stop}
         trial.report_epoch(epoch, metrics, final, save=save)
         if stop:
@@ -90,5 +90,5 @@ def fit(trial: Trial, learner: Learner, train: Any, val: Any, test: Any, epochs:
 def run_epochs(trial: Trial, learner: Learner, train: Any, val: Any, test: Any, values: dict[str, Any]) -> None:
     """How every epoch-based trainable ends: its facts join the row, then the loop runs the trial's epochs (its
     searched `epochs` capped by the method's) with its `patience`."""
-    trial.values |= values
+    trial.record(**values)
     fit(trial, learner, train, val, test, trial.spec.epochs, patience=trial.params.get("patience"))

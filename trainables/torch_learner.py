@@ -33,7 +33,7 @@ def start_torch(trial: Any) -> torch.device:
     torch.set_num_threads(trial.cpus)
     torch.manual_seed(trial.seed)
     device = pick_device()
-    trial.device = describe_device(device)
+    trial.use_device(describe_device(device))
     return device
 
 

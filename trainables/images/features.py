@@ -89,7 +89,7 @@ def run_on_features(dataset_dir: Path, trial: Trial, fit: Callable[[np.ndarray, 
     size = backbone_spec(trial.job.model).size_for(trial.spec.images.image_size)
     with trial.phase("extract"):
         feats, was_cached = image_features(trial, dataset_dir, size)
-    trial.device = str(feats["device"])
+    trial.use_device(str(feats["device"]))
     train, val = split_train(Split(feats["train_x"], feats["train_y"]), trial.spec.val_fraction,
                              trial.spec.data_seed)
     with trial.phase("fit"):

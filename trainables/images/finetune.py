@@ -109,7 +109,7 @@ def head_learner(trial: Trial, dataset_dir: Path, classes: list[str], size: int,
     extracted."""
     with trial.phase("extract"):
         feats, _ = image_features(trial, dataset_dir, size)
-    trial.device = str(feats["device"])  # where the backbone ran (and the GPU share the trial held), as features_svm
+    trial.use_device(str(feats["device"]))  # where the backbone ran (and the GPU share the trial held), as features_svm
     head = torch.nn.Linear(feats["train_x"].shape[1], len(classes))
     optimizer, scheduler = _sgd(trial, [{"params": head.parameters(), "lr": float(trial.params["lr"])}])
     batch_size = int(trial.params["batch_size"])

@@ -53,7 +53,8 @@ def optimizer_for(tf, params: dict, steps: int):
 
 
 def run(dataset_dir: Path, trial: Trial) -> None:
-    tf, trial.device = configure_tensorflow(trial.cpus, trial.seed)
+    tf, device = configure_tensorflow(trial.cpus, trial.seed)
+    trial.use_device(device)
     params = trial.params
     classes, splits, epochs = for_trial(dataset_dir, trial)
     train, val, test = (Arrays(x, y) for x, y in splits)

@@ -18,7 +18,7 @@ from trainables.trial import Trial
 
 class Twin(Protocol):
     def start(self, trial: Trial) -> None:
-        """Threads, seed and device for this trial (recorded in trial.device)."""
+        """Threads, seed and device for this trial (recorded with trial.use_device)."""
 
     def encode(self, data: TextData) -> tuple[int, Any, Any, Any]:
         """(vocabulary size, train, val, test) as the learner's inputs; the vocabulary is fitted on train only."""

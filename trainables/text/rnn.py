@@ -102,7 +102,8 @@ def build_model(tf, vocab: int, n_classes: int, cell: str, params: dict):
 
 class KerasTwin:
     def start(self, trial: Trial) -> None:
-        self.tf, trial.device = configure_tensorflow(trial.cpus, trial.seed)
+        self.tf, device = configure_tensorflow(trial.cpus, trial.seed)
+        trial.use_device(device)
 
     def encode(self, data: TextData) -> tuple[int, Arrays, Arrays, Arrays]:
         return encode(self.tf, data)
