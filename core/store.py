@@ -75,9 +75,6 @@ class WriteFailed(OSError):
     def __reduce__(self):  # crosses process boundaries (a trial's failure, pickled by Ray) whole
         return WriteFailed, (self.location, self.reason)
 
-    def __str__(self) -> str:
-        return f"{self.location}: {self.reason}"
-
 
 def errno_reason(code: int) -> str:
     return f"{REFUSALS.get(code) or os.strerror(code)} ({errno.errorcode.get(code, code)})"

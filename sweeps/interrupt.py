@@ -10,11 +10,16 @@ SIGTERM handler (a C++ stack dump and exit 1) when it starts, so the driver inst
 """
 from __future__ import annotations
 
+import contextlib
+import logging
+import re
 import signal
 import sys
 import threading
 from types import FrameType
-from typing import Any
+from typing import Any, Callable, Iterator
+
+from core import store
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 RESUME_HINT = "interrupted; finished trials are kept: rerun with --resume"
@@ -96,3 +101,53 @@ class SignalStop:
                 return owner.received is not None or owner.refused is not None
 
         return OnSignal()
+
+
+def refusal_in(text: str) -> store.WriteFailed | None:
+    """The WriteFailed a trial raised, rebuilt from the text Ray recorded of it (its last mention)."""
+    found = REFUSAL.findall(text)
+    if not found:
+        return None
+    location, _, reason = found[-1].strip().rpartition(": ")
+    return store.WriteFailed(location, reason)
+
+
+REFUSAL = re.compile(r"WriteFailed: (.+)")
+
+
+class QuietRefusals(logging.Filter):
+    """Turns Ray's log records of a write the storage refused — a trial that failed on one, Tune's own experiment
+    state that could not be saved — into the sweep's stop, and drops them (a traceback of ~100 lines each): the
+    sweep ends with one line saying so (sweeps.interrupt.refused_line)."""
+
+    def __init__(self, on_refused: Callable[[Exception], None]):
+        super().__init__()
+        self.on_refused = on_refused
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None:
+            return True
+        refusal = store.write_refusal(exc) or refusal_in(str(exc))
+        if refusal is None:
+            return True
+        self.on_refused(refusal)
+        return False
+
+
+@contextlib.contextmanager
+def quiet_refusals(on_refused: Callable[[Exception], None]) -> Iterator[None]:
+    """QuietRefusals where Ray's records pass while the sweep runs: the loggers that report them, and the handlers
+    of Ray's own logger (which its children's records reach); removed after, so the next sweep in this process
+    hears its own refusals."""
+    quiet = QuietRefusals(on_refused)
+    targets = [logging.getLogger(name) for name in ("ray.tune.execution.tune_controller",
+                                                    "ray.tune.execution.experiment_state")]
+    targets += logging.getLogger("ray").handlers
+    for target in targets:
+        target.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for target in targets:
+            target.removeFilter(quiet)

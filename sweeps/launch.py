@@ -130,7 +130,9 @@ def trial_resources(config: dict) -> Any:
 def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -> None:
     from ray import tune
 
-    from sweeps.progress import SweepProgress, quiet_refusals
+    from sweeps.interrupt import quiet_refusals
+    from sweeps.progress import SweepProgress
+    from sweeps.sweep_folder import sweep_schema
     from sweeps.scheduling import PerJobASHA
     from trainables.trial import run_trial
 
@@ -143,7 +145,7 @@ def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -
         run_config=tune.RunConfig(
             name="tune", storage_path=options.sweep_dir if store.is_uri(options.sweep_dir)
             else str(Path(options.sweep_dir).resolve()), verbose=0,
-            callbacks=[SweepProgress(len(trials), str(options.sweep_dir), stop.refuse)], stop=stop.stopper(),
+            callbacks=[SweepProgress(len(trials), str(options.sweep_dir), sweep_schema(trials), stop.refuse)], stop=stop.stopper(),
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
     )

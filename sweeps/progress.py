@@ -6,18 +6,16 @@ scheduler is marked `stopped`, and a trial that died without writing a row (kill
 """
 from __future__ import annotations
 
-import contextlib
 import functools
-import logging
-import re
 import sys
 import time
-from typing import Callable, Iterator
+from typing import Callable
 
 from ray import tune
 
 from core import ledger, store
 from core.plan import TrialSpec
+from sweeps.interrupt import refusal_in
 from trainables.rows import spec_row
 
 
@@ -56,60 +54,11 @@ def trial_refusal(trial) -> store.WriteFailed | None:
     return refusal_in(text)
 
 
-def refusal_in(text: str) -> store.WriteFailed | None:
-    """The WriteFailed a trial raised, rebuilt from the text Ray recorded of it (its last mention)."""
-    found = REFUSAL.findall(text)
-    if not found:
-        return None
-    location, _, reason = found[-1].strip().rpartition(": ")
-    return store.WriteFailed(location, reason)
-
-
-REFUSAL = re.compile(r"WriteFailed: (.+)")
-
-
-class QuietRefusals(logging.Filter):
-    """Turns Ray's log records of a write the storage refused — a trial that failed on one, Tune's own experiment
-    state that could not be saved — into the sweep's stop, and drops them (a traceback of ~100 lines each): the
-    sweep ends with one line saying so (sweeps.interrupt.refused_line)."""
-
-    def __init__(self, on_refused: Callable[[Exception], None]):
-        super().__init__()
-        self.on_refused = on_refused
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if exc is None:
-            return True
-        refusal = store.write_refusal(exc) or refusal_in(str(exc))
-        if refusal is None:
-            return True
-        self.on_refused(refusal)
-        return False
-
-
-@contextlib.contextmanager
-def quiet_refusals(on_refused: Callable[[Exception], None]) -> Iterator[None]:
-    """QuietRefusals where Ray's records pass while the sweep runs: the loggers that report them, and the handlers
-    of Ray's own logger (which its children's records reach); removed after, so the next sweep in this process
-    hears its own refusals."""
-    quiet = QuietRefusals(on_refused)
-    targets = [logging.getLogger(name) for name in ("ray.tune.execution.tune_controller",
-                                                    "ray.tune.execution.experiment_state")]
-    targets += logging.getLogger("ray").handlers
-    for target in targets:
-        target.addFilter(quiet)
-    try:
-        yield
-    finally:
-        for target in targets:
-            target.removeFilter(quiet)
-
-
 class SweepProgress(tune.Callback):
-    def __init__(self, total: int, results_dir: str, on_refused: Callable[[Exception], None] = lambda e: None):
+    def __init__(self, total: int, results_dir: str, schema, on_refused: Callable[[Exception], None] = lambda e: None):
         self.total = total
         self.results_dir = results_dir
+        self.schema = schema  # the sweep's row schema: only its own rows are read back (core.ledger.misfit)
         self.on_refused = on_refused  # a write the storage refused (full, read-only): stop the sweep
         self.done = 0
         self.t0 = time.time()
@@ -117,7 +66,7 @@ class SweepProgress(tune.Callback):
 
     def _line(self, trial, status: str) -> None:
         spec = TrialSpec.from_config(trial.config["trial"])
-        row = ledger.read_row(self.results_dir, spec.trial_id, ledger.row_schema(spec.param_types)) or {}
+        row = ledger.read_row(self.results_dir, spec.trial_id, self.schema) or {}
         self.done += 1
         job = spec.job
         what = f"p{job.part} {job.dataset:<11} {job.model:<12} {job.method:<12}"
@@ -140,7 +89,7 @@ class SweepProgress(tune.Callback):
     @refusal_guarded
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         spec = TrialSpec.from_config(trial.config["trial"])
-        row = ledger.read_row(self.results_dir, spec.trial_id, ledger.row_schema(spec.param_types))
+        row = ledger.read_row(self.results_dir, spec.trial_id, self.schema)
         if row is not None and row["status"] == "running":  # the scheduler stopped it before the last epoch
             row["status"] = "stopped"
             ledger.write_parquet_atomic(ledger.make_row(row, spec.param_types),
@@ -162,7 +111,7 @@ class SweepProgress(tune.Callback):
             self.on_refused(refusal)
             return
         spec = TrialSpec.from_config(trial.config["trial"])
-        row = ledger.read_row(self.results_dir, spec.trial_id, ledger.row_schema(spec.param_types))
+        row = ledger.read_row(self.results_dir, spec.trial_id, self.schema)
         if row is None or row["status"] != "error":  # died before it could write its own error row
             base = row if row is not None else spec_row(spec)
             row = dict(base, status="error", error=_last_error_line(trial))
