@@ -120,15 +120,15 @@ class QuietRefusals(logging.Filter):
     state that could not be saved — into the sweep's stop, and drops them (a traceback of ~100 lines each): the
     sweep ends with one line saying so (sweeps.interrupt.refused_line)."""
 
-    def __init__(self, on_refused: Callable[[Exception], None]):
+    def __init__(self, on_refused: Callable[[Exception], None], where: str | None = None):
         super().__init__()
-        self.on_refused = on_refused
+        self.on_refused, self.where = on_refused, where  # named when the error names no file
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         if exc is None:
             return True
-        refusal = store.write_refusal(exc) or refusal_in(str(exc))
+        refusal = store.write_refusal(exc, self.where) or refusal_in(str(exc))
         if refusal is None:
             return True
         self.on_refused(refusal)
@@ -136,11 +136,11 @@ class QuietRefusals(logging.Filter):
 
 
 @contextlib.contextmanager
-def quiet_refusals(on_refused: Callable[[Exception], None]) -> Iterator[None]:
+def quiet_refusals(on_refused: Callable[[Exception], None], where: str | None = None) -> Iterator[None]:
     """QuietRefusals where Ray's records pass while the sweep runs: the loggers that report them, and the handlers
     of Ray's own logger (which its children's records reach); removed after, so the next sweep in this process
     hears its own refusals."""
-    quiet = QuietRefusals(on_refused)
+    quiet = QuietRefusals(on_refused, where)
     targets = [logging.getLogger(name) for name in ("ray.tune.execution.tune_controller",
                                                     "ray.tune.execution.experiment_state")]
     targets += logging.getLogger("ray").handlers

@@ -152,10 +152,10 @@ def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # Ctrl-C goes to SignalStop, like SIGTERM
     stop.tune_running = True
     try:
-        with quiet_refusals(stop.refuse):  # Ray's logs of a refused write become the sweep's stop, not tracebacks
+        with quiet_refusals(stop.refuse, options.sweep_dir):  # Ray's logs of a refused write become the sweep's stop, not tracebacks
             tuner.fit()
     except Exception as exc:  # Tune's own state writes on a full disk end in a TuneError
-        refusal = store.write_refusal(exc) or store.refuses_writes(options.sweep_dir)
+        refusal = store.write_refusal(exc, options.sweep_dir) or store.refuses_writes(options.sweep_dir)
         if refusal is None:
             raise
         stop.refuse(refusal)

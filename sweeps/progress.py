@@ -38,7 +38,7 @@ def refusal_guarded(handler: Callable) -> Callable:
         try:
             handler(self, *args, **kwargs)
         except Exception as exc:
-            refusal = store.write_refusal(exc) or store.refuses_writes(self.results_dir)
+            refusal = store.write_refusal(exc, self.results_dir) or store.refuses_writes(self.results_dir)
             if refusal is None:
                 raise
             self.on_refused(refusal)
