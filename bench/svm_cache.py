@@ -25,12 +25,12 @@ def sweep(cache: bool, model: str, samples: int, cpus: int, weights: str) -> tup
     from sweeps.runner import SweepOptions, run_sweep
     from core.plan import ImageCaps
 
-    images = ImageCaps(cache=cache)  # full-size images, every one
+    images = ImageCaps()  # full-size images, every one
     budget = budget_from("full", images=images, methods={"features_svm": method_budget(samples, SVM_SPACE)})
     options = SweepOptions(jobs={Job(1, "caltech101", model, "features_svm"): []}, budget=budget,
                            data_root=shared_data("images"), demo=False, weights=weights,
                            storage=Path(tempfile.mkdtemp(prefix="bench_svm_")), sweep_id="svm", address=None,
-                           cpus_per_trial=cpus)
+                           cpus_per_trial=cpus, cache=cache)  # cache=False: the sweep's --no-cache
     t0 = time.time()
     summary = run_sweep(options)
     wall = time.time() - t0

@@ -70,11 +70,11 @@ def through_tune(families: list[str], args, storage: Path) -> tuple[float, list]
 
 def plain_loop(specs: list[dict]) -> float:
     """--one: run specs in this process, no Tune session, one after another; prints the loop's wall."""
-    from trainables.trial import run_trial
+    from trainables.trial import PLAIN, run_trial
 
     t0 = time.perf_counter()
     for spec in specs:
-        run_trial({"trial": spec | {"tune": False}})
+        run_trial({"trial": spec}, session=PLAIN)
     return time.perf_counter() - t0
 
 

@@ -37,7 +37,6 @@ class ImageCaps:
     image_size: int | None = None  # square side; None = each backbone's own input size (never below its minimum)
     max_train_per_class: int | None = None  # None = every image
     max_test_per_class: int | None = None
-    cache: bool = True  # decoded images and features kept on disk (bench/svm_cache.py turns it off to time them)
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ class TrialSpec:
     data_seed: int  # the sweep's: caps and the validation split, the same for every trial of a dataset
     sweep_id: str
     results_dir: str  # <storage>/<sweep-id>: rows, history, predictions, checkpoints
-    cache_dir: str  # decoded images and features, shared by every trial on a node
+    cache_dir: str  # decoded images and features, shared by every trial on a node; "" = none (--no-cache)
     data: DataRef
     weights: str  # imagenet or random
     max_epochs: int  # the method's cap; a searched `epochs` may ask for fewer
@@ -107,7 +106,6 @@ class TrialSpec:
     git_sha: str = "unknown"
     cpus: int = 1
     gpus: float = 0.0
-    tune: bool = True  # False: run in a plain loop, no Tune session to report to (bench/trial_overhead.py)
 
     @property
     def epochs(self) -> int:

@@ -67,7 +67,7 @@ def list_budgets() -> list[str]:
 # The budget's own sections, what each key takes, and what a missing key means (null: no cap, each backbone's size).
 SECTIONS = {
     "images": {"image_size": Param(int, ge=16, null=True), "max_train_per_class": Param(int, ge=1, null=True),
-               "max_test_per_class": Param(int, ge=1, null=True), "cache": Param(bool)},
+               "max_test_per_class": Param(int, ge=1, null=True)},
     "text": {"max_train": Param(int, ge=1, null=True), "max_test": Param(int, ge=1, null=True),
              "max_tokens": Param(int, ge=2, null=True), "max_len_cap": Param(int, ge=1)},
     "resources": {"cpus_per_trial": Param(int, ge=1), "gpus_per_trial": Param(float, ge=0)},

@@ -42,6 +42,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
                              "else runs/); on a cluster, a bucket or a folder every node mounts")
     parser.add_argument("--shared-storage", action="store_true",
                         help="--storage is mounted by every node (checked for NFS and the like otherwise)")
+    parser.add_argument("--no-cache", dest="cache", action="store_false",
+                        help="decode images and extract features in every trial instead of once per node (a node "
+                             "whose disk cannot hold <storage>/cache; many times slower for features_svm)")
     parser.add_argument("--sweep-id", type=sweep_id_name, default=None,
                         help="results subfolder: letters, digits, - _ . (default: <budget>-<data>[-<selection>])")
     parser.add_argument("--seed", type=int, default=0, help="sweep seed: configurations, splits, initialisation")
@@ -194,7 +197,7 @@ def build_options(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catal
                         resume=args.resume, fresh=args.fresh, address=address, cpus_per_trial=args.cpus_per_trial,
                         gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures,
                         shared_storage=args.shared_storage, estimate_from=args.estimate_from, datasets=catalog,
-                        test_fraction=args.test_fraction)
+                        test_fraction=args.test_fraction, cache=args.cache)
 
 
 def dry_run(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | None" = None) -> int:

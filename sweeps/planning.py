@@ -52,7 +52,7 @@ def plan_trials(options: SweepOptions, facts: dict[str, DatasetFacts], placement
                 trial_id=f"{job.key}-{i:02d}-{digest}", job=job, sample=i,
                 framework=job.framework or method.framework, epoch_based=method.epoch_based, params=params,
                 seed=derive_seed(job_seed, i), data_seed=options.seed, sweep_id=options.sweep_id,
-                results_dir=options.sweep_dir, cache_dir=str(store.local_root(options.storage) / "cache"),
+                results_dir=options.sweep_dir, cache_dir=cache_dir(options),
                 data=data_ref(options, facts[job.dataset], placement.verify_data), weights=options.weights,
                 max_epochs=mb.max_epochs or 1, val_fraction=budget.val_fraction,
                 checkpoint_every=budget.checkpoint_every, images=budget.images, text=budget.text,
@@ -62,6 +62,11 @@ def plan_trials(options: SweepOptions, facts: dict[str, DatasetFacts], placement
             by_sample[i].append(spec)
     # Sample 0 of every job first: a job's later samples then find its cached features ready.
     return [spec for layer in by_sample for spec in layer]
+
+
+def cache_dir(options: SweepOptions) -> str:
+    """Where trials keep decoded images and features on their node; "" = nowhere (--no-cache)."""
+    return str(store.local_root(options.storage) / "cache") if options.cache else ""
 
 
 def data_ref(options: SweepOptions, facts: DatasetFacts, verify: bool) -> DataRef:

@@ -209,9 +209,9 @@ def test_no_row_is_ok_without_a_validation_accuracy(tmp_path):
     """The trial-side net under the preflight (a budget's caps can still empty a class's validation split)."""
     from tests.conftest import trial_spec
     from trainables.common import DataError
-    from trainables.trial import Trial
+    from trainables.trial import PLAIN, Trial
 
-    trial = Trial(trial_spec(tmp_path, tune=False))
+    trial = Trial(trial_spec(tmp_path), PLAIN)
     with pytest.raises(DataError, match="dataset spam: no validation accuracy"):
         trial.finish({"train_acc": 1.0, "test_acc": 1.0, "n_val": 0})
     assert not (tmp_path / "trials").exists()

@@ -71,3 +71,27 @@ def test_a_plan_written_before_jobs_were_named_is_still_read(tmp_path):
     check_same_plan(str(tmp_path / "sweep.json"), {"seed": 0, "jobs": [{"key": "p2-spam-gru-recurrent"}]})
     with pytest.raises(ConfigError, match="another jobs"):
         check_same_plan(str(tmp_path / "sweep.json"), {"seed": 0, "jobs": [{"key": "p2-spam-lstm-recurrent"}]})
+
+
+def test_no_cache_decodes_and_extracts_in_every_trial(demo_root, make_options):
+    """--no-cache (SweepOptions.cache=False) reaches the trials as an empty cache_dir: two features_svm trials of one
+    job both extract their own features and nothing is written under <storage>/cache; with the cache, the second
+    trial reads the first one's features. The trials run outside Tune (trainables.trial.PLAIN), as bench does."""
+    from core import ledger
+    from core.course import Job
+    from sweeps.runner import Placement, plan_sweep
+    from sweeps.sweep_folder import write_splits
+    from trainables.trial import PLAIN, run_trial
+
+    jobs = {Job(1, "animals", "resnet18", "features_svm"): []}
+    for cache, sweep_id in ((False, "off"), (True, "on")):
+        options = make_options(jobs, demo_root, sweep_id=sweep_id, cache=cache)
+        facts, trials = plan_sweep(options, Placement(cpus=1, gpus=0.0))
+        write_splits(options, facts)
+        assert len(trials) == 2 and all(bool(t.cache_dir) == cache for t in trials)
+        for spec in trials:
+            run_trial({"trial": spec.to_config()}, session=PLAIN)
+        rows = [ledger.read_row(options.sweep_dir, t.trial_id) for t in trials]
+        assert [r["status"] for r in rows] == ["ok", "ok"]
+        assert [bool(r["features_cached"]) for r in rows] == ([False, True] if cache else [False, False])
+        assert (options.storage / "cache").exists() == cache

@@ -63,14 +63,9 @@ class Checkpoints:
         return store.get_folder(folder, local)
 
     @contextlib.contextmanager
-    def newest(self, in_tune: bool) -> Iterator[tuple[Path, dict] | None]:
-        """(folder, state) of the newest checkpoint — Tune's on a retry, else the ledger's after a driver restart —
-        or None when the trial never saved one."""
-        checkpoint = None
-        if in_tune:
-            from ray import tune
-
-            checkpoint = tune.get_checkpoint()
+    def newest(self, checkpoint: Any) -> Iterator[tuple[Path, dict] | None]:
+        """(folder, state) of the newest checkpoint — Tune's `checkpoint` on a retry (None outside Tune or on a
+        first start), else the ledger's after a driver restart — or None when the trial never saved one."""
         with contextlib.ExitStack() as stack:
             candidates = [Path(stack.enter_context(checkpoint.as_directory()))] if checkpoint is not None else []
             ledger_folder = self._ledger_latest(stack)

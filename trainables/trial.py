@@ -1,6 +1,6 @@
 """The single Ray Tune entry point, and the narrow context method code runs in.
 
-`run_trial(config)` is what Tune runs, one process per trial: it counts the attempt, checks the GPU it was given,
+`run_trial(config)` is what Tune runs, one process per trial (`session=PLAIN` runs one outside Tune): it counts the attempt, checks the GPU it was given,
 finds the dataset on its node (trainables.data.resolve), looks up the method's family in METHODS and calls its
 `run(dataset_dir, trial)`; whatever happens, the trial leaves a row. Method code sees only `Trial`: what it may read
 (its spec, hyperparameters, seed, job, CPUs, the dataset's layout, the history so far) and the few things it
@@ -18,7 +18,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 from core import ledger, store
 from core.plan import Job, TrialSpec
@@ -34,11 +34,44 @@ from trainables.rows import TrialRecord, one_line
 LOGICAL_GPUS_ENV = "GROUPSWEEP_LOGICAL_GPUS"
 
 
+class Session(Protocol):
+    """Where a trial reports: Tune's session, or none (a trial run by hand, bench/trial_overhead.py's baseline)."""
+
+    def report(self, metrics: dict[str, Any], checkpoint: Path | None) -> None: ...
+
+    def restored(self) -> Any:
+        """The checkpoint Tune restored this trial from (a `ray.tune.Checkpoint`), or None."""
+
+
+class TuneSession:
+    def report(self, metrics: dict[str, Any], checkpoint: Path | None) -> None:
+        from ray import tune
+
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(checkpoint) if checkpoint else None)
+
+    def restored(self) -> Any:
+        from ray import tune
+
+        return tune.get_checkpoint()
+
+
+class NoSession:
+    def report(self, metrics: dict[str, Any], checkpoint: Path | None) -> None:
+        pass  # the row, history and the ledger's checkpoint already hold everything
+
+    def restored(self) -> Any:
+        return None  # a rerun resumes from the ledger's checkpoint alone
+
+
+TUNE, PLAIN = TuneSession(), NoSession()
+
+
 class Trial:
     """What a method family's `run(dataset_dir, trial)` sees of its trial."""
 
-    def __init__(self, spec: TrialSpec):
+    def __init__(self, spec: TrialSpec, session: Session = TUNE):
         self.spec = spec
+        self._session = session
         self._record = TrialRecord(spec)
         self._checkpoints = Checkpoints(spec)
 
@@ -122,11 +155,11 @@ class Trial:
         tune_metrics = {k: v for k, v in record.values.items() if isinstance(v, (int, float))}
         every = self.spec.checkpoint_every
         if save is None or final or not every or epoch % every:
-            self._tune_report(tune_metrics)
+            self._session.report(tune_metrics, None)
         else:
             with self.phase("write"):
                 folder = self._checkpoints.save(epoch, record.history, save)
-            self._tune_report(tune_metrics, folder)  # Tune copies the checkpoint now
+            self._session.report(tune_metrics, folder)  # Tune copies the checkpoint now
             if self._checkpoints.staged:
                 shutil.rmtree(folder, ignore_errors=True)  # the local staging copy
         if final:
@@ -141,7 +174,7 @@ class Trial:
     def resume(self) -> Iterator[Path | None]:
         """The folder of the newest checkpoint when this trial ran before (its history and epochs_done restored),
         else None."""
-        with self._checkpoints.newest(self.in_tune) as newest:
+        with self._checkpoints.newest(self._session.restored()) as newest:
             if newest is None:
                 yield None
                 return
@@ -152,18 +185,6 @@ class Trial:
             yield folder
 
     # -- the entry point's ------------------------------------------------------------------------------------
-    @property
-    def in_tune(self) -> bool:
-        """False for a trial run in a plain loop (bench/trial_overhead.py's baseline): no Tune session to report to."""
-        return self.spec.tune
-
-    def _tune_report(self, metrics: dict[str, Any], checkpoint: Path | None = None) -> None:
-        if not self.in_tune:
-            return
-        from ray import tune
-
-        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(checkpoint) if checkpoint else None)
-
     def fail(self, exc: BaseException) -> None:
         """The error row (run_trial's, whatever the method raised)."""
         self._record.write_row("error", one_line(exc))
@@ -213,13 +234,14 @@ def storage_refusal(spec: TrialSpec, exc: BaseException) -> store.WriteFailed | 
     """The storage's refusal behind a trial's failure: an errno that says so anywhere in the exception's chain, or
     else a results / cache folder that takes no writes now (a library that hides the errno: torch's own writer says
     only "enforce fail")."""
-    return (store.write_refusal(exc) or store.refuses_writes(spec.results_dir)
-            or store.refuses_writes(spec.cache_dir))
+    folders = [spec.results_dir] + ([spec.cache_dir] if spec.cache_dir else [])
+    return store.write_refusal(exc) or next(filter(None, map(store.refuses_writes, folders)), None)
 
 
-def run_trial(config: dict[str, Any]) -> None:
-    """Ray Tune function trainable: run one trial of any method, leaving a row whatever happens."""
-    trial = Trial(TrialSpec.from_config(config["trial"]))
+def run_trial(config: dict[str, Any], session: Session = TUNE) -> None:
+    """Ray Tune's function trainable (Tune passes only `config`): run one trial of any method, leaving a row
+    whatever happens."""
+    trial = Trial(TrialSpec.from_config(config["trial"]), session)
     try:
         trial.record(retries=count_attempt(trial.spec))  # `retries`: the earlier starts
         seed_everything(trial.seed)

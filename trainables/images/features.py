@@ -48,7 +48,7 @@ def _extract_all(trial: Trial, dataset_dir: Path, size: int) -> dict[str, np.nda
     device = pick_device()
     spec = trial.spec
     _, train, test = load_image_data(dataset_dir, size, spec.images, spec.data_seed,
-                                     spec.cache_dir if spec.images.cache else None, spec.data.fingerprint,
+                                     spec.cache_dir or None, spec.data.fingerprint,
                                      layout=trial.layout)
     # the features are the job's, shared by its trials (and keyed by the sweep's seed): random weights are drawn
     # from that seed, so a rerun with a cold cache extracts the very same features
@@ -79,7 +79,7 @@ def image_features(trial: Trial, dataset_dir: Path, size: int) -> tuple[dict[str
             return dict(stored)
 
     return cached(path, lambda: _extract_all(trial, dataset_dir, size), save=lambda v, h: np.savez(h, **v),
-                  load=load, enabled=spec.images.cache)
+                  load=load, enabled=bool(spec.cache_dir))
 
 
 def run_on_features(dataset_dir: Path, trial: Trial, fit: Callable[[np.ndarray, np.ndarray], Any],

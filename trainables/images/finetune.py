@@ -79,7 +79,7 @@ def network_learner(trial: Trial, dataset_dir: Path, classes: list[str], size: i
     transform = augmentation(params.get("augment", "flip_crop") if method.augment else "none", size)
 
     def load(source: bool):
-        return load_image_data(dataset_dir, size, trial.spec.images, trial.spec.data_seed, trial.spec.cache_dir,
+        return load_image_data(dataset_dir, size, trial.spec.images, trial.spec.data_seed, trial.spec.cache_dir or None,
                                trial.spec.data.fingerprint, source=source, layout=trial.layout)
 
     with trial.phase("extract"):  # decoding + resizing happen once per dataset and size (tensor cache)
