@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from core.registry import DATASETS
+from trainables.data.kinds import data_kind
 
 IMAGE_SIZE = 72
 IMAGES_PER_CLASS = {"train": 8, "test": 4}
@@ -52,7 +53,7 @@ def _draw_image(rng: np.random.RandomState, label: int, n_classes: int, size: in
     return image
 
 
-def _write_cifar(root: Path, n_classes: int, rng: np.random.RandomState) -> None:
+def write_cifar_drawings(root: Path, n_classes: int, rng: np.random.RandomState) -> None:
     """The same drawings at 32 x 32 in CIFAR-100's python format (trainables.images.cifar)."""
     from trainables.images.cifar import SIDE, write_cifar
 
@@ -64,16 +65,17 @@ def _write_cifar(root: Path, n_classes: int, rng: np.random.RandomState) -> None
     write_cifar(root, splits, [f"class_{label:02d}" for label in range(n_classes)])
 
 
-def _write_images(root: Path, n_classes: int, rng: np.random.RandomState, name: str) -> None:
+def write_images(root: Path, n_classes: int, rng: np.random.RandomState) -> None:
+    """An ImageFolder of the drawings, its files named after the dataset (root's name)."""
     for split, per_class in IMAGES_PER_CLASS.items():
         for label in range(n_classes):
             folder = root / split / f"class_{label:02d}"
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(per_class):
-                _draw_image(rng, label, n_classes).save(folder / f"{name}_{i:03d}.jpg", quality=90)
+                _draw_image(rng, label, n_classes).save(folder / f"{root.name}_{i:03d}.jpg", quality=90)
 
 
-def _write_text(root: Path, n_classes: int, rng: np.random.RandomState) -> None:
+def write_texts(root: Path, n_classes: int, rng: np.random.RandomState) -> None:
     keywords = [[f"w{label}k{j}" for j in range(4)] for label in range(n_classes)]
     root.mkdir(parents=True, exist_ok=True)
     for split, per_class in TEXTS_PER_CLASS.items():
@@ -101,8 +103,7 @@ def generate_demo(root: str | Path, seed: int = 0) -> Path:
         return root
     for index, spec in enumerate(DATASETS):
         rng = np.random.RandomState(seed * 1000 + index)
-        writer = {"images": _write_images, "text": _write_text, "cifar": _write_cifar}[spec.kind]
-        writer(root / spec.name, spec.n_classes, rng, **({"name": spec.name} if spec.kind == "images" else {}))
+        data_kind(spec.kind).write_demo(root / spec.name, spec.n_classes, rng)
     marker.write_text(stamp)
     return root
 

@@ -1,7 +1,7 @@
 """One protocol per kind of dataset files (images, text, cifar), registered once (core.registry.DATA_KINDS): every
 place that used to switch on a dataset's kind asks its DataKind instead — the driver's preflight (infer a layout,
 check and count the files, the members a held-out split is drawn from, a bucket's listing), the bucket upload and
-each node's copy, and the trials' fingerprint check. A new kind is one registry entry and one class.
+each node's copy, the trials' fingerprint check, and the generated demo data. A new kind is one registry entry and one class.
 
 Implementations live beside their readers (trainables.images.files, trainables.text.data, trainables.images.cifar)
 and are loaded by name, so this module imports none of them (no import circle, no torch for a driver's check).
@@ -45,6 +45,9 @@ class DataKind(Protocol):
     def fetch(self, location: Path) -> bool:
         """Get the files where they are missing (a download where one exists): False when the kind has no source
         (DataError when it has one and it fails)."""
+
+    def write_demo(self, root: Path, n_classes: int, rng) -> None:
+        """A tiny generated dataset of this kind at `root` (trainables.demo: the demo runs the code real data runs)."""
 
 
 def spec(kind: str) -> DataKindSpec:

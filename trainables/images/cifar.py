@@ -173,5 +173,10 @@ class CifarKind:
                             f"is internet and unpack it into {location}") from None
         return True
 
+    def write_demo(self, root: Path, n_classes: int, rng) -> None:
+        from trainables.demo import write_cifar_drawings
+
+        write_cifar_drawings(root, n_classes, rng)
+
 
 CIFAR = CifarKind()

@@ -192,5 +192,10 @@ class ImageKind:
     def fetch(self, location: Path) -> bool:
         return False  # images come from the course's or the user's folders: nothing to download
 
+    def write_demo(self, root: Path, n_classes: int, rng) -> None:
+        from trainables.demo import write_images
+
+        write_images(root, n_classes, rng)
+
 
 IMAGES = ImageKind()

@@ -256,5 +256,10 @@ class TextKind:
     def fetch(self, location: Path) -> bool:
         return False
 
+    def write_demo(self, root: Path, n_classes: int, rng) -> None:
+        from trainables.demo import write_texts
+
+        write_texts(root, n_classes, rng)
+
 
 TEXT = TextKind()
