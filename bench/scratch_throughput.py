@@ -36,11 +36,12 @@ def synthetic(folder: Path, images: int) -> Path:
 
 
 def measure(framework: str, data: Path, args: argparse.Namespace) -> dict:
-    from trainables.images.cifar import prepare
+    from core.plan import ImageCaps
     from core.registry import NETS
+    from trainables.images.cifar import prepare
 
     params = PARAMS | {"batch_size": args.batch_size, "augment": args.augment}
-    classes, (x, y), _, _ = prepare(data, {}, 0.0, seed=0)
+    classes, (x, y), _, _ = prepare(data, ImageCaps(), 0.0, seed=0)  # uncapped; one image per class still goes to val
     net, epochs = NETS.get("small_cnn"), args.epochs + 1
     if framework == "tensorflow":
         from trainables.images import scratch_keras
