@@ -110,12 +110,6 @@ def early_stopping(options: SweepOptions) -> dict[str, tuple[int, Asha]]:
 # context and Ray worker stay warm). A process that imported TensorFlow must never run a torch trial (torch after
 # TensorFlow in one process segfaults), so each framework asks with its own placement strategy: for a group of one
 # bundle PACK and STRICT_PACK place it identically, but Tune keys its process cache on the request.
-
-
-# Tune reuses a finished trial's process for the next trial with the same resource request (its imports, CUDA
-# context and Ray worker stay warm). A process that imported TensorFlow must never run a torch trial (torch after
-# TensorFlow in one process segfaults), so each framework asks with its own placement strategy: for a group of one
-# bundle PACK and STRICT_PACK place it identically, but Tune keys its process cache on the request.
 FRAMEWORK_STRATEGY = {"torch": "PACK", "tensorflow": "STRICT_PACK"}
 
 
