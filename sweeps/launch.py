@@ -19,6 +19,8 @@ from sweeps.storage import NETWORK_FILESYSTEMS, filesystem_type, other_hosts, st
 from trainables.faults import FAULT_ENV
 from trainables.trial import LOGICAL_GPUS_ENV
 
+AUTOSCALING_CONFIG_ENV = "GROUPSWEEP_AUTOSCALING_CONFIG"  # the node types a cluster may add (sweeps.autoscaling)
+
 
 # what trials need to reach an object store when the driver has it in its environment (instance roles need none)
 STORE_ENV = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
@@ -72,7 +74,7 @@ def connect(options: SweepOptions) -> Placement:
     problem = storage_problem(options.storage, hosts, options.shared_storage)
     if problem:
         raise ConfigError(problem)
-    nodes = [n["Resources"] for n in alive]
+    nodes = [n["Resources"] for n in alive] + (addable_nodes() if options.address is not None else [])
     max_cpus = max(n.get("CPU", 0) for n in nodes)
     max_gpus = max(n.get("GPU", 0) for n in nodes)
     cpus = int(options.cpus_per_trial or options.budget.resources.cpus_per_trial)
@@ -86,6 +88,21 @@ def connect(options: SweepOptions) -> Placement:
     if gpus is None:
         gpus = float(options.budget.resources.gpus_per_trial) if max_gpus else 0.0
     return Placement(cpus, gpus, data_needs_check(options, hosts))
+
+
+def addable_nodes() -> list[dict[str, float]]:
+    """The resources of each worker type the cluster's autoscaler may start (none may be running yet: a cluster
+    scales from zero), read from its autoscaling config — $GROUPSWEEP_AUTOSCALING_CONFIG (sweeps.autoscaling), else
+    ~/ray_bootstrap_config.yaml, where `ray up` leaves it on the head that runs the driver. None on a fixed cluster."""
+    import yaml
+
+    path = Path(os.environ.get(AUTOSCALING_CONFIG_ENV) or Path.home() / "ray_bootstrap_config.yaml")
+    if not path.is_file():
+        return []
+    config = yaml.safe_load(path.read_text()) or {}
+    head = config.get("head_node_type")
+    return [dict(spec.get("resources") or {}) for name, spec in (config.get("available_node_types") or {}).items()
+            if name != head and int(spec.get("max_workers", config.get("max_workers", 0)) or 0) > 0]
 
 
 def data_needs_check(options: SweepOptions, hosts: list[str]) -> bool:

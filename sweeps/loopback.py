@@ -14,7 +14,6 @@ ends those processes and their descendants (workers retitle themselves `ray::...
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -22,6 +21,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from sweeps import processes
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "cluster.local.yaml"
@@ -104,51 +105,13 @@ def up() -> float:
 
 
 def cluster_processes() -> list:
-    """This cluster's live processes (psutil.Process): those whose command line names one of its nodes' temp
-    dirs, and their descendants; never this process or its ancestors (a driver may call `down`)."""
-    import psutil
-
-    spared = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
-    found: dict[int, psutil.Process] = {}
-    for proc in psutil.process_iter(["cmdline", "status"]):
-        try:
-            command = " ".join(proc.info["cmdline"] or [])
-            if proc.info["status"] != psutil.STATUS_ZOMBIE and TEMP_DIR_MARK.search(command):
-                found |= {p.pid: p for p in [proc, *proc.children(recursive=True)]}
-        except psutil.Error:
-            continue  # ended while we looked
-    return [p for pid, p in sorted(found.items()) if pid not in spared and _alive(p)]
-
-
-def _alive(proc) -> bool:
-    import psutil
-
-    try:
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
+    """This cluster's live processes (psutil.Process): those naming one of its nodes' temp dirs, and descendants."""
+    return processes.cluster_processes(TEMP_DIR_MARK)
 
 
 def stop_processes(grace: float = 5) -> int:
-    """SIGTERM this cluster's processes, SIGKILL what is left after `grace` seconds; again for any started
-    meanwhile (the autoscaler may be restarting a worker). Returns how many were ended."""
-    import psutil
-
-    ended = 0
-    for _ in range(5):
-        procs = cluster_processes()
-        if not procs:
-            return ended
-        for proc in procs:
-            with contextlib.suppress(psutil.Error):
-                proc.terminate()
-        _, alive = psutil.wait_procs(procs, timeout=grace)
-        for proc in alive:
-            with contextlib.suppress(psutil.Error):
-                proc.kill()
-        psutil.wait_procs(alive, timeout=5)
-        ended += len(procs)
-    return ended
+    """End this cluster's processes (SIGTERM, then SIGKILL); returns how many were ended."""
+    return processes.stop_processes(TEMP_DIR_MARK, grace)
 
 
 def down() -> None:
