@@ -38,7 +38,7 @@ COST = {"wall_s": FLT, "import_s": FLT, "extract_s": FLT, "fit_s": FLT, "eval_s"
         "items_per_s": FLT, "cpus": FLT, "gpus": FLT}
 PROVENANCE = {"device": STR, "node_id": STR, "node_ip": STR, "versions": STR, "git_sha": STR, "data_fingerprint": STR,
               "started_utc": STR, "finished_utc": STR}
-OUTCOME = {"status": STR, "error": STR, "retries": INT}
+OUTCOME = {"status": STR, "error": STR, "retries": INT, "node_losses": INT}  # trainables.faults
 # What trainables add to a row (sorted after the schema's groups): facts of the data and of the training run.
 DETAIL = {"best_epoch": INT, "early_stopped": BOOL, "classes": STR, "test_per_class_acc": STR, "test_confusion": STR,
           "skipped_images": INT, "skipped_rows": INT, "skipped_first": STR,  # left out by reading, the first named

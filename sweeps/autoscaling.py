@@ -18,6 +18,7 @@ disks and clocks.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -145,6 +146,7 @@ def up(max_workers: int = MAX_WORKERS, idle_timeout_minutes: float = IDLE_TIMEOU
            "RAY_AUTH_MODE": "token", LOGICAL_GPUS_ENV: "1"}
     _ray("start", "--head", f"--port={port}", f"--num-cpus={head.get('CPU', 0)}",
          f"--num-gpus={head.get('GPU', 0)}", f"--temp-dir={TEMP_DIR}", "--include-dashboard=false",
+         f"--dashboard-port={_free_port()}",  # its API server runs anyway: not on 8265, another Ray's
          f"--autoscaling-config={STATE / 'config.json'}", env=env)
     (STATE / "address").write_text(address)
     return lowered
@@ -177,6 +179,39 @@ def wait_workers(count: int, timeout: float) -> float:
             return time.time() - t0
         time.sleep(2)
     raise AutoscaleError(f"{count} worker(s) expected within {timeout:.0f} s; {workers()} alive")
+
+
+def kill_node(node_id: str) -> int:
+    """End one worker node as a reclaimed spot instance ends: its raylet and everything under it (the trials'
+    processes) SIGKILLed by PID, no notice, no drain. Returns how many processes were ended."""
+    import psutil
+
+    raylets = [p for p in processes.cluster_processes(MARK)
+               if "raylet" in p.name() and f"--node_id={node_id}" in p.cmdline()]
+    if not raylets:
+        raise AutoscaleError(f"no raylet of node {node_id} in this cluster")
+    victims = [q for p in raylets for q in (p, *p.children(recursive=True))]
+    for proc in victims:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(victims, timeout=10)
+    return len(victims)
+
+
+def requested_bundles() -> int:
+    """Bundles the cluster's standing request_resources asks for now (0: none, or released), from a separate
+    process."""
+    code = ("import ray; ray.init(logging_level='ERROR'); "
+            "from ray.autoscaler.v2.sdk import get_cluster_resource_state; "
+            "from ray._raylet import GcsClient; "
+            "state = get_cluster_resource_state(GcsClient(address=ray.get_runtime_context().gcs_address)); "
+            "print('BUNDLES', sum(len(c.resource_requests) for c in state.cluster_resource_constraints))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ) | driver_env())
+    lines = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("BUNDLES ")]
+    if done.returncode != 0 or not lines:
+        raise AutoscaleError(f"cannot read the cluster's requests: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    return int(lines[-1])
 
 
 def down() -> int:

@@ -42,6 +42,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
                              "else runs/); on a cluster, a bucket or a folder every node mounts")
     parser.add_argument("--shared-storage", action="store_true",
                         help="--storage is mounted by every node (checked for NFS and the like otherwise)")
+    parser.add_argument("--no-upfront-request", dest="upfront_request", action="store_false",
+                        help="on an autoscaling cluster, let workers follow Tune's waiting trials alone instead of "
+                             "asking up front for as many as the plan's first wave fills (request_resources)")
     parser.add_argument("--no-cache", dest="cache", action="store_false",
                         help="decode images and extract features in every trial instead of once per node (a node "
                              "whose disk cannot hold <storage>/cache; many times slower for features_svm)")
@@ -197,7 +200,8 @@ def build_options(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catal
                         resume=args.resume, fresh=args.fresh, address=address, cpus_per_trial=args.cpus_per_trial,
                         gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures,
                         shared_storage=args.shared_storage, estimate_from=args.estimate_from, datasets=catalog,
-                        test_fraction=args.test_fraction, cache=args.cache)
+                        test_fraction=args.test_fraction, cache=args.cache,
+                        upfront_request=args.upfront_request)
 
 
 def dry_run(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | None" = None) -> int:

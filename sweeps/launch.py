@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -16,7 +17,7 @@ from core.registry import METHODS
 from sweeps.interrupt import SignalStop
 from sweeps.options import ConfigError, SweepOptions
 from sweeps.storage import NETWORK_FILESYSTEMS, filesystem_type, other_hosts, storage_problem
-from trainables.faults import FAULT_ENV
+from trainables.faults import FAULT_ENV, MAX_NODE_LOSSES
 from trainables.trial import LOGICAL_GPUS_ENV
 
 AUTOSCALING_CONFIG_ENV = "GROUPSWEEP_AUTOSCALING_CONFIG"  # the node types a cluster may add (sweeps.autoscaling)
@@ -74,7 +75,8 @@ def connect(options: SweepOptions) -> Placement:
     problem = storage_problem(options.storage, hosts, options.shared_storage)
     if problem:
         raise ConfigError(problem)
-    nodes = [n["Resources"] for n in alive] + (addable_nodes() if options.address is not None else [])
+    addable = addable_nodes(autoscaling_config()) if options.address is not None else []
+    nodes = [n["Resources"] for n in alive] + [t.resources for t in addable]
     max_cpus = max(n.get("CPU", 0) for n in nodes)
     max_gpus = max(n.get("GPU", 0) for n in nodes)
     cpus = int(options.cpus_per_trial or options.budget.resources.cpus_per_trial)
@@ -90,19 +92,80 @@ def connect(options: SweepOptions) -> Placement:
     return Placement(cpus, gpus, data_needs_check(options, hosts))
 
 
-def addable_nodes() -> list[dict[str, float]]:
-    """The resources of each worker type the cluster's autoscaler may start (none may be running yet: a cluster
-    scales from zero), read from its autoscaling config — $GROUPSWEEP_AUTOSCALING_CONFIG (sweeps.autoscaling), else
-    ~/ray_bootstrap_config.yaml, where `ray up` leaves it on the head that runs the driver. None on a fixed cluster."""
+@dataclass(frozen=True)
+class NodeType:
+    """A worker type the cluster's autoscaler may start."""
+
+    name: str
+    resources: dict[str, float]
+    max_workers: int
+
+
+def autoscaling_config() -> dict:
+    """The cluster's autoscaling config — $GROUPSWEEP_AUTOSCALING_CONFIG (sweeps.autoscaling), else
+    ~/ray_bootstrap_config.yaml, where `ray up` leaves it on the head that runs the driver — or {} (a fixed
+    cluster)."""
     import yaml
 
     path = Path(os.environ.get(AUTOSCALING_CONFIG_ENV) or Path.home() / "ray_bootstrap_config.yaml")
-    if not path.is_file():
-        return []
-    config = yaml.safe_load(path.read_text()) or {}
-    head = config.get("head_node_type")
-    return [dict(spec.get("resources") or {}) for name, spec in (config.get("available_node_types") or {}).items()
-            if name != head and int(spec.get("max_workers", config.get("max_workers", 0)) or 0) > 0]
+    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+
+
+def addable_nodes(config: dict) -> list[NodeType]:
+    """The worker types the autoscaler may start (none may be running yet: a cluster scales from zero)."""
+    head, cap = config.get("head_node_type"), int(config.get("max_workers", 0) or 0)
+    types = [NodeType(name, dict(spec.get("resources") or {}), min(int(spec.get("max_workers", cap) or 0), cap))
+             for name, spec in (config.get("available_node_types") or {}).items() if name != head]
+    return [t for t in types if t.max_workers > 0]
+
+
+def slots(resources: dict[str, float], cpus: float, gpus: float) -> int:
+    """Trials of `cpus` + `gpus` that a node with `resources` holds at once."""
+    fits = [resources.get("CPU", 0) / cpus if cpus else float("inf"),
+            resources.get("GPU", 0) / gpus if gpus else float("inf")]
+    return int(min(fits) + 1e-9) if min(fits) != float("inf") else 0
+
+
+def largest_cluster_slots(config: dict, cpus: float, gpus: float) -> int:
+    """The trial slots of the largest cluster the autoscaler may build: its max_workers, largest types first."""
+    left, total = int(config.get("max_workers", 0) or 0), 0
+    for node in sorted(addable_nodes(config), key=lambda t: -slots(t.resources, cpus, gpus)):
+        count = min(node.max_workers, left)
+        total, left = total + count * slots(node.resources, cpus, gpus), left - count
+    return total
+
+
+def pending_trials(trials: list[TrialSpec]) -> int:
+    """How many trials Tune keeps waiting for a place on a cluster — what its autoscaler sees as demand: enough to
+    fill the largest cluster it may build (or the nodes up now), never more than the plan. Tune's own default is
+    200 for a plain search but 1 for any other searcher (tune_controller._get_max_pending_trials), which would bring
+    workers up one trial at a time."""
+    import ray
+
+    cpus, gpus = trials[0].cpus, trials[0].gpus
+    now = sum(slots(n["Resources"], cpus, gpus) for n in ray.nodes() if n.get("Alive"))
+    return max(1, min(len(trials), max(now, largest_cluster_slots(autoscaling_config(), cpus, gpus))))
+
+
+@contextlib.contextmanager
+def upfront_request(options: SweepOptions, trials: list[TrialSpec]) -> Iterator[int]:
+    """Ask an autoscaling cluster up front for the plan's first wave — as many trial bundles as its largest
+    cluster holds, or every trial of a smaller plan — so that workers start before Tune has placed a trial, and
+    release the request (an empty one) when the block ends: finished, stopped by a signal, or failed. Yields the
+    bundles asked for (0: a local sweep, a fixed cluster, or --no-upfront-request)."""
+    config = autoscaling_config() if options.address is not None and options.upfront_request else {}
+    wave = min(len(trials), largest_cluster_slots(config, trials[0].cpus, trials[0].gpus)) if trials else 0
+    if not wave:
+        yield 0
+        return
+    from ray.autoscaler.sdk import request_resources
+
+    bundle = {"CPU": float(trials[0].cpus)} | ({"GPU": float(trials[0].gpus)} if trials[0].gpus else {})
+    request_resources(bundles=[bundle] * wave)
+    try:
+        yield wave
+    finally:
+        request_resources(bundles=[])  # a request stays until replaced: the cluster may scale down again
 
 
 def data_needs_check(options: SweepOptions, hosts: list[str]) -> bool:
@@ -141,6 +204,7 @@ def trial_resources(config: dict) -> Any:
 def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -> None:
     from ray import tune
 
+    from sweeps.cluster_watch import ClusterWatch
     from sweeps.interrupt import quiet_refusals
     from sweeps.progress import SweepProgress
     from sweeps.sweep_folder import sweep_schema
@@ -149,21 +213,28 @@ def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -
 
     tuner = tune.Tuner(
         tune.with_resources(run_trial, trial_resources),
-        param_space={"trial": tune.grid_search([t.to_config() for t in trials])},
+        # "run": this driver run, which trainables.faults tells apart from earlier ones (a restart is no failure)
+        param_space={"trial": tune.grid_search([t.to_config() for t in trials]), "run": uuid.uuid4().hex[:12]},
         tune_config=tune.TuneConfig(scheduler=PerJobASHA(early_stopping(options)), reuse_actors=True,
                                     trial_name_creator=lambda t: t.config["trial"]["trial_id"],
                                     trial_dirname_creator=lambda t: t.config["trial"]["trial_id"]),
         run_config=tune.RunConfig(
             name="tune", storage_path=options.sweep_dir if store.is_uri(options.sweep_dir)
             else str(Path(options.sweep_dir).resolve()), verbose=0,
-            callbacks=[SweepProgress(len(trials), str(options.sweep_dir), sweep_schema(trials), stop.refuse)], stop=stop.stopper(),
-            failure_config=tune.FailureConfig(max_failures=options.max_failures),
+            callbacks=[SweepProgress(len(trials), str(options.sweep_dir), sweep_schema(trials), stop.refuse),
+                       ClusterWatch(options.sweep_dir, trials[0].cpus, trials[0].gpus, len(trials))],
+            stop=stop.stopper(),
+            # Tune counts a lost node as a failure too; the trials count their own (trainables.faults)
+            failure_config=tune.FailureConfig(max_failures=options.max_failures + MAX_NODE_LOSSES),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
     )
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # Ctrl-C goes to SignalStop, like SIGTERM
+    if options.address is not None:
+        os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(pending_trials(trials))
     stop.tune_running = True
     try:
-        with quiet_refusals(stop.refuse, options.sweep_dir):  # Ray's logs of a refused write become the sweep's stop, not tracebacks
+        # Ray's logs of a refused write become the sweep's stop, not tracebacks
+        with quiet_refusals(stop.refuse, options.sweep_dir), upfront_request(options, trials):
             tuner.fit()
     except Exception as exc:  # Tune's own state writes on a full disk end in a TuneError
         refusal = store.write_refusal(exc, options.sweep_dir) or store.refuses_writes(options.sweep_dir)

@@ -36,6 +36,7 @@ class SweepOptions:
     estimate_from: str | None = None  # a previous sweep whose measured hours estimate this one's (sweeps.estimate)
     datasets: Catalog = field(default_factory=Catalog)  # the user's datasets, and course datasets living elsewhere
     test_fraction: float = 0.2  # of a dataset whose files hold no test split (held out here, stratified)
+    upfront_request: bool = True  # on an autoscaling cluster, ask for the plan's first wave before Tune starts
     cache: bool = True  # decoded images and features kept on each node for every trial (False: --no-cache)
 
     def __post_init__(self) -> None:

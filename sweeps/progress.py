@@ -96,7 +96,9 @@ class SweepProgress(tune.Callback):
                                         ledger.row_path(self.results_dir, spec.trial_id))
         # finished or stopped for good: its resume checkpoint only takes disk (a VGG16 one is half a gigabyte)
         store.remove_tree(ledger.checkpoint_path(self.results_dir, spec.trial_id))
-        self._line(trial, "stopped" if row is not None and row["status"] == "stopped" else "ok")
+        # a trial that used up --max-failures ends without running (trainables.faults), its error row kept
+        status = row["status"] if row is not None and row["status"] in ("stopped", "error") else "ok"
+        self._line(trial, status)
 
     @refusal_guarded
     def on_trial_recover(self, iteration, trials, trial, **info) -> None:

@@ -26,7 +26,7 @@ SWEEP_ID_RULE = ("one name of 1-100 letters, digits, '-', '_' or '.', starting w
                  "spaces)")
 # What a sweep writes into its folder (runner, trial, Tune's storage_path name, analysis): --fresh removes these
 SWEEP_ENTRIES = ("sweep.json", "trials", "history", "predictions", "checkpoints", "attempts", "tune", "reports",
-                 "splits")
+                 "splits", "cluster")
 
 
 class ForeignFolder(ValueError):

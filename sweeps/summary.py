@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from core import ledger
+from core import cluster_use, ledger
 from core.plan import TrialSpec
 from sweeps.options import SweepOptions
 from sweeps.sweep_folder import sweep_schema
@@ -19,12 +19,14 @@ class Summary:
     statuses: dict[str, int]
     wall_s: float
     sweep_dir: str
+    cluster: str | None = None  # on a cluster: this run's use of it (core.cluster_use)
 
     def render(self) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items()))
         lines = [f"sweep finished in {self.wall_s:.0f}s: {self.jobs_done}/{self.jobs} jobs done, "
                  f"{len(self.failed)} failed; trials: {counts or 'none'}"]
         lines += [f"  failed {key}: {error}" for key, error in sorted(self.failed.items())]
+        lines += [self.cluster] if self.cluster else []
         lines.append(f"results: {self.sweep_dir}  (tables: python -m analysis {self.sweep_dir})")
         return "\n".join(lines)
 
@@ -40,4 +42,6 @@ def summarize(options: SweepOptions, trials: list[TrialSpec], t0: float) -> Summ
     done = [k for k, rs in by_job.items() if any(r["status"] in ledger.FINISHED for r in rs)]
     failed = {k: next((r["error"] for r in rs if r.get("error")), "no finished trial")
               for k, rs in by_job.items() if k not in done}
-    return Summary(len(by_job), len(done), failed, statuses, time.time() - t0, options.sweep_dir)
+    runs = cluster_use.read_all(options.sweep_dir) if options.address is not None else []
+    return Summary(len(by_job), len(done), failed, statuses, time.time() - t0, options.sweep_dir,
+                   runs[-1].render() if runs else None)

@@ -117,8 +117,8 @@ def test_sweep_on_s3_with_a_retry_then_analysis_and_resume(s3_bucket, demo_root,
     canaries[store.join(options.storage, "test2", "keep.txt")] = "a sweep whose name extends this one's"
     store.write_text(canaries[store.join(options.storage, "test2", "keep.txt")],
                      store.join(options.storage, "test2", "keep.txt"))
-    assert remove_sweep(options.storage, "test") == ["attempts", "checkpoints", "history", "predictions", "reports",
-                                                     "sweep.json", "trials", "tune"]
+    assert remove_sweep(options.storage, "test") == ["attempts", "checkpoints", "cluster", "history", "predictions",
+                                                     "reports", "sweep.json", "trials", "tune"]
     assert store.list_entries(summary.sweep_dir) == {}
     assert_canaries_survive(canaries)
 

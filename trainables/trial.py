@@ -27,7 +27,7 @@ from trainables.checkpoints import Checkpoints
 from trainables.common import seed_everything
 from trainables.data.layout import Layout
 from trainables.data.resolve import dataset_folder, trial_layout
-from trainables.faults import count_attempt, inject_fault
+from trainables.faults import Attempts, count_attempt, inject_fault
 from trainables.rows import TrialRecord, one_line
 
 # set on clusters whose GPUs are logical only (the loopback test cluster advertises --num-gpus=1 without CUDA)
@@ -164,7 +164,7 @@ class Trial:
                 shutil.rmtree(folder, ignore_errors=True)  # the local staging copy
         if final:
             self._checkpoints.drop()  # finished: nothing left to resume
-        inject_fault(self.spec, epoch, int(record.values.get("retries") or 0))
+        inject_fault(self.spec, epoch, int(record.values.get("retries") or 0) + int(record.values.get("node_losses") or 0))
 
     def finish(self, metrics: dict[str, Any]) -> None:
         """Record a trial that reports once (no epochs)."""
@@ -188,6 +188,15 @@ class Trial:
     def fail(self, exc: BaseException) -> None:
         """The error row (run_trial's, whatever the method raised)."""
         self._record.write_row("error", one_line(exc))
+
+    def give_up(self, attempts: Attempts) -> None:
+        """End a trial that has used up --max-failures, keeping the error row its last failure wrote (one that
+        died without writing any gets one now)."""
+        row = ledger.read_row(self.spec.results_dir, self.trial_id)
+        if row is None or row.get("status") != "error":
+            self._record.write_row("error", f"TrialProcessDied: the trial's process died on a node that stayed up "
+                                            f"{attempts.failures_this_run} time(s) (--max-failures "
+                                            f"{self.spec.max_failures})")
 
 
 class GPUUnavailable(RuntimeError):
@@ -225,6 +234,13 @@ def release_gpu_memory() -> None:
         torch.cuda.empty_cache()
 
 
+def current_node() -> str:
+    """The Ray node this process runs on ("" outside Ray)."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
+
+
 def load_method(name: str, framework: str) -> Callable[[Path, Trial], None]:
     module_name, _, func = METHODS.get(name).trainable(framework).partition(":")
     return getattr(importlib.import_module(module_name), func)
@@ -243,7 +259,11 @@ def run_trial(config: dict[str, Any], session: Session = TUNE) -> None:
     whatever happens."""
     trial = Trial(TrialSpec.from_config(config["trial"]), session)
     try:
-        trial.record(retries=count_attempt(trial.spec))  # `retries`: the earlier starts
+        attempts = count_attempt(trial.spec, config.get("run", ""), current_node())
+        trial.record(retries=attempts.retries, node_losses=attempts.node_losses)
+        if attempts.failures_this_run > trial.spec.max_failures:
+            trial.give_up(attempts)
+            return
         seed_everything(trial.seed)
         check_gpu(trial.spec)
         with trial.phase("import"):  # the method's libraries (torch, TensorFlow, scikit-learn) on first use
