@@ -36,4 +36,5 @@ def summary(trials: pd.DataFrame, prices: Prices = Prices()) -> dict:
     finished = pd.to_datetime(trials.get("finished_utc"), errors="coerce", utc=True)
     wall = (finished.max() - started.min()).total_seconds() if len(trials) and started.notna().any() else 0.0
     return {"gpu_hours": gpu_h, "cpu_hours": cpu_h, "cost": gpu_h * prices.gpu_hour + cpu_h * prices.cpu_hour,
+            "cost_spot": gpu_h * prices.gpu_hour_spot + cpu_h * prices.cpu_hour,  # GPU workers on spot
             "wall_s": wall, "prices": prices}

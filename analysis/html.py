@@ -17,7 +17,8 @@ import jinja2
 import pandas as pd
 
 from analysis import cost, plots, tables
-from core.prices import Prices
+from core import cluster_use
+from core.prices import SPOT_SOURCE, Prices
 from analysis.anchors import load_anchors
 from analysis.effects import method_effects
 from core.results import load_histories
@@ -56,7 +57,7 @@ def overview(manifest: dict, trials: pd.DataFrame, prices: Prices) -> dict[str, 
             "fingerprints": [(d, f) for d, f in fingerprints], "versions": versions,
             "git_shas": sorted(trials["git_sha"].dropna().unique()), "statuses": statuses,
             "devices": trials["device"].fillna("never ran").value_counts().sort_index().to_dict(),
-            "nodes": sorted(trials["node_ip"].dropna().unique()), "cost": spent,
+            "nodes": sorted(trials["node_ip"].dropna().unique()), "cost": spent, "spot_source": SPOT_SOURCE,
             "estimate": manifest.get("estimate"), "trials": len(trials), "datasets": datasets_table(manifest)}
 
 
@@ -204,6 +205,7 @@ def build_context(manifest: dict, trials: pd.DataFrame, jobs: pd.DataFrame, swee
     selected = selected_rows(jobs)
     return {
         "overview": overview(manifest, trials, prices),
+        "cluster_runs": cluster_runs(sweep_dir),
         "part_tables": [pivot_links(jobs, part, numeric, f"Part {part}: test accuracy of the selected trial",
                                     heatmaps.get(part)) for part, numeric in ((1, p1_num), (2, p2_num))],
         "selected": selected,
@@ -216,6 +218,20 @@ def build_context(manifest: dict, trials: pd.DataFrame, jobs: pd.DataFrame, swee
         "anchors": anchor_rows(jobs),
         "failed": jobs[jobs["outcome"] != "ok"].to_dict("records") if len(jobs) else [],
     }
+
+
+def cluster_runs(sweep_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """Each driver run that ran on a cluster of worker nodes: its figures and nodes over time (a local run, one
+    node, has nothing to show)."""
+    runs = []
+    for use in cluster_use.read_all(str(sweep_dir)):
+        if not any(len(s.nodes) > 1 for s in use.samples):
+            continue
+        full = use.time_to_full()
+        runs.append({"started": use.started_utc, "trials": use.trials, "peak": use.peak_workers(),
+                     "nodes_seen": len(use.spans()), "full": None if full is None else round(full),
+                     "utilisation": use.utilisation(), "plot": plots.cluster_over_time(use)})
+    return runs
 
 
 def pivot_links(jobs: pd.DataFrame, part: int, numeric: pd.DataFrame, title: str,

@@ -133,6 +133,26 @@ def accuracy_vs_cost(points: pd.DataFrame) -> str | None:
     return _uri(fig)
 
 
+def cluster_over_time(use) -> str | None:
+    """One driver run on a cluster (core.cluster_use.ClusterUse): worker nodes up and trials running over time,
+    with the slots the nodes held (each sample holds until the next)."""
+    if len(use.samples) < 2:
+        return None
+    plt = _pyplot()
+    fig, (nodes_ax, trials_ax) = plt.subplots(2, 1, figsize=(5.0, 3.2), sharex=True, layout="constrained")
+    t = [s.t / 60 for s in use.samples]
+    workers = [sum(1 for _, c, g in s.nodes if use.slots(c, g)) for s in use.samples]
+    nodes_ax.step(t, workers, where="post", color=COLORS[0])
+    nodes_ax.set_ylabel("worker nodes")
+    trials_ax.step(t, [use.slots_at(s) for s in use.samples], where="post", color=COLORS[3], label="slots")
+    trials_ax.step(t, [s.running for s in use.samples], where="post", color=COLORS[1], label="trials running")
+    trials_ax.step(t, [s.pending for s in use.samples], where="post", color=COLORS[2], label="trials waiting",
+                   alpha=0.7)
+    trials_ax.set_xlabel("minutes since the driver started Tune")
+    trials_ax.legend(fontsize=7, frameon=False, loc="upper right")
+    return _uri(fig)
+
+
 def heatmap_png(numeric: pd.DataFrame, title: str) -> bytes | None:
     """Test accuracy of the selected trials as a PNG heatmap (the report's and reports/partN.png); blank cells are
     failed or missing."""

@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 
 from sweeps import processes
-from sweeps.launch import AUTOSCALING_CONFIG_ENV as CONFIG_ENV
+from sweeps.cluster_shape import AUTOSCALING_CONFIG_ENV as CONFIG_ENV
 from trainables.trial import LOGICAL_GPUS_ENV
 
 ROOT = Path(__file__).resolve().parent.parent

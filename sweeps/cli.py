@@ -14,6 +14,7 @@ from core.course import GroupError
 from sweeps.interrupt import REFUSED_EXIT, RESUME_HINT, Interrupted, refused_line
 from sweeps.lock import LockHeld
 from trainables.common import DataError
+from core.prices import PRICE_GPU_HOUR_SPOT
 from core.store import write_refusal
 from core.registry import METHODS, UnknownNameError
 
@@ -62,6 +63,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="print the plan (jobs, trials, epochs, resources) and its estimated hours and cost; "
                              "starts nothing")
+    parser.add_argument("--spot-price-gpu-hour", type=number(float, low=0.0), default=PRICE_GPU_HOUR_SPOT,
+                        metavar="USD", help="--dry-run: the spot price of a GPU-hour on cluster.yaml's gpu_spot "
+                                            f"workers (default {PRICE_GPU_HOUR_SPOT}: an assumption, core/prices.py)")
     parser.add_argument("--estimate-from", default=None, metavar="RUN",
                         help="estimate trial hours from a previous sweep's rows (<storage>/<sweep-id>)")
     parser.add_argument("--frameworks", default=None,
@@ -206,14 +210,19 @@ def build_options(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catal
 
 def dry_run(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | None" = None) -> int:
     """--dry-run: the plan and its price, without Ray, data or storage."""
+    from core.prices import Prices
     from sweeps import estimate
+    from sweeps.cluster_shape import shipped_cluster
 
     budget = load_budget(budget_name(args, catalog))
     sweep_id = sweep_id_for(args, budget.name, tag, catalog)
     cpus = float(args.cpus_per_trial or budget.resources.cpus_per_trial)
     gpus = float(args.gpus_per_trial if args.gpus_per_trial is not None else budget.resources.gpus_per_trial)
     plans = estimate.plan_jobs(list(jobs), budget, args.estimate_from, gpus)
-    print(estimate.render(sweep_id, budget, plans, estimate.estimate(plans, cpus, gpus, run=args.estimate_from)))
+    summary = estimate.estimate(plans, cpus, gpus, Prices(gpu_hour_spot=args.spot_price_gpu_hour),
+                                run=args.estimate_from)
+    workers = estimate.busy_workers(summary["trials"], cpus, gpus, shipped_cluster())
+    print(estimate.render(sweep_id, budget, plans, summary, workers))
     return 0
 
 

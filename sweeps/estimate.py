@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from core.prices import Prices
+from core.prices import SPOT_SOURCE, Prices
 from sweeps.budgets import Budget
 from core.course import Job
 from core.registry import METHODS
@@ -66,17 +66,42 @@ def estimate(plans: list[JobPlan], cpus: float, gpus: float, prices: Prices = Pr
     """Trial hours and price over the plan: GPU-hours at the GPU price when trials take GPUs, else vCPU-hours."""
     trial_hours = sum(p.trials * p.hours_per_trial for p in plans)
     price = gpus * prices.gpu_hour if gpus else cpus * prices.cpu_hour
+    spot = gpus * prices.gpu_hour_spot if gpus else None  # spot applies to the GPU workers
     return {"trial_hours": trial_hours, "cost": trial_hours * price, "cpus": cpus, "gpus": gpus,
+            "cost_spot": None if spot is None else trial_hours * spot, "spot_price": prices.gpu_hour_spot,
+            "trials": sum(p.trials for p in plans),
             "source": f"measured in {run}" if run else "defaults per method: full-size data on one GPU"}
 
 
-def render(sweep_id: str, budget: Budget, plans: list[JobPlan], summary: dict) -> str:
+def busy_workers(trials: int, cpus: float, gpus: float, config: dict) -> str:
+    """How many of the cluster's workers the plan keeps busy: its trials are independent (random search and a
+    per-job ASHA), so they fill every slot until the last wave."""
+    from sweeps.cluster_shape import addable_nodes, largest_cluster_slots, slots
+
+    types = addable_nodes(config)
+    if not types or not gpus:
+        return ""
+    per_worker = max(slots(t.resources, cpus, gpus) for t in types)
+    cap = int(config.get("max_workers", 0) or 0)
+    if not per_worker:
+        return f"no worker type of the cluster holds a trial of {cpus:g} CPU + {gpus:g} GPU"
+    needed = -(-trials // per_worker)
+    waves = -(-trials // max(largest_cluster_slots(config, cpus, gpus), 1))
+    return (f"workers: the plan keeps {min(needed, cap)} of the cluster's {cap} busy ({per_worker} trials each"
+            + (f"; {waves} waves of {cap * per_worker} trials)" if needed >= cap else ")"))
+
+
+def render(sweep_id: str, budget: Budget, plans: list[JobPlan], summary: dict, workers: str = "") -> str:
     lines = [f"plan for sweep {sweep_id}: budget {budget.name}, {len(plans)} jobs, "
              f"{sum(p.trials for p in plans)} trials, {summary['cpus']:g} CPU + {summary['gpus']:g} GPU per trial",
              f"{'job':<48} {'trials':>6} {'epochs':>6} {'h/trial':>8}  estimate from"]
     lines += [f"{p.key:<48} {p.trials:>6} {p.epochs:>6} {p.hours_per_trial:>8.3f}  {p.source}" for p in plans]
     unit, per_trial = ("GPU", summary["gpus"]) if summary["gpus"] else ("vCPU", summary["cpus"])
+    spot = (f" on demand, ${summary['cost_spot']:.2f} on spot at ${summary['spot_price']:g}/GPU-h ({SPOT_SOURCE})"
+            if summary.get("cost_spot") is not None else "")
     lines.append(f"estimated: {summary['trial_hours']:.2f} trial-hours ({summary['trial_hours'] * per_trial:.2f} "
-                 f"{unit}-hours), about ${summary['cost']:.2f}; an upper bound: trials that ASHA or early stopping "
-                 f"ends sooner cost less ({summary['source']})")
+                 f"{unit}-hours), about ${summary['cost']:.2f}{spot}; an upper bound: trials that ASHA or early "
+                 f"stopping ends sooner cost less ({summary['source']})")
+    if workers:
+        lines.append(workers)
     return "\n".join(lines)

@@ -18,9 +18,9 @@ from sweeps.interrupt import SignalStop
 from sweeps.options import ConfigError, SweepOptions
 from sweeps.storage import NETWORK_FILESYSTEMS, filesystem_type, other_hosts, storage_problem
 from trainables.faults import FAULT_ENV, MAX_NODE_LOSSES
+from sweeps.cluster_shape import addable_nodes, autoscaling_config, largest_cluster_slots, slots
 from trainables.trial import LOGICAL_GPUS_ENV
 
-AUTOSCALING_CONFIG_ENV = "GROUPSWEEP_AUTOSCALING_CONFIG"  # the node types a cluster may add (sweeps.autoscaling)
 
 
 # what trials need to reach an object store when the driver has it in its environment (instance roles need none)
@@ -90,49 +90,6 @@ def connect(options: SweepOptions) -> Placement:
     if gpus is None:
         gpus = float(options.budget.resources.gpus_per_trial) if max_gpus else 0.0
     return Placement(cpus, gpus, data_needs_check(options, hosts))
-
-
-@dataclass(frozen=True)
-class NodeType:
-    """A worker type the cluster's autoscaler may start."""
-
-    name: str
-    resources: dict[str, float]
-    max_workers: int
-
-
-def autoscaling_config() -> dict:
-    """The cluster's autoscaling config — $GROUPSWEEP_AUTOSCALING_CONFIG (sweeps.autoscaling), else
-    ~/ray_bootstrap_config.yaml, where `ray up` leaves it on the head that runs the driver — or {} (a fixed
-    cluster)."""
-    import yaml
-
-    path = Path(os.environ.get(AUTOSCALING_CONFIG_ENV) or Path.home() / "ray_bootstrap_config.yaml")
-    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
-
-
-def addable_nodes(config: dict) -> list[NodeType]:
-    """The worker types the autoscaler may start (none may be running yet: a cluster scales from zero)."""
-    head, cap = config.get("head_node_type"), int(config.get("max_workers", 0) or 0)
-    types = [NodeType(name, dict(spec.get("resources") or {}), min(int(spec.get("max_workers", cap) or 0), cap))
-             for name, spec in (config.get("available_node_types") or {}).items() if name != head]
-    return [t for t in types if t.max_workers > 0]
-
-
-def slots(resources: dict[str, float], cpus: float, gpus: float) -> int:
-    """Trials of `cpus` + `gpus` that a node with `resources` holds at once."""
-    fits = [resources.get("CPU", 0) / cpus if cpus else float("inf"),
-            resources.get("GPU", 0) / gpus if gpus else float("inf")]
-    return int(min(fits) + 1e-9) if min(fits) != float("inf") else 0
-
-
-def largest_cluster_slots(config: dict, cpus: float, gpus: float) -> int:
-    """The trial slots of the largest cluster the autoscaler may build: its max_workers, largest types first."""
-    left, total = int(config.get("max_workers", 0) or 0), 0
-    for node in sorted(addable_nodes(config), key=lambda t: -slots(t.resources, cpus, gpus)):
-        count = min(node.max_workers, left)
-        total, left = total + count * slots(node.resources, cpus, gpus), left - count
-    return total
 
 
 def pending_trials(trials: list[TrialSpec]) -> int:

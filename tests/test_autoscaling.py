@@ -51,6 +51,24 @@ def test_the_local_cluster_is_cluster_yaml_with_two_numbers_lowered():
         autoscaling.local_config(cluster, "127.0.0.1:1", idle_timeout_minutes=11)
 
 
+def test_the_cluster_record_gives_joins_peak_time_to_full_and_utilisation():
+    """A run seen in five samples: a worker (4 slots at 1 CPU + 0.25 GPU) joins at 10 s, a second at 20 s, both
+    full at 30 s, the first leaves at 50 s. Slot-seconds: 4x10 + 8x10 + 8x10 + 4x10 = 240, busy 0 + 4x10 + 8x10
+    + 4x10 = 160."""
+    head, a, b = ("h", 0.0, 0.0), ("a", 4.0, 1.0), ("b", 4.0, 1.0)
+    use = cluster_use.ClusterUse("2026-12-02T00:00:00+00:00", 1.0, 0.25, 8, (
+        cluster_use.Sample(0.0, 0, 8, (head,)), cluster_use.Sample(10.0, 0, 8, (head, a)),
+        cluster_use.Sample(20.0, 4, 4, (head, a, b)), cluster_use.Sample(30.0, 8, 0, (head, a, b)),
+        cluster_use.Sample(40.0, 4, 0, (head, b)), cluster_use.Sample(50.0, 0, 0, (head,))))
+    use = cluster_use.ClusterUse.from_json(use.to_json())  # the file's round trip
+    spans = {s.node_id: (s.joined, s.left) for s in use.spans()}
+    assert spans == {"h": (0.0, None), "a": (10.0, 40.0), "b": (20.0, 50.0)}
+    assert use.peak_workers() == 2 and use.time_to_full() == 30.0
+    assert use.utilisation() == pytest.approx(160 / 240)
+    assert use.render() == ("cluster: peak 2 worker node(s), every slot busy after 30 s, slot utilisation 67% "
+                            "(3 node(s) seen)")
+
+
 @pytest.fixture(scope="module")
 def cluster():
     import ray
@@ -84,6 +102,11 @@ def test_scales_up_from_zero_then_down_after_idle(cluster, tmp_path):
     assert use.peak_workers() == 2 and use.time_to_full() is not None and 0 < use.utilisation() <= 1
     assert "cluster: peak 2 worker node(s), every slot busy after" in done.stdout
     assert autoscaling.requested_bundles() == 0  # the up-front request was released
+    from analysis.__main__ import main as analysis_main
+
+    assert analysis_main([str(tmp_path / "s")]) == 0
+    page = (tmp_path / "s" / "reports" / "index.html").read_text()
+    assert "Cluster, driver run of" in page and "peak 2 worker node(s)" in page
     idle_s = autoscaling.wait_workers(0, timeout=180)
     print(f"time to full {use.time_to_full():.0f} s, utilisation {use.utilisation():.0%}, workers gone {idle_s:.0f} s "
           f"after the sweep")

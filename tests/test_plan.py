@@ -16,7 +16,9 @@ def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path):
                         "1 CPU + 0.25 GPU per trial")
     assert any(line.startswith("p1-caltech101-resnet18-finetune_aug") and line.split()[1:3] == ["16", "30"]
                for line in lines)
-    assert lines[-1].startswith("estimated: ") and "GPU-hours), about $" in lines[-1]
+    assert lines[-2].startswith("estimated: ") and "GPU-hours), about $" in lines[-2]
+    assert f"on demand, ${0.25 * 0.40 * float(lines[-2].split()[1]):.2f} on spot at $0.4/GPU-h" in lines[-2]
+    assert lines[-1] == "workers: the plan keeps 8 of the cluster's 8 busy (4 trials each; 36 waves of 32 trials)"
     assert not (tmp_path / "runs").exists()  # no storage, no demo data, no Ray
 
 

@@ -1,0 +1,61 @@
+"""The shape of the cluster a sweep runs on, read from its autoscaling config (no Ray needed): the worker types the
+autoscaler may start, how many trials each holds, and the largest cluster it may build — for the trials'
+placement and the up-front request (sweeps.launch) and the dry run's count of busy workers (sweeps.estimate)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+AUTOSCALING_CONFIG_ENV = "GROUPSWEEP_AUTOSCALING_CONFIG"  # set by sweeps.autoscaling for its drivers
+SHIPPED = Path(__file__).resolve().parent.parent / "cluster.yaml"
+
+
+@dataclass(frozen=True)
+class NodeType:
+    """A worker type the cluster's autoscaler may start."""
+
+    name: str
+    resources: dict[str, float]
+    max_workers: int
+
+
+def autoscaling_config() -> dict:
+    """The cluster's autoscaling config — $GROUPSWEEP_AUTOSCALING_CONFIG (sweeps.autoscaling), else
+    ~/ray_bootstrap_config.yaml, where `ray up` leaves it on the head that runs the driver — or {} (a fixed
+    cluster)."""
+    import yaml
+
+    path = Path(os.environ.get(AUTOSCALING_CONFIG_ENV) or Path.home() / "ray_bootstrap_config.yaml")
+    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+
+
+def addable_nodes(config: dict) -> list[NodeType]:
+    """The worker types the autoscaler may start (none may be running yet: a cluster scales from zero)."""
+    head, cap = config.get("head_node_type"), int(config.get("max_workers", 0) or 0)
+    types = [NodeType(name, dict(spec.get("resources") or {}), min(int(spec.get("max_workers", cap) or 0), cap))
+             for name, spec in (config.get("available_node_types") or {}).items() if name != head]
+    return [t for t in types if t.max_workers > 0]
+
+
+def slots(resources: dict[str, float], cpus: float, gpus: float) -> int:
+    """Trials of `cpus` + `gpus` that a node with `resources` holds at once."""
+    fits = [resources.get("CPU", 0) / cpus if cpus else float("inf"),
+            resources.get("GPU", 0) / gpus if gpus else float("inf")]
+    return int(min(fits) + 1e-9) if min(fits) != float("inf") else 0
+
+
+def largest_cluster_slots(config: dict, cpus: float, gpus: float) -> int:
+    """The trial slots of the largest cluster the autoscaler may build: its max_workers, largest types first."""
+    left, total = int(config.get("max_workers", 0) or 0), 0
+    for node in sorted(addable_nodes(config), key=lambda t: -slots(t.resources, cpus, gpus)):
+        count = min(node.max_workers, left)
+        total, left = total + count * slots(node.resources, cpus, gpus), left - count
+    return total
+
+
+def shipped_cluster() -> dict:
+    """cluster.yaml as shipped: the cluster a dry run counts workers for (the one a course will `ray up`)."""
+    import yaml
+
+    return yaml.safe_load(SHIPPED.read_text())
