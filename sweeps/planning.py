@@ -92,8 +92,12 @@ def describe_data(facts: dict[str, DatasetFacts]) -> dict[str, dict]:
 
 
 def plan_estimate(options: SweepOptions, placement: Placement) -> dict:
-    """The plan's estimated trial hours and price (sweeps.estimate), recorded in sweep.json for the report."""
+    """The plan's estimated trial hours and price (sweeps.estimate), and on an autoscaling cluster how many of its
+    workers the plan keeps busy, recorded in sweep.json for the report."""
     from sweeps import estimate
+    from sweeps.cluster_shape import autoscaling_config
 
     plans = estimate.plan_jobs(list(options.jobs), options.budget, options.estimate_from, placement.gpus)
-    return estimate.estimate(plans, placement.cpus, placement.gpus, run=options.estimate_from)
+    summary = estimate.estimate(plans, placement.cpus, placement.gpus, run=options.estimate_from)
+    config = autoscaling_config() if options.address is not None else {}
+    return summary | {"workers": estimate.busy_workers(summary["trials"], placement.cpus, placement.gpus, config)}

@@ -107,6 +107,7 @@ def test_scales_up_from_zero_then_down_after_idle(cluster, tmp_path):
     assert analysis_main([str(tmp_path / "s")]) == 0
     page = (tmp_path / "s" / "reports" / "index.html").read_text()
     assert "Cluster, driver run of" in page and "peak 2 worker node(s)" in page
+    assert "busy (4 trials each; 2 waves of 8 trials)" in page and "on spot" in page  # the plan's, on this cluster
     idle_s = autoscaling.wait_workers(0, timeout=180)
     print(f"time to full {use.time_to_full():.0f} s, utilisation {use.utilisation():.0%}, workers gone {idle_s:.0f} s "
           f"after the sweep")
