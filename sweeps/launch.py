@@ -92,6 +92,21 @@ def connect(options: SweepOptions) -> Placement:
     return Placement(cpus, gpus, data_needs_check(options, hosts))
 
 
+@contextlib.contextmanager
+def environ(name: str, value: str | None) -> Iterator[None]:
+    """`name` set to `value` in this process for the block (None: left as it is), then as it was."""
+    before = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if value is not None and before is None:
+            del os.environ[name]
+        elif value is not None:
+            os.environ[name] = before
+
+
 def pending_trials(trials: list[TrialSpec]) -> int:
     """How many trials Tune keeps waiting for a place on a cluster — what its autoscaler sees as demand: enough to
     fill the largest cluster it may build (or the nodes up now), never more than the plan. Tune's own default is
@@ -186,12 +201,12 @@ def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
     )
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # Ctrl-C goes to SignalStop, like SIGTERM
-    if options.address is not None:
-        os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(pending_trials(trials))
+    pending = str(pending_trials(trials)) if options.address is not None else None
     stop.tune_running = True
     try:
         # Ray's logs of a refused write become the sweep's stop, not tracebacks
-        with quiet_refusals(stop.refuse, options.sweep_dir), upfront_request(options, trials):
+        with quiet_refusals(stop.refuse, options.sweep_dir), upfront_request(options, trials), \
+                environ("TUNE_MAX_PENDING_TRIALS_PG", pending):
             tuner.fit()
     except Exception as exc:  # Tune's own state writes on a full disk end in a TuneError
         refusal = store.write_refusal(exc, options.sweep_dir) or store.refuses_writes(options.sweep_dir)
