@@ -87,8 +87,9 @@ def busy_workers(trials: int, cpus: float, gpus: float, config: dict) -> str:
         return f"no worker type of the cluster holds a trial of {cpus:g} CPU + {gpus:g} GPU"
     needed = -(-trials // per_worker)
     waves = -(-trials // max(largest_cluster_slots(config, cpus, gpus), 1))
-    return (f"workers: the plan keeps {min(needed, cap)} of the cluster's {cap} busy ({per_worker} trials each"
-            + (f"; {waves} waves of {cap * per_worker} trials)" if needed >= cap else ")"))
+    each = f"{per_worker} trial{'s' if per_worker != 1 else ''} each"
+    return (f"workers: the plan keeps {min(needed, cap)} of the cluster's {cap} busy ({each}"
+            + (f"; {waves} wave{'s' if waves != 1 else ''} of {cap * per_worker} trials)" if needed >= cap else ")"))
 
 
 def render(sweep_id: str, budget: Budget, plans: list[JobPlan], summary: dict, workers: str = "") -> str:
