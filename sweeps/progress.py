@@ -30,6 +30,24 @@ def _fmt(value) -> str:
     return "  -  " if value is None or value != value else f"{value:.3f}"
 
 
+ETA_AFTER = 3  # finished trials before the remaining time is guessed
+
+
+def clock(seconds: float) -> str:
+    """h:mm:ss, or m:ss under an hour."""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def eta(elapsed: float, done: int, total: int) -> str:
+    """Elapsed time, and once ETA_AFTER trials have finished, the time left at the pace so far: the sweep's own
+    rate of finished trials, which already counts the trials running side by side."""
+    if done < ETA_AFTER or done >= total:
+        return f"{clock(elapsed):>7} elapsed"
+    return f"{clock(elapsed):>7} elapsed, ~{clock(elapsed / done * (total - done))} left"
+
+
 def refusal_guarded(handler: Callable) -> Callable:
     """A callback whose writes the storage refuses hands the refusal to the sweep's stop (sweeps.interrupt), which
     ends the run cleanly, instead of raising inside Tune (a TuneError and hundreds of lines of traceback)."""
@@ -74,7 +92,7 @@ class SweepProgress(tune.Callback):
             f"val {_fmt(row.get('val_acc'))} test {_fmt(row.get('test_acc'))} ({row.get('epochs') or 0:.0f} ep, "
             f"{_count(row.get('n_train'))} train / {_count(row.get('n_test'))} test)")
         print(f"[{self.done:>4}/{self.total}] {status:<7} {what} #{spec.sample:<2} {detail}  "
-              f"{time.time() - self.t0:6.0f}s", flush=True)
+              f"{eta(time.time() - self.t0, self.done, self.total)}", flush=True)
         self._warn_skipped(job.dataset, row)
 
     def _warn_skipped(self, dataset: str, row: dict) -> None:

@@ -100,6 +100,7 @@ def test_scales_up_from_zero(cluster, tmp_path):
     [use] = cluster_use.read_all(str(tmp_path / "s"))
     assert use.peak_workers() == 2 and use.time_to_full() is not None and 0 < use.utilisation() <= 1
     assert "cluster: peak 2 worker node(s), every slot busy after" in done.stdout
+    assert " elapsed, ~" in done.stdout and " left" in done.stdout  # the progress lines' remaining time
     assert autoscaling.requested_bundles() == 0  # the up-front request was released
     from analysis.__main__ import main as analysis_main
 

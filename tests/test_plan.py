@@ -97,3 +97,14 @@ def test_no_cache_decodes_and_extracts_in_every_trial(demo_root, make_options):
         assert [r["status"] for r in rows] == ["ok", "ok"]
         assert [bool(r["features_cached"]) for r in rows] == ([False, True] if cache else [False, False])
         assert (options.storage / "cache").exists() == cache
+
+
+def test_the_progress_line_ends_with_elapsed_and_remaining_time():
+    """The remaining time is the sweep's pace so far (finished trials per second, trials side by side included)
+    applied to the trials left, shown once three have finished; none on the last line."""
+    from sweeps.progress import eta
+
+    assert eta(35.0, 2, 8) == "   0:35 elapsed"
+    assert eta(60.0, 3, 8) == "   1:00 elapsed, ~1:40 left"  # 20 s a trial, 5 to go
+    assert eta(3600.0, 100, 1152) == "1:00:00 elapsed, ~10:31:12 left"
+    assert eta(90.0, 8, 8) == "   1:30 elapsed"
