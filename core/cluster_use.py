@@ -15,6 +15,13 @@ from core import ledger, store
 FOLDER = "cluster"
 
 
+def slots(resources: dict[str, float], cpus: float, gpus: float) -> int:
+    """Trials of `cpus` + `gpus` that a node with `resources` holds at once."""
+    fits = [resources.get("CPU", 0) / cpus if cpus else math.inf,
+            resources.get("GPU", 0) / gpus if gpus else math.inf]
+    return int(min(fits) + 1e-9) if min(fits) != math.inf else 0
+
+
 @dataclass(frozen=True)
 class Sample:
     t: float  # seconds since the run's start
@@ -42,9 +49,7 @@ class ClusterUse:
 
     def slots(self, cpus: float, gpus: float) -> int:
         """Trials a node of this size holds at once (the head, without CPUs, holds none)."""
-        fits = [cpus / self.cpus_per_trial if self.cpus_per_trial else math.inf,
-                gpus / self.gpus_per_trial if self.gpus_per_trial else math.inf]
-        return int(min(fits) + 1e-9) if min(fits) != math.inf else 0
+        return slots({"CPU": cpus, "GPU": gpus}, self.cpus_per_trial, self.gpus_per_trial)
 
     def slots_at(self, sample: Sample) -> int:
         return sum(self.slots(cpus, gpus) for _, cpus, gpus in sample.nodes)

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.cluster_use import slots
+
 AUTOSCALING_CONFIG_ENV = "GROUPSWEEP_AUTOSCALING_CONFIG"  # set by sweeps.autoscaling for its drivers
 SHIPPED = Path(__file__).resolve().parent.parent / "cluster.yaml"
 
@@ -36,13 +38,6 @@ def addable_nodes(config: dict) -> list[NodeType]:
     types = [NodeType(name, dict(spec.get("resources") or {}), min(int(spec.get("max_workers", cap) or 0), cap))
              for name, spec in (config.get("available_node_types") or {}).items() if name != head]
     return [t for t in types if t.max_workers > 0]
-
-
-def slots(resources: dict[str, float], cpus: float, gpus: float) -> int:
-    """Trials of `cpus` + `gpus` that a node with `resources` holds at once."""
-    fits = [resources.get("CPU", 0) / cpus if cpus else float("inf"),
-            resources.get("GPU", 0) / gpus if gpus else float("inf")]
-    return int(min(fits) + 1e-9) if min(fits) != float("inf") else 0
 
 
 def largest_cluster_slots(config: dict, cpus: float, gpus: float) -> int:

@@ -48,7 +48,8 @@ class ClusterWatch(tune.Callback):
         pending = sum(1 for t in trials if t.status == "PENDING")
         sample = Sample(round(now - self.t0, 2), running, pending, nodes)
         previous = self.samples[-1] if self.samples else None
-        if last or previous is None or (previous.running, previous.pending, previous.nodes) != (running, pending, nodes):
+        changed = previous is None or (previous.running, previous.pending, previous.nodes) != (running, pending, nodes)
+        if last or changed:
             self.samples.append(sample)
         self.looked = now
 

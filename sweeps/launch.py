@@ -14,13 +14,12 @@ from typing import Any, Iterator
 from core import store
 from core.plan import Asha, TrialSpec
 from core.registry import METHODS
+from sweeps.cluster_shape import addable_nodes, autoscaling_config, largest_cluster_slots, slots
 from sweeps.interrupt import SignalStop
 from sweeps.options import ConfigError, SweepOptions
 from sweeps.storage import NETWORK_FILESYSTEMS, filesystem_type, other_hosts, storage_problem
 from trainables.faults import FAULT_ENV, MAX_NODE_LOSSES
-from sweeps.cluster_shape import addable_nodes, autoscaling_config, largest_cluster_slots, slots
 from trainables.trial import LOGICAL_GPUS_ENV
-
 
 
 # what trials need to reach an object store when the driver has it in its environment (instance roles need none)
@@ -95,15 +94,17 @@ def connect(options: SweepOptions) -> Placement:
 @contextlib.contextmanager
 def environ(name: str, value: str | None) -> Iterator[None]:
     """`name` set to `value` in this process for the block (None: left as it is), then as it was."""
+    if value is None:
+        yield
+        return
     before = os.environ.get(name)
-    if value is not None:
-        os.environ[name] = value
+    os.environ[name] = value
     try:
         yield
     finally:
-        if value is not None and before is None:
+        if before is None:
             del os.environ[name]
-        elif value is not None:
+        else:
             os.environ[name] = before
 
 
@@ -132,8 +133,7 @@ def upfront_request(options: SweepOptions, trials: list[TrialSpec]) -> Iterator[
         return
     from ray.autoscaler.sdk import request_resources
 
-    bundle = {"CPU": float(trials[0].cpus)} | ({"GPU": float(trials[0].gpus)} if trials[0].gpus else {})
-    request_resources(bundles=[bundle] * wave)
+    request_resources(bundles=[trial_bundle(trials[0])] * wave)
     try:
         yield wave
     finally:
@@ -169,8 +169,12 @@ def trial_resources(config: dict) -> Any:
     from ray.tune import PlacementGroupFactory
 
     spec = TrialSpec.from_config(config["trial"])
-    bundle = {"CPU": spec.cpus} | ({"GPU": spec.gpus} if spec.gpus else {})
-    return PlacementGroupFactory([bundle], strategy=FRAMEWORK_STRATEGY[spec.framework])
+    return PlacementGroupFactory([trial_bundle(spec)], strategy=FRAMEWORK_STRATEGY[spec.framework])
+
+
+def trial_bundle(spec: TrialSpec) -> dict[str, float]:
+    """What one trial reserves on a node."""
+    return {"CPU": spec.cpus} | ({"GPU": spec.gpus} if spec.gpus else {})
 
 
 def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -> None:

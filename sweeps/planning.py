@@ -55,7 +55,8 @@ def plan_trials(options: SweepOptions, facts: dict[str, DatasetFacts], placement
                 results_dir=options.sweep_dir, cache_dir=cache_dir(options),
                 data=data_ref(options, facts[job.dataset], placement.verify_data), weights=options.weights,
                 max_epochs=mb.max_epochs or 1, val_fraction=budget.val_fraction,
-                checkpoint_every=budget.checkpoint_every, max_failures=options.max_failures, images=budget.images, text=budget.text,
+                checkpoint_every=budget.checkpoint_every, max_failures=options.max_failures,
+                images=budget.images, text=budget.text,
                 param_types=param_types, git_sha=sha, cpus=placement.cpus, gpus=placement.gpus)
             while len(by_sample) <= i:
                 by_sample.append([])

@@ -4,9 +4,9 @@ idle timeout, spot workers reclaimed mid-trial, and a stopped driver's standing 
 
 From cluster.yaml, lowered for this 2-core machine: max_workers 8 -> 2 and idle_timeout_minutes 10 -> 0.25 (the
 same gpu_spot shape: 4 CPUs and 1 logical GPU, 4 trial slots at 0.25 GPU). The tests share one cluster: the first
-starts from no worker, the last waits for the workers to leave after the idle timeout. What one machine cannot show: how long
-an EC2 instance takes to start (a fake node joins in seconds), AWS's spot notices, and nodes with their own disks
-and clocks — every "node" here shares this machine's filesystem, clock and network.
+starts from no worker, the last waits for the workers to leave after the idle timeout. What one machine cannot
+show: how long an EC2 instance takes to start (a fake node joins in seconds), AWS's spot notices, and nodes with
+their own disks and clocks — every "node" here shares this machine's filesystem, clock and network.
 """
 from __future__ import annotations
 

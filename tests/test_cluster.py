@@ -134,8 +134,8 @@ def test_bucket_data_reaches_each_worker_once(cluster, s3_bucket, demo_root, tmp
     """One Part 1 and one Part 2 group with data and results only in the bucket: each worker (its own
     GROUPSWEEP_CACHE, cluster.local.yaml) copies each dataset it needs once — data_sync_s > 0 on its first trial of
     that dataset, 0 after — every row of a dataset carries the bucket's fingerprint; then both workers' copies of
-    spam are damaged, and the next spam trial finds that and copies again. The driver's data folder is never given to the
-    trials. What this cannot prove: separate disks — both caches are folders of this one machine."""
+    spam are damaged, and the next spam trial finds that and copies again. The driver's data folder is never given
+    to the trials. What this cannot prove: separate disks — both caches are folders of this one machine."""
     import shutil
 
     from core import store

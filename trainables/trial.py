@@ -1,7 +1,8 @@
 """The single Ray Tune entry point, and the narrow context method code runs in.
 
-`run_trial(config)` is what Tune runs, one process per trial (`session=PLAIN` runs one outside Tune): it counts the attempt, checks the GPU it was given,
-finds the dataset on its node (trainables.data.resolve), looks up the method's family in METHODS and calls its
+`run_trial(config)` is what Tune runs, one process per trial (`session=PLAIN` runs one outside Tune): it counts the
+attempt, checks the GPU it was given, finds the dataset on its node (trainables.data.resolve), looks up the method's
+family in METHODS and calls its
 `run(dataset_dir, trial)`; whatever happens, the trial leaves a row. Method code sees only `Trial`: what it may read
 (its spec, hyperparameters, seed, job, CPUs, the dataset's layout, the history so far) and the few things it
 reports (timed phases, facts for its row, the device it ran on, epochs or a single result, its class scores, and
@@ -164,7 +165,8 @@ class Trial:
                 shutil.rmtree(folder, ignore_errors=True)  # the local staging copy
         if final:
             self._checkpoints.drop()  # finished: nothing left to resume
-        inject_fault(self.spec, epoch, int(record.values.get("retries") or 0) + int(record.values.get("node_losses") or 0))
+        earlier = sum(int(record.values.get(k) or 0) for k in ("retries", "node_losses"))  # this trial's starts before
+        inject_fault(self.spec, epoch, earlier)
 
     def finish(self, metrics: dict[str, Any]) -> None:
         """Record a trial that reports once (no epochs)."""

@@ -1,7 +1,8 @@
 """One protocol per kind of dataset files (images, text, cifar), registered once (core.registry.DATA_KINDS): every
 place that used to switch on a dataset's kind asks its DataKind instead — the driver's preflight (infer a layout,
 check and count the files, the members a held-out split is drawn from, a bucket's listing), the bucket upload and
-each node's copy, the trials' fingerprint check, and the generated demo data. A new kind is one registry entry and one class.
+each node's copy, the trials' fingerprint check, and the generated demo data. A new kind is one registry entry and
+one class.
 
 Implementations live beside their readers (trainables.images.files, trainables.text.data, trainables.images.cifar)
 and are loaded by name, so this module imports none of them (no import circle, no torch for a driver's check).
