@@ -1,5 +1,6 @@
 """`python -m analysis RESULTS_DIR`: a sweep's report (reports/index.html, Markdown, CSV) under RESULTS_DIR/reports/.
 `python -m analysis export RESULTS_DIR --out FILE.parquet`: every row in one file (and FILE.history.parquet).
+`python -m analysis tensorboard RESULTS_DIR`: TensorBoard over the sweep's trials (analysis.tensorboard).
 """
 from __future__ import annotations
 
@@ -49,6 +50,10 @@ def export_main(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["tensorboard"]:
+        from analysis.tensorboard import main as tensorboard_main
+
+        return tensorboard_main(argv[1:])
     return export_main(argv[1:]) if argv[:1] == ["export"] else report_main(argv)
 
 

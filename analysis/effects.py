@@ -30,6 +30,7 @@ class MethodEffects:
     slices: dict[str, str]  # param -> plot URI
     importance: pd.Series | None  # param -> share, None when too few trials
     importance_plot: str | None
+    parallel: str  # parallel coordinates: every searched parameter and the score, one line per trial
 
 
 def centred_scores(trials: pd.DataFrame) -> pd.Series:
@@ -78,4 +79,6 @@ def method_effects(trials: pd.DataFrame, method: str) -> MethodEffects | None:
     slices = {p.removeprefix("param_"): plots.slice_plot(mine[p], score, p.removeprefix("param_")) for p in params}
     shares = importance(mine, params, score) if len(mine) >= MIN_TRIALS else None
     bars = plots.importance_bars(shares) if shares is not None else None
-    return MethodEffects(method, len(mine), [p.removeprefix("param_") for p in params], slices, shares, bars)
+    parallel = plots.parallel_coordinates(mine[params].rename(columns=lambda p: p.removeprefix("param_")), score)
+    return MethodEffects(method, len(mine), [p.removeprefix("param_") for p in params], slices, shares, bars,
+                         parallel)

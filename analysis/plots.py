@@ -106,6 +106,54 @@ def slice_plot(values: pd.Series, score: pd.Series, name: str) -> str:
     return _uri(fig)
 
 
+def _axis_positions(values: pd.Series) -> tuple[np.ndarray, list[float], list[str]]:
+    """A parameter's values on a 0..1 axis, with the ticks to label it: numbers linearly (log10 when they span
+    more than two decades), categories evenly spaced in sorted order."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.notna().all() and values.map(type).isin([int, float, np.int64, np.float64]).all():
+        positive = numeric[numeric > 0]
+        logged = len(positive) == len(numeric) and positive.max() / positive.min() > 100
+        shown = np.log10(numeric) if logged else numeric
+        low, high = float(shown.min()), float(shown.max())
+        span = high - low or 1.0
+        ticks = [low, high] if high > low else [low]
+        return ((shown - low) / span).to_numpy(), [(t - low) / span for t in ticks], \
+            [f"{10 ** t if logged else t:.3g}" for t in ticks]
+    labels = sorted(values.astype(str).unique())
+    step = 1 / max(len(labels) - 1, 1)
+    where = values.astype(str).map({label: i * step for i, label in enumerate(labels)})
+    return where.to_numpy(dtype=float), [i * step for i in range(len(labels))], labels
+
+
+def parallel_coordinates(params: pd.DataFrame, score: pd.Series) -> str:
+    """W&B's and Optuna's parallel coordinates: one line per trial through each searched parameter's axis, ending
+    on its score, coloured by the score (the best drawn last, on top)."""
+    plt = _pyplot()
+    names = list(params.columns)
+    fig, ax = plt.subplots(figsize=(1.0 + 1.15 * (len(names) + 1), 2.6))
+    order = score.sort_values(kind="stable").index
+    axes = [_axis_positions(params.loc[order, name]) for name in names]
+    low, high = float(score.min()), float(score.max())
+    span = high - low or 1.0
+    ys = np.column_stack([a[0] for a in axes] + [((score.loc[order] - low) / span).to_numpy()])
+    colours = plt.get_cmap("viridis")(ys[:, -1])
+    xs = np.arange(len(names) + 1)
+    for y, colour in zip(ys, colours):
+        ax.plot(xs, y, color=colour, linewidth=0.9, alpha=0.75, rasterized=len(ys) > 300)
+    for x, (_, ticks, labels) in zip(xs, axes + [(None, [0.0, 1.0], [f"{low:+.3f}", f"{high:+.3f}"])]):
+        ax.axvline(x, color="#555555", linewidth=0.8)
+        for tick, label in zip(ticks, labels):
+            ax.text(x + 0.04, tick, label, fontsize=6.5, va="center", ha="left", color="#333333")
+    ax.set_xticks(xs, names + ["val acc − job median"])
+    ax.tick_params(axis="x", length=0)
+    ax.set_yticks([])
+    ax.spines[["left", "bottom"]].set_visible(False)
+    ax.set_xlim(-0.1, len(names) + 0.6)
+    ax.set_ylim(-0.05, 1.05)
+    fig.subplots_adjust(left=0.03, right=0.99, top=0.97, bottom=0.12)
+    return _uri(fig)
+
+
 def importance_bars(importance: pd.Series) -> str:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(3.4, 0.6 + 0.22 * len(importance)), layout="constrained")

@@ -185,6 +185,7 @@ def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -
     from sweeps.progress import SweepProgress
     from sweeps.sweep_folder import sweep_schema
     from sweeps.scheduling import PerJobASHA
+    from sweeps.tensorboard import TrialBoard
     from trainables.trial import run_trial
 
     tuner = tune.Tuner(
@@ -198,7 +199,7 @@ def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -
             name="tune", storage_path=options.sweep_dir if store.is_uri(options.sweep_dir)
             else str(Path(options.sweep_dir).resolve()), verbose=0,
             callbacks=[SweepProgress(len(trials), str(options.sweep_dir), sweep_schema(trials), stop.refuse),
-                       ClusterWatch(options.sweep_dir, trials[0].cpus, trials[0].gpus, len(trials))],
+                       ClusterWatch(options.sweep_dir, trials[0].cpus, trials[0].gpus, len(trials)), TrialBoard()],
             stop=stop.stopper(),
             # Tune counts a lost node as a failure too; the trials count their own (trainables.faults)
             failure_config=tune.FailureConfig(max_failures=options.max_failures + MAX_NODE_LOSSES),
