@@ -24,9 +24,23 @@ def report_main(argv: list[str]) -> int:
                         help=f"USD per GPU-hour for the cost estimate (default {PRICE_GPU_HOUR}: AWS g5.xlarge)")
     parser.add_argument("--price-cpu-hour", type=float, default=PRICE_CPU_HOUR,
                         help=f"USD per vCPU-hour (default {PRICE_CPU_HOUR}: AWS c6i.xlarge / 4)")
+    parser.add_argument("--watch", nargs="?", type=float, const=60.0, default=None, metavar="SECONDS",
+                        help="rewrite the report every SECONDS (default 60) while the sweep runs, with where it "
+                             "stands (jobs done / running / waiting, running trials, finish time) until every "
+                             "planned trial has ended")
     args = parser.parse_args(argv)
     out = args.out or store.join(args.results_dir, "reports")
-    print(build_report(args.results_dir, out, Prices(args.price_gpu_hour, args.price_cpu_hour)))
+    prices = Prices(args.price_gpu_hour, args.price_cpu_hour)
+    if args.watch is not None:
+        from analysis.live import watch
+
+        if args.watch <= 0:
+            parser.error(f"--watch {args.watch:g}: expected a positive number of seconds")
+        print(f"watching {args.results_dir}: report {store.join(out, 'index.html')} every {args.watch:g} s "
+              f"(Ctrl-C stops)", flush=True)
+        return watch(args.results_dir, args.watch,
+                     lambda live: build_report(args.results_dir, out, prices, live, args.watch))
+    print(build_report(args.results_dir, out, prices))
     print(f"written: {out}/{{report.md,*.csv,*.png}}")
     print(f"report: {store.join(out, 'index.html')}")
     if load_manifest(args.results_dir).get("demo_data"):

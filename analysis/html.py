@@ -18,6 +18,7 @@ import pandas as pd
 
 from analysis import cost, plots, tables
 from core import cluster_use
+from core.pace import clock
 from core.prices import SPOT_SOURCE, Prices
 from analysis.anchors import load_anchors
 from analysis.effects import method_effects
@@ -193,9 +194,11 @@ def anchor_rows(jobs: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def build_context(manifest: dict, trials: pd.DataFrame, jobs: pd.DataFrame, sweep_dir: str | os.PathLike,
-                  prices: Prices, heatmaps: dict[int, bytes | None] | None = None) -> dict[str, Any]:
+                  prices: Prices, heatmaps: dict[int, bytes | None] | None = None, live: Any = None,
+                  refresh_s: float = 60) -> dict[str, Any]:
     """Everything the template shows, from the rows, tables.job_results of them, and the PNG heatmaps that
-    build_report already drew (part -> bytes)."""
+    build_report already drew (part -> bytes); with `live` (analysis.live.LiveStatus) the sweep's state while it
+    runs, at the top of a page that reloads every `refresh_s` seconds."""
     heatmaps = heatmaps or {}
     selected_ids = list(jobs["best_trial"].dropna()) if len(jobs) and "best_trial" in jobs else []
     histories = load_histories(sweep_dir, selected_ids)
@@ -216,8 +219,12 @@ def build_context(manifest: dict, trials: pd.DataFrame, jobs: pd.DataFrame, swee
         "effects": [e for e in (method_effects(trials, m) for m in methods) if e is not None],
         "cost_plot": plots.accuracy_vs_cost(cost_points(jobs, trials)),
         "anchors": anchor_rows(jobs),
-        "failed": jobs[jobs["outcome"] != "ok"].to_dict("records") if len(jobs) else [],
+        "failed": jobs[~jobs["outcome"].isin(("ok",) + UNFINISHED)].to_dict("records") if len(jobs) else [],
+        "live": live, "live_refresh_s": max(1, round(refresh_s)),
     }
+
+
+UNFINISHED = ("running", "waiting")  # a job's outcome while the sweep runs (analysis.live)
 
 
 def cluster_runs(sweep_dir: str | os.PathLike) -> list[dict[str, Any]]:
@@ -263,6 +270,7 @@ def render(context: dict[str, Any]) -> str:
                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     environment.filters["pct"] = lambda v: "—" if v is None or v != v else f"{100 * v:.1f} %"
     environment.filters["num"] = _number
+    environment.filters["clock"] = clock
     return environment.get_template("index.html.j2").render(**context)
 
 

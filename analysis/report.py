@@ -7,6 +7,7 @@ import os
 import pandas as pd
 
 from analysis import html, plots, tables
+from analysis.live import LiveStatus
 from core.prices import Prices
 from core.results import load_manifest, load_scores, load_trials
 from core import store
@@ -26,12 +27,18 @@ def markdown(frame: pd.DataFrame, index: bool = True) -> str:
 
 
 def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = None,
-                 prices: Prices = Prices()) -> str:
+                 prices: Prices = Prices(), live: LiveStatus | None = None, refresh_s: float = 60) -> str:
     """Compute every table for one sweep, write them under `out` (default <sweep>/reports, a folder or a store
-    URI like the sweep itself), and return the Markdown report."""
+    URI like the sweep itself), and return the Markdown report. With `live` (the sweep still runs: analysis.live)
+    a job without a result yet is running or waiting, not failed, and the page says where the sweep stands."""
     manifest = load_manifest(sweep_dir)
     trials = load_trials(sweep_dir, manifest)
     jobs = tables.job_results(manifest, trials, lambda ids: load_scores(sweep_dir, ids))
+    if live is not None and len(jobs):
+        state = jobs["key"].map(live.jobs)
+        unfinished = (jobs["outcome"] != "ok") & state.isin(html.UNFINISHED)
+        jobs.loc[unfinished, "outcome"] = state[unfinished]
+        jobs.loc[unfinished, "error"] = None
     out = str(out or store.join(sweep_dir, "reports"))
     p1_num, p1_shown = tables.part1_table(jobs)
     p2_num, p2_shown = tables.part2_table(jobs)
@@ -61,7 +68,7 @@ def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = N
         more = f" and {len(capped) - 5} more (jobs.csv: n_test, n_test_files)" if len(capped) > 5 else ""
         sections += [f"**{len(capped)} job(s) were tested on a capped test set** (the budget's caps): "
                      + ", ".join(shown) + more + ".\n"]
-    failed = jobs[jobs["outcome"] != "ok"] if len(jobs) else jobs
+    failed = jobs[~jobs["outcome"].isin(("ok",) + html.UNFINISHED)] if len(jobs) else jobs
     if len(failed):
         sections += ["## Failed or missing jobs\n",
                      markdown(failed[["part", "dataset", "model", "method", "outcome", "error"]], index=False)]
@@ -75,6 +82,6 @@ def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = N
         heatmaps[part] = plots.heatmap_png(numeric, f"Part {part}: test accuracy")
         if heatmaps[part]:
             store.write_bytes(heatmaps[part], store.join(out, f"part{part}.png"))
-    page = html.render(html.build_context(manifest, trials, jobs, sweep_dir, prices, heatmaps))
+    page = html.render(html.build_context(manifest, trials, jobs, sweep_dir, prices, heatmaps, live, refresh_s))
     write_text_atomic(page, store.join(out, "index.html"))
     return text

@@ -298,7 +298,12 @@ def read_folder(folder: str, expected: pa.Schema, own: set[str] | None = None,
     """Every file of `folder` (trials/ or history/) that is one of the sweep's, as one table of exactly `expected`:
     a file named for a trial the plan does not list (`own`: trial ids), or whose schema does not fit (misfit), is
     named in one warning and left out. Files are read as datasets of `batch` files (a dataset keeps every file's
-    footer: ~0.2 MB each at a full sweep's width); a damaged file raises store.UnreadableFile naming it."""
+    footer: ~0.2 MB each at a full sweep's width); a damaged file raises store.UnreadableFile naming it.
+
+    Each file is read whole, once, before it is decoded: a running sweep replaces a trial's row every epoch, and a
+    fragment read by path would take its footer from one version of the file and its data from the next. Whole
+    reads see one version (a local rename keeps the open file; an object GET is one version); a file that vanished
+    between listing and reading (a --fresh rerun) is left out."""
     import pyarrow.dataset as ds
 
     locations = store.list_files(folder, ".parquet")
@@ -310,8 +315,11 @@ def read_folder(folder: str, expected: pa.Schema, own: set[str] | None = None,
         fragments = []
         for location in locations[start:start + batch]:
             trial_id = str(location).rsplit("/", 1)[-1].removesuffix(".parquet")
+            data = store.read_bytes(location)
+            if data is None:
+                continue
             try:
-                fragment = parquet.make_fragment(store.resolve(location)[1], filesystem=fs)
+                fragment = parquet.make_fragment(pa.py_buffer(data))
                 why = misfit(fragment.physical_schema, expected, required) or (
                     "not a trial of this sweep's plan" if own is not None and trial_id not in own else None)
             except (pa.ArrowException, OSError) as exc:

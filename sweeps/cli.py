@@ -49,6 +49,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", dest="cache", action="store_false",
                         help="decode images and extract features in every trial instead of once per node (a node "
                              "whose disk cannot hold <storage>/cache; many times slower for features_svm)")
+    parser.add_argument("--mlflow", metavar="URI", type=mlflow_uri, default=os.environ.get("MLFLOW_TRACKING_URI"),
+                        help="log every trial to this MLflow tracking server (default $MLFLOW_TRACKING_URI; needs "
+                             "pip install -e '.[mlflow]'): one experiment per sweep, one run per trial")
     parser.add_argument("--sweep-id", type=sweep_id_name, default=None,
                         help="results subfolder: letters, digits, - _ . (default: <budget>-<data>[-<selection>])")
     parser.add_argument("--seed", type=int, default=0, help="sweep seed: configurations, splits, initialisation")
@@ -121,6 +124,15 @@ def storage_location(text: str) -> Path | str:
         return store.check_location(text) if store.is_uri(text) else Path(text).resolve()
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def mlflow_uri(text: str) -> str:
+    """--mlflow: a tracking URI (http://host:5000, file:/path, sqlite:///path.db ...), with MLflow's client installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("mlflow") is None:
+        raise argparse.ArgumentTypeError(f"{text}: MLflow's client is not installed (pip install -e '.[mlflow]')")
+    return text
 
 
 def data_location(text: str) -> Path | str:
@@ -205,7 +217,7 @@ def build_options(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catal
                         gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures,
                         shared_storage=args.shared_storage, estimate_from=args.estimate_from, datasets=catalog,
                         test_fraction=args.test_fraction, cache=args.cache,
-                        upfront_request=args.upfront_request)
+                        upfront_request=args.upfront_request, mlflow=args.mlflow or None)
 
 
 def dry_run(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | None" = None) -> int:

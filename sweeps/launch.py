@@ -177,6 +177,16 @@ def trial_bundle(spec: TrialSpec) -> dict[str, float]:
     return {"CPU": spec.cpus} | ({"GPU": spec.gpus} if spec.gpus else {})
 
 
+def tracking(options: SweepOptions, schema: Any) -> Any:
+    """--mlflow's callback (sweeps.mlflow_log), its server reached before any trial starts."""
+    from sweeps.mlflow_log import MlflowLog, TrackingUnavailable
+
+    try:
+        return MlflowLog(options.mlflow, str(options.sweep_dir), options.sweep_id, schema)
+    except TrackingUnavailable as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -> None:
     from ray import tune
 
@@ -188,6 +198,11 @@ def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -
     from sweeps.tensorboard import TrialBoard
     from trainables.trial import run_trial
 
+    schema = sweep_schema(trials)
+    callbacks = [SweepProgress(len(trials), str(options.sweep_dir), schema, stop.refuse),
+                 ClusterWatch(options.sweep_dir, trials[0].cpus, trials[0].gpus, len(trials)), TrialBoard()]
+    if options.mlflow:  # after SweepProgress, which writes a scheduler-stopped trial's final row
+        callbacks.append(tracking(options, schema))
     tuner = tune.Tuner(
         tune.with_resources(run_trial, trial_resources),
         # "run": this driver run, which trainables.faults tells apart from earlier ones (a restart is no failure)
@@ -198,8 +213,7 @@ def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -
         run_config=tune.RunConfig(
             name="tune", storage_path=options.sweep_dir if store.is_uri(options.sweep_dir)
             else str(Path(options.sweep_dir).resolve()), verbose=0,
-            callbacks=[SweepProgress(len(trials), str(options.sweep_dir), sweep_schema(trials), stop.refuse),
-                       ClusterWatch(options.sweep_dir, trials[0].cpus, trials[0].gpus, len(trials)), TrialBoard()],
+            callbacks=callbacks,
             stop=stop.stopper(),
             # Tune counts a lost node as a failure too; the trials count their own (trainables.faults)
             failure_config=tune.FailureConfig(max_failures=options.max_failures + MAX_NODE_LOSSES),

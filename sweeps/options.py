@@ -38,6 +38,7 @@ class SweepOptions:
     test_fraction: float = 0.2  # of a dataset whose files hold no test split (held out here, stratified)
     upfront_request: bool = True  # on an autoscaling cluster, ask for the plan's first wave before Tune starts
     cache: bool = True  # decoded images and features kept on each node for every trial (False: --no-cache)
+    mlflow: str | None = None  # an MLflow tracking URI every trial is logged to (sweeps.mlflow_log)
 
     def __post_init__(self) -> None:
         try:  # the id names the one folder this sweep may write and --fresh may delete

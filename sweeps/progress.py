@@ -14,6 +14,7 @@ from typing import Callable
 from ray import tune
 
 from core import ledger, store
+from core.pace import clock, remaining_s
 from core.plan import TrialSpec
 from sweeps.interrupt import refusal_in
 from trainables.rows import spec_row
@@ -30,22 +31,10 @@ def _fmt(value) -> str:
     return "  -  " if value is None or value != value else f"{value:.3f}"
 
 
-ETA_AFTER = 3  # finished trials before the remaining time is guessed
-
-
-def clock(seconds: float) -> str:
-    """h:mm:ss, or m:ss under an hour."""
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
 def eta(elapsed: float, done: int, total: int) -> str:
-    """Elapsed time, and once ETA_AFTER trials have finished, the time left at the pace so far: the sweep's own
-    rate of finished trials, which already counts the trials running side by side."""
-    if done < ETA_AFTER or done >= total:
-        return f"{clock(elapsed):>7} elapsed"
-    return f"{clock(elapsed):>7} elapsed, ~{clock(elapsed / done * (total - done))} left"
+    """Elapsed time, and once a few trials have finished, the time left at the pace so far (core.pace)."""
+    left = remaining_s(elapsed, done, total - done)
+    return f"{clock(elapsed):>7} elapsed" + (f", ~{clock(left)} left" if left else "")
 
 
 def refusal_guarded(handler: Callable) -> Callable:
