@@ -23,6 +23,7 @@ from core.ledger import FINISHED, job_key
 from core.pace import clock, remaining_s
 
 ENDED = FINISHED + ("error",)  # a row that will not change again in this run
+STALE_S = 300.0  # --watch rebuilds an unchanged sweep's report this often all the same (its clock, its times)
 
 
 @dataclass(frozen=True)
@@ -117,19 +118,26 @@ def watch(sweep_dir: str, every: float, build: Any) -> int:
 
 
 def _watch(sweep_dir: str, every: float, build: Any) -> int:
+    """The loop: a round whose rows and cluster record have not changed since the last report skips the rebuild
+    (a report is seconds of work; an overnight trial writes its row once an epoch), up to STALE_S."""
+    from core import store
     from core.results import ResultsError, load_manifest, load_trials
 
+    last_stamp, last_built = None, 0.0
     while True:
         started = time.monotonic()
+        status = None
         try:
-            manifest = load_manifest(sweep_dir)
-            status = live_status(manifest, load_trials(sweep_dir, manifest), sweep_dir)
-            build(status)
-            print(status.line(), flush=True)
+            stamp = tuple(store.folder_stamp(store.join(sweep_dir, name)) for name in ("trials", "cluster"))
+            if stamp != last_stamp or started - last_built >= STALE_S:
+                manifest = load_manifest(sweep_dir)
+                status = live_status(manifest, load_trials(sweep_dir, manifest), sweep_dir)
+                build(status)
+                print(status.line(), flush=True)
+                last_stamp, last_built = stamp, started
         except (ResultsError, OSError) as exc:  # e.g. a network hiccup reading a bucket: the next round retries
             print(f"warning: report not rebuilt this time ({str(exc).splitlines()[0]}); retrying in {every:g} s",
                   flush=True)
-            status = None
         if status is not None and status.complete:
             return 0
         time.sleep(max(0.0, every - (time.monotonic() - started)))

@@ -170,6 +170,14 @@ def list_files(folder: str | os.PathLike, suffix: str = "") -> list[str]:
     return [join(folder, name) for name in names]
 
 
+def folder_stamp(folder: str | os.PathLike) -> tuple:
+    """What changes when a file directly in `folder` is written, added or removed: each one's name, size and
+    modification time (an object store's too)."""
+    fs, path = resolve(folder)
+    infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    return tuple(sorted((i.base_name, i.size, i.mtime_ns) for i in infos if i.type == pafs.FileType.File))
+
+
 def list_folders(folder: str | os.PathLike) -> list[str]:
     fs, path = resolve(folder)
     infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))

@@ -1,7 +1,8 @@
-"""Ending a local Ray cluster's processes, and only them: those whose command line names the cluster's own temp
+"""Ending processes by PID: a local Ray cluster's, and only them: those whose command line names the cluster's own temp
 dir (each daemon and `ray start` carries it), and their descendants (workers retitle themselves `ray::...` and lose
 their arguments) — never `ray stop`, which ends every Ray process on the machine, and never this process or its
-ancestors (a driver may end its own cluster). Used by sweeps.loopback and sweeps.autoscaling."""
+ancestors (a driver may end its own cluster), used by sweeps.loopback and sweeps.autoscaling; and a server a
+command started (`end_tree`: TensorBoard, MLflow, their workers)."""
 from __future__ import annotations
 
 import contextlib
@@ -54,3 +55,22 @@ def stop_processes(mark: re.Pattern, grace: float = 5) -> int:
         psutil.wait_procs(left, timeout=5)
         ended += len(procs)
     return ended
+
+
+def end_tree(pid: int, grace: float = 15) -> None:
+    """End a process this program started, and everything it started in turn (a server's workers), by PID:
+    SIGTERM, then SIGKILL what is left after `grace` seconds."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        family = root.children(recursive=True) + [root]
+    except psutil.Error:
+        return  # already gone
+    for proc in family:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _, left = psutil.wait_procs(family, timeout=grace)
+    for proc in left:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()

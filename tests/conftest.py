@@ -24,6 +24,7 @@ from sweeps.budgets import load_budget
 from sweeps.runner import SweepOptions, run_sweep
 from core.plan import Job, DataRef, TrialSpec
 from trainables.demo import generate_demo
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "budgets" / "tiny.yaml"
@@ -150,14 +151,6 @@ def torch_home(tmp_path_factory):
         os.environ["TORCH_HOME"] = old
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def s3_server():
     """A real S3 API on loopback (moto's server), with the environment pointing boto / pyarrow at it. Trials on
@@ -165,7 +158,7 @@ def s3_server():
     import time
     import urllib.request
 
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -197,6 +190,6 @@ def s3_bucket(s3_server, request) -> str:
 
     import boto3
 
-    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50].strip("-") + "-" + str(_free_port())
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50].strip("-") + "-" + str(free_port())
     boto3.client("s3").create_bucket(Bucket=name)
     return f"s3://{name}/runs"

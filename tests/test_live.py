@@ -11,67 +11,25 @@ failing call is a warning by design; that path is not driven here).
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from core.results import load_histories, load_manifest, load_trials
-from tests.conftest import ROOT, TINY, _free_port
+from sweeps.processes import end_tree
+from tests.conftest import ROOT, TINY
+from tests.servers import free_port, mlflow_server, wait_for_url
 
 pytestmark = pytest.mark.sweep
 
 LIVE = re.compile(r'<section id="live" data-ended="(\d+)" data-total="(\d+)" data-running="(\d+)">')
-
-
-def end_tree(proc: subprocess.Popen) -> None:
-    """End a process this test started and everything it started (a server's workers), by PID."""
-    import psutil
-
-    with contextlib.suppress(psutil.NoSuchProcess):
-        family = psutil.Process(proc.pid).children(recursive=True) + [psutil.Process(proc.pid)]
-        for p in family:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                p.terminate()
-        _, left = psutil.wait_procs(family, timeout=15)
-        for p in left:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                p.kill()
-
-
-def wait_for_url(url: str, what: str, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        with contextlib.suppress(OSError):
-            urllib.request.urlopen(url, timeout=2)
-            return
-        time.sleep(0.5)
-    pytest.fail(f"{what} did not answer on {url} within {timeout:.0f} s")
-
-
-@contextlib.contextmanager
-def mlflow_server(folder: Path):
-    """A real MLflow tracking server on loopback with a SQLite backend store."""
-    port = _free_port()
-    log = open(folder / "mlflow.log", "w")
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("mlflow")), "server", "--backend-store-uri",
-                             f"sqlite:///{folder / 'mlflow.db'}", "--artifacts-destination", str(folder / "artifacts"),
-                             "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for_url(f"http://127.0.0.1:{port}/health", "mlflow server")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        end_tree(proc)
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -84,21 +42,21 @@ def watched(demo_root, tmp_path_factory):
             [sys.executable, str(ROOT / "sweeps" / "matrix.py"), "--local", "--budget", str(TINY), "--weights",
              "random", "--data-root", str(demo_root), "--datasets", "animals,spam", "--models", "resnet18,gru",
              "--methods", "finetune,finetune_aug,recurrent", "--storage", str(root / "runs"), "--sweep-id", "live",
-             "--mlflow", uri], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             "--mlflow", uri], cwd=ROOT, stdout=(root / "sweep.log").open("w"), stderr=subprocess.STDOUT)
         watcher = subprocess.Popen([sys.executable, "-m", "analysis", str(run), "--watch", "1"], cwd=ROOT,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                   stdout=(root / "watch.log").open("w"), stderr=subprocess.STDOUT)
         pages = []
         page = run / "reports" / "index.html"
         while sweep.poll() is None:
             if page.exists():
                 pages.append(page.read_text())
             time.sleep(0.3)
-        out = sweep.communicate()[0]
         try:
-            watched_out = watcher.communicate(timeout=120)[0]
+            watcher.wait(timeout=120)
         finally:
-            end_tree(watcher)
-        yield SimpleNamespace(run=run, uri=uri, pages=pages, out=out, watcher=watcher, watched_out=watched_out,
+            end_tree(watcher.pid)
+        yield SimpleNamespace(run=run, uri=uri, pages=pages, out=(root / "sweep.log").read_text(), watcher=watcher,
+                              watched_out=(root / "watch.log").read_text(),
                               final=page.read_text())
 
 
@@ -130,7 +88,7 @@ def get_json(url: str, body: dict | None = None):
 def test_tensorboard_serves_each_trials_curves_and_hparams(watched):
     trials = load_trials(watched.run)
     histories = load_histories(watched.run, list(trials["trial_id"]))
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "analysis", "tensorboard", str(watched.run), "--port", str(port)],
                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -148,7 +106,7 @@ def test_tensorboard_serves_each_trials_curves_and_hparams(watched):
             "experimentName": "", "allowedStatuses": ["STATUS_SUCCESS", "STATUS_UNKNOWN"], "colParams": [],
             "startIndex": 0, "sliceSize": 100})["sessionGroups"]
     finally:
-        end_tree(server)
+        end_tree(server.pid)
     by_trial = {g["name"]: g for g in groups}
     assert set(by_trial) == set(trials["trial_id"])
     for row in trials.itertuples():

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from sweeps.lock import DriverLock, LockHeld, lock_location
-from tests.conftest import ROOT, TINY, run_cli
+from tests.conftest import ROOT, TINY, run_cli, run_main
 from tests.test_bad_input import assert_one_line_error
 from core import store
 
@@ -121,6 +121,25 @@ def test_another_hosts_lock_is_judged_by_its_heartbeat_not_its_clock(storage):
 
 
 @pytest.mark.sweep
+def analysis_main(*args: str) -> subprocess.CompletedProcess:
+    """`python -m analysis ARGS` as its entry point runs it (exit code, what it printed), in this process."""
+    import contextlib
+    import io
+
+    from analysis.__main__ import entry
+
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        saved, sys.argv = sys.argv, ["analysis", *args]
+        try:
+            entry()
+        except SystemExit as exc:
+            code = exc.code or 0
+        finally:
+            sys.argv = saved
+    return subprocess.CompletedProcess(["analysis", *args], code, out.getvalue(), err.getvalue())
+
+
 def test_resume_refuses_another_plan_and_names_damaged_files(tmp_path):
     """--resume with other options than the stored plan refuses, naming the fields; a damaged row file is named,
     removed and its trial rerun; a damaged sweep.json is named by --resume and by the analysis."""
@@ -130,18 +149,17 @@ def test_resume_refuses_another_plan_and_names_damaged_files(tmp_path):
     sweep = storage / "tiny-demo-P2G1"
     plan = sweep / "sweep.json"
 
-    assert_one_line_error(run_cli(*args, "--resume", "--weights", "imagenet"),
+    # refusals end before Ray starts: the commands' own main() in this process (run_main), not a child's
+    assert_one_line_error(run_main(*args, "--resume", "--weights", "imagenet"),
                           f"{plan}: --resume with another weights random -> imagenet than the stored plan")
     other = ("--local", "--part", "2", "--groups", "2", "--budget", str(TINY), "--storage", str(storage))
-    assert_one_line_error(run_cli(*other, "--resume", "--sweep-id", "tiny-demo-P2G1", "--seed", "3"),
+    assert_one_line_error(run_main(*other, "--resume", "--sweep-id", "tiny-demo-P2G1", "--seed", "3"),
                           "another seed 0 -> 3; groups 1 (P2G1) -> 1 (P2G2); jobs 2 (p2-sentiment-lstm-recurrent,",
                           "--fresh to start over, or --sweep-id NAME")
 
     row = sorted((sweep / "trials").glob("*.parquet"))[0]
     row.write_bytes(b"PAR1 damaged")
-    analysis = subprocess.run([sys.executable, "-m", "analysis", str(sweep)], cwd=ROOT, capture_output=True,
-                              text=True)
-    assert_one_line_error(analysis, f"{row}: unreadable Parquet")
+    assert_one_line_error(analysis_main(str(sweep)), f"{row}: unreadable Parquet")
     resumed = run_cli(*args, "--resume")
     assert resumed.returncode == 0 and "2 trials (1 already finished)" in resumed.stdout, resumed.stderr
     assert f"warning: {row}: unreadable Parquet" in resumed.stderr and "removed, its trial runs again" in \
@@ -149,7 +167,5 @@ def test_resume_refuses_another_plan_and_names_damaged_files(tmp_path):
     assert pd.read_parquet(row)["status"].iloc[0] == "ok"
 
     plan.write_text('{"sweep_id": "tiny-demo-P2G1", "jobs": [')
-    assert_one_line_error(run_cli(*args, "--resume"), f"{plan}: damaged, not a sweep plan (JSONDecodeError")
-    analysis = subprocess.run([sys.executable, "-m", "analysis", str(sweep)], cwd=ROOT, capture_output=True,
-                              text=True)
-    assert_one_line_error(analysis, f"{plan}: not valid JSON")
+    assert_one_line_error(run_main(*args, "--resume"), f"{plan}: damaged, not a sweep plan (JSONDecodeError")
+    assert_one_line_error(analysis_main(str(sweep)), f"{plan}: not valid JSON")
