@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -44,7 +44,11 @@ class LiveStatus:
     jobs: dict[str, str]  # job key -> done, running or waiting
     elapsed_s: float | None  # since this driver run started (None: no record of it yet)
     remaining_s: float | None  # at this run's pace (None: too few trials finished in it to say)
-    counts: dict[str, int] = field(default_factory=dict)  # jobs per state
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Jobs per state."""
+        return {state: sum(1 for s in self.jobs.values() if s == state) for state in ("done", "running", "waiting")}
 
     @property
     def waiting(self) -> int:
@@ -92,9 +96,8 @@ def live_status(manifest: dict, trials: pd.DataFrame, sweep_dir: str | os.PathLi
         elapsed = (now - started).total_seconds()
         this_run = int((ended["finished_utc"].map(_parse) >= started).sum()) if len(ended) else 0
         remaining = remaining_s(elapsed, this_run, len(planned) - len(ended))
-    counts = {state: sum(1 for s in jobs.values() if s == state) for state in ("done", "running", "waiting")}
     return LiveStatus(now.isoformat(timespec="seconds"), len(planned), len(ended), running, jobs, elapsed,
-                      remaining, counts)
+                      remaining)
 
 
 def job_states(manifest: dict, planned: list[str], rows: pd.DataFrame) -> dict[str, str]:

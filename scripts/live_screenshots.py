@@ -5,7 +5,7 @@ over the finished sweep.
     python scripts/live_screenshots.py [--out docs]
 
 The sweep: demo data, the smoke budget, finetune / finetune_aug on animals with resnet18 and a GRU on spam. Writes
-OUT/live-report.png, OUT/tensorboard-scalars.png and OUT/tensorboard-hparams.png.
+OUT/live-report.png, OUT/tensorboard-scalars.png, OUT/tensorboard-hparams.png and OUT/tensorboard-parallel.png.
 """
 from __future__ import annotations
 
@@ -54,9 +54,13 @@ def tensorboard_views(page, run: Path, out: Path) -> None:
         page.goto(base + "/#timeseries")
         page.wait_for_timeout(6000)
         page.screenshot(path=str(out / "tensorboard-scalars.png"))
+        page.set_viewport_size({"width": 1900, "height": 700})  # the table's metric columns come last
         page.goto(base + "/#hparams")
         page.wait_for_timeout(6000)
         page.screenshot(path=str(out / "tensorboard-hparams.png"))
+        page.get_by_text("Parallel coordinates view", exact=False).first.click()
+        page.wait_for_timeout(3000)
+        page.screenshot(path=str(out / "tensorboard-parallel.png"))
     finally:
         end_tree(server.pid)
 
@@ -88,7 +92,8 @@ def main() -> None:
     finally:
         for proc in (sweep, watcher):
             end_tree(proc.pid)
-    print(f"written: {args.out}/live-report.png, tensorboard-scalars.png, tensorboard-hparams.png")
+    print(f"written: {args.out}/live-report.png, tensorboard-scalars.png, tensorboard-hparams.png, "
+          f"tensorboard-parallel.png")
 
 
 if __name__ == "__main__":

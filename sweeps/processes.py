@@ -38,23 +38,28 @@ def alive(proc) -> bool:
 def stop_processes(mark: re.Pattern, grace: float = 5) -> int:
     """SIGTERM the matching processes, SIGKILL what is left after `grace` seconds; again for any started meanwhile
     (an autoscaler may be starting a worker). Returns how many were ended."""
-    import psutil
-
     ended = 0
     for _ in range(5):
         procs = cluster_processes(mark)
         if not procs:
             return ended
-        for proc in procs:
-            with contextlib.suppress(psutil.Error):
-                proc.terminate()
-        _, left = psutil.wait_procs(procs, timeout=grace)
-        for proc in left:
-            with contextlib.suppress(psutil.Error):
-                proc.kill()
-        psutil.wait_procs(left, timeout=5)
+        end_all(procs, grace)
         ended += len(procs)
     return ended
+
+
+def end_all(procs: list, grace: float) -> None:
+    """SIGTERM each of `procs` (psutil.Process), SIGKILL those left after `grace` seconds, and reap them."""
+    import psutil
+
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _, left = psutil.wait_procs(procs, timeout=grace)
+    for proc in left:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(left, timeout=5)
 
 
 def end_tree(pid: int, grace: float = 15) -> None:
@@ -67,10 +72,4 @@ def end_tree(pid: int, grace: float = 15) -> None:
         family = root.children(recursive=True) + [root]
     except psutil.Error:
         return  # already gone
-    for proc in family:
-        with contextlib.suppress(psutil.Error):
-            proc.terminate()
-    _, left = psutil.wait_procs(family, timeout=grace)
-    for proc in left:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
+    end_all(family, grace)

@@ -173,3 +173,26 @@ def test_a_new_driver_continues_the_sweeps_and_trials_runs(watched):
         [(m.step, m.value) for m in before]
     assert len(trial_runs(watched.uri, "live")[1]) == len(runs)
     assert load_manifest(watched.run)["sweep_id"] == "live"
+
+
+def test_a_bucket_sweeps_event_files_are_mirrored_for_tensorboard(watched, s3_bucket, tmp_path):
+    """TensorBoard cannot read S3: `analysis tensorboard` mirrors a bucket sweep's event files into a local folder,
+    copying only what is new or has grown (the driver's uploads append to a trial's file)."""
+    from analysis.tensorboard import mirror
+    from core import store
+
+    sweep = store.join(s3_bucket, "live")
+    local = {}
+    for events in sorted(watched.run.glob("tune/*/events.out.tfevents*")):
+        local[events.parent.name] = events.read_bytes()
+        store.write_bytes(events.read_bytes(), store.join(sweep, "tune", events.parent.name, events.name))
+        store.write_text("{}", store.join(sweep, "tune", events.parent.name, "result.json"))  # not an event file
+    target = tmp_path / "mirror"
+    assert mirror(sweep, target) == len(local) == 4
+    assert {p.parent.name: p.read_bytes() for p in target.glob("*/*")} == local
+    assert mirror(sweep, target) == 0  # nothing new
+    grown = next(iter(local))
+    [remote] = [f for f in store.list_files(store.join(sweep, "tune", grown)) if "tfevents" in f]
+    store.write_bytes(local[grown] + b"more", remote)
+    assert mirror(sweep, target) == 1
+    assert next(target.glob(f"{grown}/*")).read_bytes() == local[grown] + b"more"

@@ -108,3 +108,31 @@ def test_the_progress_line_ends_with_elapsed_and_remaining_time():
     assert eta(60.0, 3, 8) == "   1:00 elapsed, ~1:40 left"  # 20 s a trial, 5 to go
     assert eta(3600.0, 100, 1152) == "1:00:00 elapsed, ~10:31:12 left"
     assert eta(90.0, 8, 8) == "   1:30 elapsed"
+
+
+def test_the_live_status_counts_the_plan_against_its_rows_and_this_runs_pace(tmp_path):
+    """Eight planned trials in two jobs: an earlier driver run finished two, this one (started 10:00) finished three
+    by 10:30 and has one running: 3 left, at this run's 10 minutes a trial."""
+    import pandas as pd
+
+    from analysis.live import live_status
+    from core import cluster_use
+    from core.cluster_use import ClusterUse
+
+    a, b = "p1-animals-resnet18-finetune", "p2-spam-gru-recurrent"
+    planned = [f"{a}-{i:02d}-abc" for i in range(4)] + [f"{b}-{i:02d}-abc" for i in range(4)]
+    manifest = {"trials": planned, "jobs": [{"key": a}, {"key": b}]}
+    ended_at = ["09:00", "09:10", "10:10", "10:20", "10:30"]
+    rows = pd.DataFrame({"trial_id": planned[:6], "status": ["ok", "error", "ok", "stopped", "ok", "running"],
+                         "epochs": [3, 1, 3, 2, 3, 1], "val_acc": [0.5, None, 0.6, 0.4, 0.7, 0.3],
+                         "finished_utc": [f"2026-12-02T{t}:00+00:00" for t in ended_at + ["10:29"]]})
+    cluster_use.write(str(tmp_path), ClusterUse("2026-12-02T10:00:00+00:00", 1, 0, 6, ()))
+    now = pd.Timestamp("2026-12-02T10:30:00+00:00").to_pydatetime()
+    status = live_status(manifest, rows, tmp_path, now)
+    assert (status.total, status.ended, status.waiting) == (8, 5, 2)
+    assert [(t.trial_id, t.job, t.epoch, t.val_acc, t.updated_s) for t in status.running] == \
+        [(planned[5], b, 1, 0.3, 60.0)]
+    assert status.jobs == {a: "done", b: "running"} and status.counts == {"done": 1, "running": 1, "waiting": 0}
+    assert status.remaining_s == 3 * 600  # 3 trials left (1 running, 2 waiting) at 30 min / 3
+    assert status.finish_utc == "2026-12-02T11:00+00:00" and not status.complete
+    assert live_status(manifest, rows.head(2), tmp_path, now).remaining_s is None  # none finished in this run yet
