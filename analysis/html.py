@@ -212,6 +212,7 @@ def build_context(manifest: dict, trials: pd.DataFrame, jobs: pd.DataFrame, swee
         "part_tables": [pivot_links(jobs, part, numeric, f"Part {part}: test accuracy of the selected trial",
                                     heatmaps.get(part)) for part, numeric in ((1, p1_num), (2, p2_num))],
         "selected": selected,
+        "chance": tables.above_chance(jobs, trials).to_dict("records"),
         "capped": sum(r["capped"] for r in selected),
         "ensembles": [r for r in selected if pd.notna(r.get("top5_test_acc"))],
         "groups": [(1, group_entries(manifest, jobs, 1)), (2, group_entries(manifest, jobs, 2))],

@@ -53,6 +53,8 @@ def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = N
         "## Datasets\n", markdown(pd.DataFrame(html.datasets_table(manifest)), index=False),
         "## Part 1: best test accuracy, dataset × model × method\n", markdown(p1_shown),
         "## Part 2: best test accuracy, dataset × cell type\n", markdown(p2_shown),
+        "## Above chance: jobs whose selected trial reaches 2x chance on test, per method\n",
+        markdown(tables.above_chance(jobs, trials), index=False),
         "## Part 1 groups (course order)\n", markdown(groups1, index=False),
         "## Part 2 groups (course order)\n", markdown(groups2, index=False),
     ]

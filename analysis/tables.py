@@ -6,6 +6,7 @@ table as `error` / `missing`.
 """
 from __future__ import annotations
 
+import json
 from typing import Callable
 
 import pandas as pd
@@ -65,6 +66,21 @@ def job_results(manifest: dict, trials: pd.DataFrame,
     keys = [frame["part"], _rank(frame["dataset"]), _rank(frame["model"]), _rank(frame["method"])]
     order = pd.DataFrame({f"k{i}": k for i, k in enumerate(keys)}).sort_values([f"k{i}" for i in range(4)]).index
     return frame.loc[order].reset_index(drop=True)
+
+
+def above_chance(jobs: pd.DataFrame, trials: pd.DataFrame, times: float = 2.0) -> pd.DataFrame:
+    """Per method: jobs with a selected trial, and how many of those reach `times` x chance (1 / classes) on test —
+    whether a method learned at all, the first question on demo data or a new dataset."""
+    columns = ["method", "jobs", f"at_{times:g}x_chance", "lowest_x_chance"]
+    done = jobs[jobs["outcome"] == "ok"] if len(jobs) else jobs
+    if not len(done) or "classes" not in trials:
+        return pd.DataFrame(columns=columns)
+    classes = trials.set_index("trial_id")["classes"].map(lambda c: len(json.loads(c)) if isinstance(c, str) else None)
+    ratio = done["test_acc"] * done["best_trial"].map(classes)
+    rows = [(method, len(r), int((r >= times).sum()), round(float(r.min()), 2))
+            for method, r in ratio.groupby(done["method"], sort=False)]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.iloc[_rank(frame["method"]).argsort(kind="stable")].reset_index(drop=True)
 
 
 def format_params(trial: pd.Series) -> str:

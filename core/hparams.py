@@ -11,6 +11,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 AUGMENTATIONS = ("none", "flip_crop", "flip_crop_color", "flip_crop_color_affine")  # finetune_aug's policies
+# how images are sized for evaluation and feature extraction (trainables/images/data.py): torchvision's reference
+# preset (shorter side to size / 0.875, centre crop) or the course handout's Resize((size, size)), nothing cropped
+PRESETS = ("reference", "handout")
 CIFAR_AUGMENT = ("none", "flip_crop")  # scratch_cnn's, written in both frameworks: pad, random crop, flip
 SCHEDULES = ("cosine", "step", "constant")
 SCRATCH_SCHEDULES = ("cosine", "constant")  # the two both scratch_cnn twins implement
@@ -87,12 +90,12 @@ EPOCHS = Param(int, ge=1)  # a searched epoch count, capped by the method's max_
 PATIENCE = Param(int, ge=1, null=True)  # epochs without a better validation accuracy before stopping
 
 SVM = {"C": Param(float, gt=0, required=True), "kernel": word(*KERNELS, required=True),
-       "scaler": word(*SCALERS, required=True)}
+       "scaler": word(*SCALERS, required=True), "preset": word(*PRESETS)}
 FINETUNE = {"mode": word(*MODES, required=True, pattern=LAST_K, spelled="last<k> (e.g. last3)"), "lr": LR,
             "head_lr_mult": Param(float, gt=0, required=True),
             "momentum": replace(MOMENTUM, required=True), "weight_decay": replace(DECAY, required=True),
             "batch_size": COUNT, "schedule": word(*SCHEDULES),
-            "clip": Param(float, gt=0, null=True), "epochs": EPOCHS, "patience": PATIENCE}
+            "clip": Param(float, gt=0, null=True), "epochs": EPOCHS, "patience": PATIENCE, "preset": word(*PRESETS)}
 FINETUNE_AUG = FINETUNE | {"augment": word(*AUGMENTATIONS)}
 SCRATCH = {"optimizer": word(*IMAGE_OPTIMIZERS), "lr": LR, "momentum": MOMENTUM, "weight_decay": DECAY,
            "batch_size": COUNT, "dropout": FRACTION, "augment": word(*CIFAR_AUGMENT),

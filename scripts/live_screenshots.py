@@ -76,8 +76,9 @@ def main() -> None:
     storage = Path(tempfile.mkdtemp(prefix="screens_"))
     run = storage / "s"
     sweep = subprocess.Popen([sys.executable, str(ROOT / "sweeps" / "matrix.py"), "--local", "--datasets",
-                              "animals,spam", "--models", "resnet18,gru", "--methods", "finetune,finetune_aug,recurrent",
-                              "--budget", "smoke", "--weights", "random", "--storage", str(storage), "--sweep-id", "s"],
+                              "animals,spam", "--models", "resnet18,gru", "--methods",
+                              "finetune,finetune_aug,recurrent", "--budget", "smoke", "--weights", "random",
+                              "--storage", str(storage), "--sweep-id", "s"],
                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     watcher = subprocess.Popen([sys.executable, "-m", "analysis", str(run), "--watch", "2"], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

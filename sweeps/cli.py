@@ -127,7 +127,7 @@ def storage_location(text: str) -> Path | str:
 
 
 def mlflow_uri(text: str) -> str:
-    """--mlflow: a tracking URI (http://host:5000, file:/path, sqlite:///path.db ...), with MLflow's client installed."""
+    """--mlflow: a tracking URI (http://host:5000, file:/path, sqlite:///path.db ...); MLflow's client installed."""
     import importlib.util
 
     if importlib.util.find_spec("mlflow") is None:

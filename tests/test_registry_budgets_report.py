@@ -171,3 +171,22 @@ def test_a_budget_that_is_not_a_mapping_says_what_a_budget_holds(tmp_path, text)
     bad.write_text(text)
     with pytest.raises(BudgetError, match=r"bad.yaml: a budget is a mapping with val_fraction, .* methods"):
         load_budget(str(bad))
+
+
+def test_above_chance_counts_each_methods_selected_trials_against_their_classes():
+    """2x chance is 0.2 with 10 classes and 0.5 with 4: per method, the jobs with a result and how many reach it."""
+    import json
+
+    import pandas as pd
+
+    from analysis.tables import above_chance
+
+    jobs = pd.DataFrame({"method": ["finetune", "finetune", "features_svm", "recurrent"],
+                         "outcome": ["ok", "ok", "ok", "error"], "test_acc": [0.19, 0.6, 0.5, None],
+                         "best_trial": ["a", "b", "c", None]})
+    trials = pd.DataFrame({"trial_id": ["a", "b", "c"],
+                           "classes": [json.dumps(list("abcdefghij")), json.dumps(list("abcd")), json.dumps(list("ab"))]})
+    table = above_chance(jobs, trials)
+    assert table.to_dict("records") == [
+        {"method": "features_svm", "jobs": 1, "at_2x_chance": 0, "lowest_x_chance": 1.0},
+        {"method": "finetune", "jobs": 2, "at_2x_chance": 1, "lowest_x_chance": 1.9}]

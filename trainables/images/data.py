@@ -5,7 +5,9 @@ Layout: `<root>/{train,test}/<class>/<image>`. Each split is decoded and resized
 into a uint8 tensor cached on disk, so epochs, trials and later sweeps never touch PIL again. The presets are
 torchvision's `references/classification/presets.py`, per backbone input size: every method evaluates (and
 extracts features from) Resize(size / 0.875) + CenterCrop(size); augmented training takes RandomResizedCrop(size) +
-flip (+ the policy's colour / affine steps) per sample, from the same resized image's central square. Images are
+flip (+ the policy's colour / affine steps) per sample, from the same resized image's central square. A method's
+searched `preset: handout` uses the course handout's Resize((size, size)) instead: the whole image squeezed,
+nothing cropped (its augmented training crops from the whole image squeezed to resize_size(size)). Images are
 decoded as they are (to_rgb): greyscale, palette, alpha and CMYK converted to RGB, 16-bit images scaled by their bit
 depth, and an image whose value range the file does not say refused in the preflight (check_ranges). Files that
 are not images or cannot be decoded, and hidden entries (.ipynb_checkpoints, .DS_Store), are skipped with a warning
@@ -33,6 +35,11 @@ DECODE_VERSION = 3  # bump when decoding changes: it is part of every cache key 
 EVAL_CROP = 0.875  # torchvision references: evaluation resizes the shorter side to size / 0.875, crops the centre
 
 
+def preset_of(params: dict) -> str:
+    """A trial's image preset (core.hparams.PRESETS): its `preset` parameter, else torchvision's reference one."""
+    return str(params.get("preset", "reference"))
+
+
 def resize_size(size: int) -> int:
     """The shorter side evaluation resizes to before its centre crop (224 -> 256, 299 -> 342)."""
     return int(round(size / EVAL_CROP))
@@ -55,10 +62,12 @@ def to_rgb(image, path: Path):
         return Image.fromarray(grey.astype(np.uint8), "L").convert("RGB")
     return image.convert("RGB") if image.mode != "RGB" else image  # L, P, RGBA, CMYK -> RGB
 
-def decode(path: Path, size: int, crop: int | None = None):
-    """One image as a 3 x crop x crop uint8 tensor, or None if unreadable: RGB (to_rgb), its shorter side resized
-    to resize_size(size) (aspect kept), the centre `crop` (default `size`: the evaluation preset) cut out. An image
-    whose values have no known range raises UnknownRange: guessing one would be quietly wrong."""
+def decode(path: Path, size: int, crop: int | None = None, preset: str = "reference"):
+    """One image as a 3 x crop x crop uint8 tensor, or None if unreadable: RGB (to_rgb), then by `preset`
+    (core.hparams.PRESETS) — reference: its shorter side resized to resize_size(size) (aspect kept) and the centre
+    `crop` (default `size`: the evaluation preset) cut out; handout: the whole image resized to `crop` x `crop`
+    (the handout's Resize((224, 224)): squeezed, nothing cut). An image whose values have no known range raises
+    UnknownRange: guessing one would be quietly wrong."""
     import torch
     from PIL import Image
 
@@ -67,13 +76,15 @@ def decode(path: Path, size: int, crop: int | None = None):
         with Image.open(path) as image:
             image.load()
             rgb = to_rgb(image, path)
-            # torchvision's Resize(int) and CenterCrop arithmetic, so the cache holds exactly what they give
-            short, (width, height) = resize_size(size), rgb.size
-            width, height = ((short, int(short * height / width)) if width <= height
-                             else (int(short * width / height), short))
-            rgb = rgb.resize((width, height), Image.BILINEAR)
-            left, top = int(round((width - crop) / 2.0)), int(round((height - crop) / 2.0))
-            rgb = rgb.crop((left, top, left + crop, top + crop))
+            if preset == "handout":  # torchvision's Resize((h, w)) on a PIL image is this call
+                rgb = rgb.resize((crop, crop), Image.BILINEAR)
+            else:  # torchvision's Resize(int) and CenterCrop arithmetic, so the cache holds exactly what they give
+                short, (width, height) = resize_size(size), rgb.size
+                width, height = ((short, int(short * height / width)) if width <= height
+                                 else (int(short * width / height), short))
+                rgb = rgb.resize((width, height), Image.BILINEAR)
+                left, top = int(round((width - crop) / 2.0)), int(round((height - crop) / 2.0))
+                rgb = rgb.crop((left, top, left + crop, top + crop))
     except UnknownRange:
         raise
     except Exception as exc:  # PIL raises many types for broken files (OSError, SyntaxError, ValueError...)
@@ -94,14 +105,14 @@ class Split:
 
 
 def _decode_split(root: Path, split: str, classes: list[str], size: int, crop: int, cap: int | None,
-                  seed: int, layout: Layout) -> Split:
+                  seed: int, layout: Layout, preset: str) -> Split:
     import torch
 
     files, others = image_files(root, layout)[split]
     paths = [p for c in classes for p in files.get(c, [])]
     labels = np.array([i for i, c in enumerate(classes) for _ in files.get(c, [])], dtype=np.int64)
     keep = cap_per_class(labels, cap, seed)
-    decoded = [(decode(paths[i], size, crop), i) for i in keep]
+    decoded = [(decode(paths[i], size, crop, preset), i) for i in keep]
     good = [(t, i) for t, i in decoded if t is not None]
     skipped = [paths[i] for t, i in decoded if t is None] + others
     for other in others:
@@ -113,10 +124,11 @@ def _decode_split(root: Path, split: str, classes: list[str], size: int, crop: i
 
 
 def load_image_data(root: Path, size: int, caps: ImageCaps, seed: int, cache_dir: Path | None = None,
-                    fingerprint: str | None = None, source: bool = False,
-                    layout: Layout = IMAGEFOLDER) -> tuple[list[str], Split, Split]:
-    """(classes, train, test) at the evaluation preset, `size` x `size`, through the on-disk tensor cache when given
-    one; with `source`, the central resize_size(size) square that augmented training crops from instead."""
+                    fingerprint: str | None = None, source: bool = False, layout: Layout = IMAGEFOLDER,
+                    preset: str = "reference") -> tuple[list[str], Split, Split]:
+    """(classes, train, test) at the evaluation `preset`, `size` x `size`, through the on-disk tensor cache when
+    given one; with `source`, the resize_size(size) square that augmented training crops from instead (the
+    central one, or with the handout preset the whole image squeezed to it)."""
     import torch
 
     classes = check_image_folder(root, layout)
@@ -124,9 +136,9 @@ def load_image_data(root: Path, size: int, caps: ImageCaps, seed: int, cache_dir
     out = []
     for split, cap in (("train", caps.max_train_per_class), ("test", caps.max_test_per_class)):
         key = cache_key(data=fingerprint, split=split, size=size, crop=crop, cap=cap, seed=seed,
-                        version=DECODE_VERSION, held_out=layout.digest)
+                        version=DECODE_VERSION, held_out=layout.digest, preset=preset)
         path = Path(cache_dir or ".") / "images" / f"{key}.pt"
-        value, _ = cached(path, lambda: _decode_split(root, split, classes, size, crop, cap, seed, layout),
+        value, _ = cached(path, lambda: _decode_split(root, split, classes, size, crop, cap, seed, layout, preset),
                           save=lambda s, handle: torch.save({"x": s.x, "y": s.y, "skipped": s.skipped}, handle),
                           load=lambda p: Split(**torch.load(p, weights_only=False)),
                           enabled=cache_dir is not None and fingerprint is not None)

@@ -16,7 +16,8 @@ import numpy as np
 
 from trainables.cache import cache_key, cached
 from trainables.common import accuracy, classification_metrics, skipped_facts
-from trainables.images.data import DECODE_VERSION, Split, batches, check_image_folder, load_image_data, split_train
+from trainables.images.data import (DECODE_VERSION, Split, batches, check_image_folder, load_image_data, preset_of,
+                                    split_train)
 from trainables.images.specs import backbone_spec
 from core.ledger import flatten_metrics
 from trainables.loop import labels
@@ -49,7 +50,7 @@ def _extract_all(trial: Trial, dataset_dir: Path, size: int) -> dict[str, np.nda
     spec = trial.spec
     _, train, test = load_image_data(dataset_dir, size, spec.images, spec.data_seed,
                                      spec.cache_dir or None, spec.data.fingerprint,
-                                     layout=trial.layout)
+                                     layout=trial.layout, preset=preset_of(trial.params))
     # the features are the job's, shared by its trials (and keyed by the sweep's seed): random weights are drawn
     # from that seed, so a rerun with a cold cache extracts the very same features
     torch.manual_seed(spec.data_seed)
@@ -71,7 +72,8 @@ def image_features(trial: Trial, dataset_dir: Path, size: int) -> tuple[dict[str
     key = cache_key(data=spec.data.fingerprint, model=trial.job.model, weights=spec.weights,
                     size=size, max_train=spec.images.max_train_per_class,
                     max_test=spec.images.max_test_per_class, seed=spec.data_seed,
-                    decode=DECODE_VERSION, features=FEATURE_VERSION, held_out=trial.layout.digest)
+                    decode=DECODE_VERSION, features=FEATURE_VERSION, held_out=trial.layout.digest,
+                    preset=preset_of(trial.params))
     path = Path(spec.cache_dir) / "features" / f"{key}.npz"
 
     def load(p: Path) -> dict[str, np.ndarray]:
@@ -87,6 +89,7 @@ def run_on_features(dataset_dir: Path, trial: Trial, fit: Callable[[np.ndarray, 
     """A classifier on the cached penultimate features, start to row: `fit(x, y)` returns a fitted estimator (with
     `predict`), `class_scores(model, x, n_classes)` its class scores; it is chosen on validation, tested once."""
     size = backbone_spec(trial.job.model).size_for(trial.spec.images.image_size)
+    trial.record(preset=preset_of(trial.params))
     with trial.phase("extract"):
         feats, was_cached = image_features(trial, dataset_dir, size)
     trial.use_device(str(feats["device"]))

@@ -17,7 +17,7 @@ import torch
 
 from trainables.common import skipped_facts
 from trainables.images import backbones
-from trainables.images.data import (Split, augmentation, batches, check_image_folder, load_image_data,
+from trainables.images.data import (Split, augmentation, batches, check_image_folder, load_image_data, preset_of,
                                     split_train)
 from trainables.images.features import image_features
 from core.hparams import SCHEDULES
@@ -80,7 +80,8 @@ def network_learner(trial: Trial, dataset_dir: Path, classes: list[str], size: i
 
     def load(source: bool):
         return load_image_data(dataset_dir, size, trial.spec.images, trial.spec.data_seed, trial.spec.cache_dir or None,
-                               trial.spec.data.fingerprint, source=source, layout=trial.layout)
+                               trial.spec.data.fingerprint, source=source, layout=trial.layout,
+                               preset=preset_of(params))
 
     with trial.phase("extract"):  # decoding + resizing happen once per dataset and size (tensor cache)
         _, train, test = load(False)  # the evaluation preset: validation and test see these
@@ -131,6 +132,7 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     device = start_torch(trial)  # before building: random weights and new heads are part of the trial's seed
     params = trial.params
     size = backbone_spec(trial.job.model).size_for(trial.spec.images.image_size)
+    trial.record(preset=preset_of(params))
     generator = torch.Generator().manual_seed(trial.seed)
     on_features = params["mode"] == "head" and not METHODS.get(trial.job.method).augment
     build = head_learner if on_features else network_learner
