@@ -23,7 +23,7 @@ def _rank(values: pd.Series) -> pd.Series:
     return values.map(lambda v: _ORDER.get(v, len(_ORDER)))
 
 
-JOB_COLUMNS = ["key", "part", "dataset", "model", "method", "framework", "groups", "trials", "trials_error",
+JOB_COLUMNS = ["key", "part", "dataset", "model", "method", "framework", "groups", "search", "trials", "trials_error",
                "outcome", "test_acc", "val_acc", "test_macro_f1", "epochs", "best_trial", "params", "error",
                "n_test", "n_test_files", *ensembles.COLUMNS]
 
@@ -41,6 +41,7 @@ def job_results(manifest: dict, trials: pd.DataFrame,
         mine = trials[keys == job["key"]] if len(trials) else trials
         row = {"key": job["key"], "part": job["part"], "dataset": job["dataset"], "model": job["model"],
                "method": job["method"], "framework": job["framework"], "groups": " ".join(job["groups"]),
+               "search": manifest.get("searches", {}).get(job["key"], "random"),
                "trials": len(mine), "trials_error": int((mine["status"] == "error").sum()) if len(mine) else 0}
         if chosen is not None and job["key"] in chosen.index:
             best = chosen.loc[job["key"]]

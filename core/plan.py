@@ -101,6 +101,7 @@ class TrialSpec:
     val_fraction: float  # of the training files, held out for selection (never the test split)
     checkpoint_every: int  # epochs between checkpoints; 0 = none
     max_failures: int = 1  # of this driver run's starts that may fail (a lost node is none; trainables.faults)
+    search: str = "random"  # random: params drawn by the plan; tpe: params {} until the searcher asks (sweeps.search)
     images: ImageCaps = ImageCaps()
     text: TextCaps = TextCaps()
     param_types: dict[str, str] = field(default_factory=dict)  # param_<name> -> column type, one for the sweep

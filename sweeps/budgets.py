@@ -38,6 +38,7 @@ class MethodBudget:
     asha: Asha = Asha()  # early stopping for this method's jobs
     # per-dataset entries over `space`: a dataset's own facts (questions are ten words, newsgroups posts hundreds)
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    search: str = "random"  # how the job's configurations are chosen (SEARCHES; sweeps.search)
 
     def space_for(self, dataset: str) -> dict[str, Any]:
         return self.space | self.datasets.get(dataset, {})
@@ -74,7 +75,11 @@ SECTIONS = {
 }
 TYPED = {"images": ImageCaps, "text": TextCaps, "resources": Resources}  # a missing key takes the class default
 TOP = {"val_fraction": Param(float, gt=0, lt=1, required=True), "checkpoint_every": Param(int, ge=0)}
-METHOD = {"num_samples": Param(int, ge=1, required=True), "max_epochs": Param(int, ge=1, null=True)}
+# random: every configuration drawn up front from the space (reproducible trial ids); tpe: Optuna's TPE through Ray
+# Tune's OptunaSearch, each configuration asked when its trial starts, from the job's finished trials (sweeps.search)
+SEARCHES = ("random", "tpe")
+METHOD = {"num_samples": Param(int, ge=1, required=True), "max_epochs": Param(int, ge=1, null=True),
+          "search": Param(str, words=SEARCHES)}
 ASHA = {"grace_period": Param(int, ge=1), "reduction_factor": Param(float, gt=1)}
 SHAPE = ("a budget is a mapping with val_fraction, images, text, resources and methods (method -> num_samples, "
          "space)")
@@ -115,7 +120,8 @@ def _checked(where: str, mapping: dict, params: dict[str, Param], what: str) -> 
 
 
 def space_entry(where: str, value: Any, param: Param | None = None) -> Any:
-    """A space entry as a fixed value or a domain (sweeps.domains), each of its values checked against `param` when given."""
+    """A space entry as a fixed value or a domain (sweeps.domains), each of its values checked against `param` when
+    given."""
     if not isinstance(value, dict):
         if param and (problem := param.problem(value)):
             raise BudgetError(f"{where}: {problem}")
@@ -158,7 +164,7 @@ def _method_budget(file: str, name: str, spec: Any) -> MethodBudget:
     if name not in METHODS:
         raise BudgetError(f"{where}: unknown method; valid: {', '.join(METHODS.names())}")
     method = METHODS.get(name)
-    spec = _mapping(where, spec, "num_samples, max_epochs, space, asha, datasets")
+    spec = _mapping(where, spec, "num_samples, max_epochs, search, space, asha, datasets")
     _known(where, spec, list(METHOD) + ["space", "asha", "datasets"], "key of a method")
     _checked(where, {k: v for k, v in spec.items() if k in METHOD}, METHOD, "key of a method")
     overrides = _mapping(f"{where}.datasets", spec.get("datasets"), "dataset -> parameters")
@@ -170,7 +176,14 @@ def _method_budget(file: str, name: str, spec: Any) -> MethodBudget:
     datasets = {d: _space(f"{where}.datasets.{d}", method, over, complete=False) for d, over in overrides.items()}
     asha = _checked(f"{where}.asha", _mapping(f"{where}.asha", spec.get("asha"), "ASHA settings"), ASHA,
                     "ASHA setting")
-    return MethodBudget(int(spec["num_samples"]), spec.get("max_epochs"), space, Asha(**asha), datasets)
+    search = spec.get("search", "random")
+    if search != "random":
+        for place, entries in [("space", space)] + [(f"datasets.{d}", e) for d, e in datasets.items()]:
+            cycled = sorted(k for k, v in entries.items() if isinstance(v, Cycle))
+            if cycled:
+                raise BudgetError(f"{where}.{place}.{cycled[0]}: cycle assigns values by sample number, which "
+                                  f"search: {search} does not keep; use {{choice: [...]}} or search: random")
+    return MethodBudget(int(spec["num_samples"]), spec.get("max_epochs"), space, Asha(**asha), datasets, search)
 
 
 def _section(file: str, raw: dict, name: str) -> Any:

@@ -162,7 +162,8 @@ def load_catalog(path: Path | None) -> Catalog:
     if not isinstance(raw, dict) or set(raw) - {"datasets", "course"}:
         raise DataError(f"{path}: expected a mapping with datasets: (a list) and/or course: (name -> path)")
     for key, kind, example in (("datasets", list, "a list of entries with name and path"),
-                               ("course", dict, "a mapping of course dataset name -> path, e.g. animals: /mnt/animals")):
+                               ("course", dict,
+                                "a mapping of course dataset name -> path, e.g. animals: /mnt/animals")):
         if raw.get(key) is not None and not isinstance(raw[key], kind):
             raise DataError(f"{path}: {key}: expected {example}; got a {type(raw[key]).__name__}")
     base, user = Path(path).resolve().parent, {}

@@ -95,8 +95,9 @@ def busy_workers(trials: int, cpus: float, gpus: float, config: dict) -> str:
 def render(sweep_id: str, budget: Budget, plans: list[JobPlan], summary: dict, workers: str = "") -> str:
     lines = [f"plan for sweep {sweep_id}: budget {budget.name}, {len(plans)} jobs, "
              f"{sum(p.trials for p in plans)} trials, {summary['cpus']:g} CPU + {summary['gpus']:g} GPU per trial",
-             f"{'job':<48} {'trials':>6} {'epochs':>6} {'h/trial':>8}  estimate from"]
-    lines += [f"{p.key:<48} {p.trials:>6} {p.epochs:>6} {p.hours_per_trial:>8.3f}  {p.source}" for p in plans]
+             f"{'job':<48} {'trials':>6} {'search':>6} {'epochs':>6} {'h/trial':>8}  estimate from"]
+    lines += [f"{p.key:<48} {p.trials:>6} {budget.method(p.method).search:>6} {p.epochs:>6} "
+              f"{p.hours_per_trial:>8.3f}  {p.source}" for p in plans]
     unit, per_trial = ("GPU", summary["gpus"]) if summary["gpus"] else ("vCPU", summary["cpus"])
     spot = (f" on demand, ${summary['cost_spot']:.2f} on spot at ${summary['spot_price']:g}/GPU-h ({SPOT_SOURCE})"
             if summary.get("cost_spot") is not None else "")

@@ -187,6 +187,19 @@ def tracking(options: SweepOptions, schema: Any) -> Any:
         raise ConfigError(str(exc)) from None
 
 
+def sweep_searcher(options: SweepOptions, trials: list[TrialSpec], run: str) -> Any:
+    """A sweep with tpe jobs hands out its trials through sweeps.search.SweepSearcher (the others: a grid over
+    the planned trials); says what each tpe job's searcher was told."""
+    if all(t.search == "random" for t in trials):
+        return None
+    from sweeps.search import SweepSearcher, searched_trials
+
+    trials, jobs = searched_trials(options, trials)
+    for key, job in jobs.items():
+        print(f"search: {key}: tpe, told {job.told} finished trial(s)", flush=True)
+    return SweepSearcher(trials, run, jobs)
+
+
 def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -> None:
     from ray import tune
 
@@ -203,11 +216,14 @@ def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -
                  ClusterWatch(options.sweep_dir, trials[0].cpus, trials[0].gpus, len(trials)), TrialBoard()]
     if options.mlflow:  # after SweepProgress, which writes a scheduler-stopped trial's final row
         callbacks.append(tracking(options, schema))
+    # "run": this driver run, which trainables.faults tells apart from earlier ones (a restart is no failure)
+    run = uuid.uuid4().hex[:12]
+    searcher = sweep_searcher(options, trials, run)
     tuner = tune.Tuner(
         tune.with_resources(run_trial, trial_resources),
-        # "run": this driver run, which trainables.faults tells apart from earlier ones (a restart is no failure)
-        param_space={"trial": tune.grid_search([t.to_config() for t in trials]), "run": uuid.uuid4().hex[:12]},
+        param_space={} if searcher else {"trial": tune.grid_search([t.to_config() for t in trials]), "run": run},
         tune_config=tune.TuneConfig(scheduler=PerJobASHA(early_stopping(options)), reuse_actors=True,
+                                    search_alg=searcher, num_samples=len(trials) if searcher else 1,
                                     trial_name_creator=lambda t: t.config["trial"]["trial_id"],
                                     trial_dirname_creator=lambda t: t.config["trial"]["trial_id"]),
         run_config=tune.RunConfig(
@@ -220,7 +236,9 @@ def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
     )
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # Ctrl-C goes to SignalStop, like SIGTERM
-    pending = str(pending_trials(trials)) if options.address is not None else None
+    # a searcher of its own would keep one trial waiting (pending_trials); on one machine, Tune's plain default
+    pending = str(pending_trials(trials)) if options.address is not None else str(min(200, len(trials))) \
+        if searcher else None
     stop.tune_running = True
     try:
         # Ray's logs of a refused write become the sweep's stop, not tracebacks

@@ -11,7 +11,7 @@ from pathlib import Path
 from core import ledger, store
 from core.plan import DataRef, TrialSpec
 from core.registry import METHODS
-from sweeps.budgets import derive_seed, sample_configs
+from sweeps.budgets import MethodBudget, derive_seed, sample_configs
 from sweeps.launch import Placement
 from sweeps.options import SweepOptions
 from sweeps.preflight import DatasetFacts
@@ -46,10 +46,12 @@ def plan_trials(options: SweepOptions, facts: dict[str, DatasetFacts], placement
         method = METHODS.get(job.method)
         mb = budget.method(job.method)
         job_seed = derive_seed(options.seed, job.key)
-        for i, params in enumerate(sample_configs(mb.space_for(job.dataset), mb.num_samples, job_seed)):
-            digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:6]
+        for i, params in enumerate(planned_params(mb, job.dataset, job_seed)):
+            # a tpe trial's configuration is asked when it starts (sweeps.search): its id names its slot
+            digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:6] \
+                if mb.search == "random" else mb.search
             spec = TrialSpec(
-                trial_id=f"{job.key}-{i:02d}-{digest}", job=job, sample=i,
+                trial_id=f"{job.key}-{i:02d}-{digest}", job=job, sample=i, search=mb.search,
                 framework=job.framework or method.framework, epoch_based=method.epoch_based, params=params,
                 seed=derive_seed(job_seed, i), data_seed=options.seed, sweep_id=options.sweep_id,
                 results_dir=options.sweep_dir, cache_dir=cache_dir(options),
@@ -63,6 +65,13 @@ def plan_trials(options: SweepOptions, facts: dict[str, DatasetFacts], placement
             by_sample[i].append(spec)
     # Sample 0 of every job first: a job's later samples then find its cached features ready.
     return [spec for layer in by_sample for spec in layer]
+
+
+def planned_params(mb: MethodBudget, dataset: str, seed: int) -> list[dict]:
+    """Each trial's configuration as the plan knows it: drawn now (random), or none yet (a searcher's)."""
+    if mb.search == "random":
+        return sample_configs(mb.space_for(dataset), mb.num_samples, seed)
+    return [{} for _ in range(mb.num_samples)]
 
 
 def cache_dir(options: SweepOptions) -> str:

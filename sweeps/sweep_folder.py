@@ -84,7 +84,9 @@ def plan_fields(options: SweepOptions) -> dict:
             "groups": sorted({g.name for gs in options.jobs.values() for g in gs}),
             "jobs": [{"key": c.key, "part": c.part, "dataset": c.dataset, "model": c.model, "method": c.method,
                       "framework": c.framework or METHODS.get(c.method).framework,
-                      "groups": [g.name for g in gs]} for c, gs in options.jobs.items()]}
+                      "groups": [g.name for g in gs]} for c, gs in options.jobs.items()],
+            # how each job chooses its configurations (a plan from before the choice existed has none)
+            "searches": {c.key: options.budget.method(c.method).search for c in options.jobs}}
 
 
 def _shown(value: Any) -> str:

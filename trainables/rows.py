@@ -47,6 +47,7 @@ def spec_row(spec: TrialSpec) -> dict[str, Any]:
            "method": job.method, "framework": spec.framework, "trial_id": spec.trial_id,
            "seed": spec.seed, "git_sha": spec.git_sha, "data_fingerprint": spec.data.fingerprint,
            "cpus": spec.cpus, "gpus": spec.gpus,  # what the trial reserved: its cost
+           "search": spec.search,
            **{k: v for k, v in spec.data.counts.items() if k != "n_classes"},  # the files' sizes
            **(spec.data.held_out or {})}  # the seed and fraction of a test split held out here
     return row | {f"param_{k}": v for k, v in spec.params.items()}
