@@ -184,8 +184,8 @@ def test_above_chance_counts_each_methods_selected_trials_against_their_classes(
     jobs = pd.DataFrame({"method": ["finetune", "finetune", "features_svm", "recurrent"],
                          "outcome": ["ok", "ok", "ok", "error"], "test_acc": [0.19, 0.6, 0.5, None],
                          "best_trial": ["a", "b", "c", None]})
-    trials = pd.DataFrame({"trial_id": ["a", "b", "c"],
-                           "classes": [json.dumps(list("abcdefghij")), json.dumps(list("abcd")), json.dumps(list("ab"))]})
+    classes = [json.dumps(list(names)) for names in ("abcdefghij", "abcd", "ab")]
+    trials = pd.DataFrame({"trial_id": ["a", "b", "c"], "classes": classes})
     table = above_chance(jobs, trials)
     assert table.to_dict("records") == [
         {"method": "features_svm", "jobs": 1, "at_2x_chance": 0, "lowest_x_chance": 1.0},
