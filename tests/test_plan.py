@@ -14,7 +14,7 @@ def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path):
     trials = sum(load_budget("full").method(c.method).num_samples for c in jobs)
     assert lines[0] == (f"plan for sweep full-demo: budget full, {len(jobs)} jobs, {trials} trials, "
                         "1 CPU + 0.25 GPU per trial")
-    assert any(line.startswith("p1-caltech101-resnet18-finetune_aug") and line.split()[1:3] == ["16", "30"]
+    assert any(line.startswith("p1-caltech101-resnet18-finetune_aug") and line.split()[1:4] == ["16", "random", "30"]
                for line in lines)
     assert lines[-2].startswith("estimated: ") and "GPU-hours), about $" in lines[-2]
     assert f"on demand, ${0.25 * 0.40 * float(lines[-2].split()[1]):.2f} on spot at $0.4/GPU-h" in lines[-2]
