@@ -107,6 +107,7 @@ def searched_trials(options: SweepOptions, trials: list[TrialSpec]) -> tuple[lis
     the job's finished trials from their rows."""
     schema = ledger.row_schema(trials[0].param_types) if trials else None
     jobs: dict[str, JobSearch] = {}
+    rows: dict[str, dict] = {}  # the tpe jobs' stored rows, by trial id
     out = []
     for spec in trials:
         job, mb = spec.job, options.budget.method(spec.job.method)
@@ -114,10 +115,11 @@ def searched_trials(options: SweepOptions, trials: list[TrialSpec]) -> tuple[lis
             out.append(spec)
             continue
         space = mb.space_for(job.dataset)
-        slots = [f"{job.key}-{i:02d}-{spec.search}" for i in range(mb.num_samples)]
-        rows = {t: r for t, r in ledger.read_rows(options.sweep_dir, slots, schema).items() if r}
         if job.key not in jobs:
-            finished = [(_params(r, space), float(r[METRIC])) for r in rows.values() if _told(r)]
+            slots = [f"{job.key}-{i:02d}-{spec.search}" for i in range(mb.num_samples)]
+            mine = {t: r for t, r in ledger.read_rows(options.sweep_dir, slots, schema).items() if r}
+            rows |= mine
+            finished = [(_params(r, space), float(r[METRIC])) for r in mine.values() if _told(r)]
             jobs[job.key] = JobSearch(space, mb.num_samples, derive_seed(options.seed, job.key, spec.search),
                                       finished)
         row = rows.get(spec.trial_id)
