@@ -120,7 +120,6 @@ def test_another_hosts_lock_is_judged_by_its_heartbeat_not_its_clock(storage):
         assert lock.read().beat >= 1 and lock.read().host == socket.gethostname()
 
 
-@pytest.mark.sweep
 def analysis_main(*args: str) -> subprocess.CompletedProcess:
     """`python -m analysis ARGS` as its entry point runs it (exit code, what it printed), in this process."""
     import contextlib
@@ -140,6 +139,7 @@ def analysis_main(*args: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(["analysis", *args], code, out.getvalue(), err.getvalue())
 
 
+@pytest.mark.sweep
 def test_resume_refuses_another_plan_and_names_damaged_files(tmp_path):
     """--resume with other options than the stored plan refuses, naming the fields; a damaged row file is named,
     removed and its trial rerun; a damaged sweep.json is named by --resume and by the analysis."""
