@@ -18,6 +18,7 @@ import pandas as pd
 
 from analysis import cost, plots, tables
 from core import cluster_use
+from analysis.live import UNFINISHED
 from core.pace import clock
 from core.prices import SPOT_SOURCE, Prices
 from analysis.anchors import load_anchors
@@ -223,9 +224,6 @@ def build_context(manifest: dict, trials: pd.DataFrame, jobs: pd.DataFrame, swee
         "failed": jobs[~jobs["outcome"].isin(("ok",) + UNFINISHED)].to_dict("records") if len(jobs) else [],
         "live": live, "live_refresh_s": max(1, round(refresh_s)),
     }
-
-
-UNFINISHED = ("running", "waiting")  # a job's outcome while the sweep runs (analysis.live)
 
 
 def cluster_runs(sweep_dir: str | os.PathLike) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from core.ledger import FINISHED, job_key
 from core.pace import clock, remaining_s
 
 ENDED = FINISHED + ("error",)  # a row that will not change again in this run
+UNFINISHED = ("running", "waiting")  # a job's state (and its report outcome) while the sweep runs
 STALE_S = 300.0  # --watch rebuilds an unchanged sweep's report this often all the same (its clock, its times)
 
 
@@ -104,8 +105,8 @@ def job_states(manifest: dict, planned: list[str], rows: pd.DataFrame) -> dict[s
     """Each job's state: done (every planned trial ended), running (some trial started) or waiting."""
     status = dict(zip(rows["trial_id"], rows["status"])) if len(rows) else {}
     seen: dict[str, list[str | None]] = {job["key"]: [] for job in manifest.get("jobs", [])}
-    for trial_id in planned:  # `<job key>-<sample>-<digest>`
-        seen.setdefault(trial_id.rsplit("-", 2)[0], []).append(status.get(trial_id))
+    for trial_id, key in zip(planned, job_key(pd.DataFrame({"trial_id": planned}, dtype=object))):
+        seen.setdefault(key, []).append(status.get(trial_id))
     return {key: "done" if states and all(s in ENDED for s in states) else
             "running" if any(s is not None for s in states) else "waiting" for key, states in seen.items()}
 

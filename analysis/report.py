@@ -7,7 +7,7 @@ import os
 import pandas as pd
 
 from analysis import html, plots, tables
-from analysis.live import LiveStatus
+from analysis.live import UNFINISHED, LiveStatus
 from core.prices import Prices
 from core.results import load_manifest, load_scores, load_trials
 from core import store
@@ -36,7 +36,7 @@ def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = N
     jobs = tables.job_results(manifest, trials, lambda ids: load_scores(sweep_dir, ids))
     if live is not None and len(jobs):
         state = jobs["key"].map(live.jobs)
-        unfinished = (jobs["outcome"] != "ok") & state.isin(html.UNFINISHED)
+        unfinished = (jobs["outcome"] != "ok") & state.isin(UNFINISHED)
         jobs.loc[unfinished, "outcome"] = state[unfinished]
         jobs.loc[unfinished, "error"] = None
     out = str(out or store.join(sweep_dir, "reports"))
@@ -70,7 +70,7 @@ def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = N
         more = f" and {len(capped) - 5} more (jobs.csv: n_test, n_test_files)" if len(capped) > 5 else ""
         sections += [f"**{len(capped)} job(s) were tested on a capped test set** (the budget's caps): "
                      + ", ".join(shown) + more + ".\n"]
-    failed = jobs[~jobs["outcome"].isin(("ok",) + html.UNFINISHED)] if len(jobs) else jobs
+    failed = jobs[~jobs["outcome"].isin(("ok",) + UNFINISHED)] if len(jobs) else jobs
     if len(failed):
         sections += ["## Failed or missing jobs\n",
                      markdown(failed[["part", "dataset", "model", "method", "outcome", "error"]], index=False)]

@@ -21,23 +21,28 @@ from core import store
 EVENTS = "events.out.tfevents"
 
 
-def event_files(sweep_dir: str) -> dict[str, list[str]]:
-    """Trial id -> the locations of its event files under `<sweep>/tune`."""
+def event_files(sweep_dir: str) -> dict[str, dict[str, int]]:
+    """Trial id -> {the location of each of its event files under `<sweep>/tune`: its size}."""
     tune = store.join(sweep_dir, "tune")
-    found = {trial: [f for f in store.list_files(store.join(tune, trial)) if Path(f).name.startswith(EVENTS)]
-             for trial in store.list_folders(tune)}
+    found = {}
+    for trial in store.list_folders(tune):
+        listed = store.folder_stamp(store.join(tune, trial))  # (name, size, modification time) of each file
+        found[trial] = {store.join(tune, trial, name): size for name, size, _ in listed if name.startswith(EVENTS)}
     return {trial: files for trial, files in found.items() if files}
 
 
 def mirror(sweep_dir: str, local: Path) -> int:
-    """Copy a bucket sweep's event files into `local/<trial id>/` (only files that are new or have grown, each
-    written whole under a temporary name first, so TensorBoard never reads half a file); returns how many."""
+    """Copy a bucket sweep's event files into `local/<trial id>/`: only those that are new or have grown (the
+    listing's sizes say which; nothing else is downloaded), each written whole under a temporary name first, so
+    TensorBoard never reads half a file; returns how many."""
     copied = 0
     for trial, files in event_files(sweep_dir).items():
-        for location in files:
+        for location, size in files.items():
             target = local / trial / Path(location).name
+            if target.exists() and target.stat().st_size >= size:
+                continue
             data = store.read_bytes(location)
-            if data is None or (target.exists() and target.stat().st_size >= len(data)):
+            if data is None:  # gone since the listing
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(f".{target.name}.partial")

@@ -49,6 +49,8 @@ DETAIL = {"best_epoch": INT, "early_stopped": BOOL, "classes": STR, "test_per_cl
           "n_train_files": INT, "n_test_files": INT,  # what the dataset's files hold (the driver's preflight)
           "test_fraction": FLT, "split_seed": INT,  # a test split held out here (sweeps.datasets.make_split)
           "parameters": INT}  # a network trained from scratch: its size
+# What a trial reports each epoch that is worth a curve (TensorBoard, MLflow): HISTORY less the test metrics.
+CURVES = ("val_acc", "train_acc", "train_loss", "items_per_s")
 # One row per epoch; the last also carries the test metrics. Per-class detail lives in the row only.
 HISTORY = {"trial_id": STR, "epoch": INT, "train_loss": FLT, "train_acc": FLT, "val_acc": FLT, "test_acc": FLT,
            "test_macro_f1": FLT, "items_per_s": FLT, "best_epoch": INT, "early_stopped": BOOL}

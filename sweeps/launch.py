@@ -120,6 +120,14 @@ def pending_trials(trials: list[TrialSpec]) -> int:
     return max(1, min(len(trials), max(now, largest_cluster_slots(autoscaling_config(), cpus, gpus))))
 
 
+def max_pending(options: SweepOptions, trials: list[TrialSpec], searched: bool) -> str | None:
+    """TUNE_MAX_PENDING_TRIALS_PG for this run: on a cluster, pending_trials(); on one machine, Tune's own default
+    (None) for a plain search, and the same (up to 200) for a searcher, which Tune would otherwise hold to one."""
+    if options.address is not None:
+        return str(pending_trials(trials))
+    return str(min(200, len(trials))) if searched else None
+
+
 @contextlib.contextmanager
 def upfront_request(options: SweepOptions, trials: list[TrialSpec]) -> Iterator[int]:
     """Ask an autoscaling cluster up front for the plan's first wave — as many trial bundles as its largest
@@ -236,9 +244,7 @@ def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
     )
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # Ctrl-C goes to SignalStop, like SIGTERM
-    # a searcher of its own would keep one trial waiting (pending_trials); on one machine, Tune's plain default
-    pending = str(pending_trials(trials)) if options.address is not None else str(min(200, len(trials))) \
-        if searcher else None
+    pending = max_pending(options, trials, searcher is not None)
     stop.tune_running = True
     try:
         # Ray's logs of a refused write become the sweep's stop, not tracebacks

@@ -21,9 +21,9 @@ from typing import Any
 from ray import tune
 
 from core import ledger, store
+from core.ledger import CURVES  # logged every epoch
 from core.plan import TrialSpec
 
-CURVES = ("val_acc", "train_acc", "train_loss", "items_per_s")  # logged every epoch
 FINAL = tuple(ledger.METRICS) + ("wall_s", "fit_s", "eval_s", "items_per_s", "retries", "node_losses")  # a row's
 
 
@@ -89,10 +89,12 @@ class MlflowLog(tune.Callback):
                       file=sys.stderr, flush=True)
 
     def _start(self, trial: Any) -> str:
-        spec = TrialSpec.from_config(trial.config["trial"])
-        if spec.trial_id in self.runs:
-            return self.runs[spec.trial_id]
+        """The trial's run, found or made (and its params and tags written) on its first result in this driver."""
+        if trial.config["trial"]["trial_id"] in self.runs:
+            return self.runs[trial.config["trial"]["trial_id"]]
         from mlflow.entities import Param
+
+        spec = TrialSpec.from_config(trial.config["trial"])
 
         job = spec.job
         tags = {"sweep_id": spec.sweep_id, "kind": "trial", "trial_id": spec.trial_id}

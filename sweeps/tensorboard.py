@@ -17,8 +17,7 @@ from typing import Any
 
 from ray.tune.logger import TBXLoggerCallback
 
-# what a trial reports each epoch that is worth a curve (core.ledger.HISTORY, less the test metrics)
-CURVES = ("val_acc", "train_acc", "train_loss", "items_per_s")
+from core.ledger import CURVES
 HPARAM_METRIC = "val_acc"
 
 
