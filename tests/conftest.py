@@ -107,6 +107,28 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.s3)
 
 
+# Both modules start a Ray cluster at fixed addresses (127.0.0.x, the head's port) with per-node caches: one unit
+CLUSTER_MODULES = ("test_autoscaling.py", "test_cluster.py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`make test`'s scheduler (`-n 3 --dist loadscope`): each module's tests on one worker, so a module's fixture (a
+    finished sweep, a server) is built once, and the two cluster modules as one unit, one after the other, started
+    first (the longest unit). Written here because xdist's `xdist_group` marks are ignored under pytest 9.2
+    (pytest-dev/pytest-xdist#1386)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesAndCluster(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "cluster" if module.rsplit("/", 1)[-1] in CLUSTER_MODULES else module
+
+    config.option.loadscopereorder = False  # collection order, and test_autoscaling.py comes first
+    return ModulesAndCluster(config, log)
+
+
 @pytest.fixture(autouse=True)
 def _fast_tier_starts_no_ray(request):
     """A test outside the slow tiers that starts Ray in this process fails: it belongs to the `sweep` tier."""
