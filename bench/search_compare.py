@@ -37,7 +37,8 @@ def one_sweep(args, dataset: str, search: str, seed: int, storage: Path) -> dict
     budget = dataclasses.replace(budget, methods=budget.methods | {"recurrent": recurrent})
     options = SweepOptions(jobs={Job(2, dataset, args.cell, "recurrent"): []}, budget=budget,
                            data_root=args.data_root, demo=False, weights="random", storage=storage,
-                           sweep_id=f"{dataset}-{search}-{seed}", seed=seed, address=None, resume=args.resume)
+                           sweep_id=f"{dataset}-{search}-{seed}", seed=seed, address=None,
+                           resume=args.resume and (storage / f"{dataset}-{search}-{seed}").is_dir())
     run_sweep(options)
     trials = load_trials(options.sweep_dir)
     done = trials[trials["val_acc"].notna()].sort_values("finished_utc")

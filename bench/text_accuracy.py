@@ -2,13 +2,15 @@
 runner, then the best test accuracy (selected by validation accuracy) and the configuration that reached it.
 
     python bench/text_accuracy.py [--budget text_cpu] [--datasets sentiment,spam,questions,newsgroups]
-                                  [--cells rnn,lstm,gru] [--samples N] [--epochs N] [--frameworks tensorflow]
+                                  [--cells rnn,lstm,gru] [--samples N] [--epochs N] [--search random|tpe]
+                                  [--frameworks tensorflow]
                                   [--space-file bench/spaces/X.yaml] [--storage DIR] [--resume]
                                   [--also SWEEP_DIR ...]
 
 The CPU budget is the budget file (sweeps/budgets/text_cpu.yaml: configurations per job, epochs, ASHA, early
 stopping, per-dataset spaces, 1 CPU per trial); --samples / --epochs shrink it for a quicker look; --space-file
-puts a candidate space in place of a dataset's entries (bench/spaces/), so two spaces are compared on validation.
+puts a candidate space in place of a dataset's entries (bench/spaces/), so two spaces are compared on validation;
+--search sets how each job's configurations are chosen (the budget's own by default; sweeps/search.py).
 Results stay under --storage, so an interrupted run continues with --resume.
 
 Per dataset it prints the single trial with the best validation accuracy over all cells, and the ensembles of
@@ -39,7 +41,8 @@ def budget_for(args):
     budget = load_budget(args.budget)
     recurrent = budget.method("recurrent")
     recurrent = dataclasses.replace(recurrent, num_samples=args.samples or recurrent.num_samples,
-                                    max_epochs=args.epochs or recurrent.max_epochs)
+                                    max_epochs=args.epochs or recurrent.max_epochs,
+                                    search=args.search or recurrent.search)
     if args.space_file:  # {dataset: {key: value}}: replaces the budget's entries for those datasets
         over = yaml.safe_load(args.space_file.read_text()) or {}
         spaces = {d: {k: space_entry(f"{args.space_file}: {d}.{k}", v) for k, v in entries.items()}
@@ -92,12 +95,15 @@ def print_datasets(best, trials, scores) -> None:
 
 
 def main() -> None:
+    from sweeps.budgets import SEARCHES
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", default="text_cpu")
     parser.add_argument("--datasets", default="sentiment,spam,questions,newsgroups")
     parser.add_argument("--cells", default="rnn,lstm,gru")
     parser.add_argument("--samples", type=int, default=0, help="configurations per job (default: the budget's)")
     parser.add_argument("--epochs", type=int, default=0, help="max epochs per trial (default: the budget's)")
+    parser.add_argument("--search", choices=SEARCHES, default=None, help="random or tpe (default: the budget's)")
     parser.add_argument("--frameworks", default="tensorflow")
     parser.add_argument("--space-file", type=Path, default=None, help="YAML {dataset: {key: value}} replacing "
                         "the budget's entries for those datasets (a candidate space, compared on validation)")
@@ -125,9 +131,11 @@ def main() -> None:
     scores = load_scores(options.sweep_dir, trials.loc[trials["status"] == "ok", "trial_id"].tolist())
     best = job_results(load_manifest(options.sweep_dir), trials, lambda ids: {t: scores.get(t) for t in ids})
     recurrent = budget.method("recurrent")
+    spent_h = trials["wall_s"].sum() / 3600  # the compute the figures cost: trial-hours, every trial counted
     print_table(best, trials, f"Part 2, real data, budget {budget.name}: {recurrent.num_samples} configurations x "
-                              f"up to {recurrent.max_epochs} epochs per trial, {budget.resources.cpus_per_trial} "
-                              f"CPU per trial, sweep wall {wall / 60:.0f} min ({len(trials)} trials, {storage})"
+                              f"up to {recurrent.max_epochs} epochs per trial, search {recurrent.search}, "
+                              f"{budget.resources.cpus_per_trial} CPU per trial, sweep wall {wall / 60:.0f} min, "
+                              f"{spent_h:.2f} trial-hours ({len(trials)} trials, {storage})"
                               + (f", space file {args.space_file}" if args.space_file else ""))
     for other in args.also:  # pooled into the all-cells ensembles only; the tables above are this run's
         more = load_trials(other)

@@ -230,7 +230,7 @@ def dry_run(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | N
     sweep_id = sweep_id_for(args, budget.name, tag, catalog)
     cpus = float(args.cpus_per_trial or budget.resources.cpus_per_trial)
     gpus = float(args.gpus_per_trial if args.gpus_per_trial is not None else budget.resources.gpus_per_trial)
-    plans = estimate.plan_jobs(list(jobs), budget, args.estimate_from, gpus)
+    plans = estimate.plan_jobs(list(jobs), budget, args.estimate_from, gpus, demo=is_demo(args, catalog))
     summary = estimate.estimate(plans, cpus, gpus, Prices(gpu_hour_spot=args.spot_price_gpu_hour),
                                 run=args.estimate_from)
     workers = estimate.busy_workers(summary["trials"], cpus, gpus, shipped_cluster())

@@ -1,11 +1,13 @@
 """What a sweep will cost before it runs: trials per job, epochs, resources, and estimated trial hours and price.
 
 An estimate per trial comes from a previous sweep's measured rows when one is given (`--estimate-from RUN`: the
-mean wall time of that run's trials of the same job, else of the same method), or else from a stated default per
-method (MethodSpec.hours_per_epoch: full-size course data on one GPU, times SHARED_GPU_SLOWDOWN when trials share a
-card). Both assume every trial runs all its epochs,
-so they are upper bounds where ASHA or early stopping ends trials sooner. `sweep.json` records the estimate, and
-the report shows it beside what the sweep spent.
+mean wall time of that run's trials of the same job, else of the same method, scaled by the training items x epochs
+this plan's trials will see against what those trials saw), or else from a stated default per method
+(MethodSpec.hours_per_epoch: full-size course data on one GPU, times SHARED_GPU_SLOWDOWN when trials share a card).
+A run that is not comparable is refused in one line rather than scaled: trials on CPUs pricing a plan on GPUs (or
+the other way round), or images of another input side (a 72-px demo prices no 224-px course). Both estimates
+assume every trial runs all its epochs, so they are upper bounds where ASHA or early stopping ends trials sooner.
+`sweep.json` records the estimate, and the report shows it beside what the sweep spent.
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ import pandas as pd
 from core.prices import SPOT_SOURCE, Prices
 from sweeps.budgets import Budget
 from core.course import Job
-from core.registry import METHODS
+from core.registry import BACKBONES, DATASETS, METHODS
+from sweeps.options import ConfigError
 
 # A trial on a share of a card runs slower than alone: 4 per card (0.25 GPU), the worst of bench/gpu_sharing.py's
 # text and image trials on an H100 without MPS was 1.47x (README "On one GPU").
@@ -32,27 +35,121 @@ class JobPlan:
     source: str
 
 
-def measured_hours(run: str) -> tuple[pd.Series, pd.Series]:
-    """(mean hours per trial by job key, by method) over a previous run's completed or stopped trials."""
-    from core.results import load_trials
+@dataclass(frozen=True)
+class Measured:
+    """A previous run's finished trials of one job (or one method): what they cost and what they trained on."""
+    hours: float  # mean wall hours per trial
+    item_epochs: float  # mean training items x epochs per trial (nan where the rows do not say)
+    sides: frozenset[int]  # the image input sides they ran at (empty for text)
+    max_len: float  # mean sequence length of text trials (nan for images)
+    on_gpu: bool
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A previous run (`--estimate-from RUN`) as the estimator reads it."""
+    run: str
+    demo: bool  # it ran on the generated demo data
+    by_job: dict[str, Measured]
+    by_method: dict[str, Measured]
+
+
+def measured(run: str) -> Reference:
+    """A previous run's completed or stopped trials, summarised by job key and by method."""
     from core.ledger import job_key
+    from core.results import load_manifest, load_trials
 
     trials = load_trials(run)
-    done = trials[trials["status"].isin(["ok", "stopped"]) & trials["wall_s"].notna()]
-    hours = done["wall_s"] / 3600.0
-    return hours.groupby(job_key(done)).mean(), hours.groupby(done["method"]).mean()
+    done = trials[trials["status"].isin(["ok", "stopped"]) & trials["wall_s"].notna()].copy()
+    if done.empty:
+        raise ConfigError(f"--estimate-from {run}: no completed trial to measure")
+    for column in ("n_train", "input_side", "max_len"):  # rows of older runs may lack them: then they say nothing
+        if column not in done:
+            done[column] = float("nan")
+    done["item_epochs"] = done["n_train"] * done["epochs"]
+
+    def summarise(mine: pd.DataFrame) -> Measured:
+        return Measured(float(mine["wall_s"].mean()) / 3600.0, float(mine["item_epochs"].mean()),
+                        frozenset(int(v) for v in mine["input_side"].dropna()), float(mine["max_len"].mean()),
+                        bool((mine["gpus"] > 0).any()))
+
+    return Reference(run, bool(load_manifest(run).get("demo_data")),
+                     {key: summarise(mine) for key, mine in done.groupby(job_key(done))},
+                     {method: summarise(mine) for method, mine in done.groupby("method")})
 
 
-def plan_jobs(jobs: list[Job], budget: Budget, run: str | None = None, gpus: float = 1.0) -> list[JobPlan]:
-    by_job, by_method = measured_hours(run) if run else (pd.Series(dtype=float), pd.Series(dtype=float))
+def planned_side(job: Job, budget: Budget) -> int | None:
+    """The input side of a transfer-learning job's images under this budget (None: not a backbone's job)."""
+    return BACKBONES.get(job.model).size_for(budget.images.image_size) if job.model in BACKBONES else None
+
+
+def planned_items(job: Job, budget: Budget, demo: bool) -> int | None:
+    """Training items per epoch this plan's trials will see (after the budget's caps and the validation split); None
+    for a dataset whose size is known only once it is read (a user's own). Approximate where caps are tiny against
+    many classes: the trials round caps and splits per class, which this leaves out."""
+    from trainables import demo as demo_data
+
+    if job.dataset not in DATASETS:
+        return None
+    spec = DATASETS.get(job.dataset)
+    per_class = {"images": demo_data.IMAGES_PER_CLASS, "text": demo_data.TEXTS_PER_CLASS,
+                 "cifar": demo_data.CIFAR_PER_CLASS}[spec.kind]["train"]
+    files = per_class * spec.n_classes if demo else spec.n_train
+    if spec.kind == "text" and budget.text.max_train:
+        files = min(files, budget.text.max_train)
+    elif spec.kind != "text" and budget.images.max_train_per_class:
+        files = min(files, budget.images.max_train_per_class * spec.n_classes)
+    return round(files * (1 - budget.val_fraction))
+
+
+def length_ratio(job: Job, budget: Budget, ref: Measured) -> float:
+    """How much longer this plan's sequences may be than the measured trials' (1 for images): the longest max_len the
+    space allows, `auto` counting as the measured trials' own (the same texts give the same percentile)."""
+    if not ref.max_len > 0:
+        return 1.0
+    value = budget.method(job.method).space_for(job.dataset).get("max_len", "auto")
+    values = value.values if hasattr(value, "values") else (value,)
+    return max(ref.max_len if v == "auto" else float(v) for v in values) / ref.max_len
+
+
+def scaled(ref: Measured, job: Job, budget: Budget, epochs: int, gpus: float, demo: bool,
+           reference: Reference) -> tuple[float, str]:
+    """A measured trial's hours carried over to this plan's job, or a one-line refusal where the run is no guide."""
+    run, where = reference.run, {True: "GPUs", False: "CPUs"}
+    if reference.demo != demo:
+        data = {True: "the generated demo data", False: "the real files"}
+        raise ConfigError(f"--estimate-from {run}: it ran on {data[reference.demo]}, this plan on {data[demo]}: items "
+                          f"of other sizes are no guide (leave --estimate-from out for the defaults)")
+    if ref.on_gpu != (gpus > 0):
+        hint = "; --gpus-per-trial 0 prices a plan on CPUs" if gpus else ""
+        raise ConfigError(f"--estimate-from {run}: its {job.method} trials ran on {where[ref.on_gpu]}, this plan's run "
+                          f"on {where[gpus > 0]}: not comparable (leave --estimate-from out for the defaults{hint})")
+    side = planned_side(job, budget)
+    if side is not None and side not in ref.sides:
+        seen = f"{', '.join(str(s) for s in sorted(ref.sides))} px" if ref.sides else "a size its rows do not record"
+        raise ConfigError(f"--estimate-from {run}: its {job.method} trials saw images of {seen}, this plan's "
+                          f"{job.model} trials {side} px: not comparable (leave --estimate-from out for the defaults)")
+    items = planned_items(job, budget, demo)
+    if items is None or not ref.item_epochs > 0:
+        return ref.hours, "unscaled: the dataset's size is known only once it is read"
+    ratio = items * epochs / ref.item_epochs * length_ratio(job, budget, ref)
+    return ref.hours * ratio, f"x{ratio:.3g} for items x epochs" + (" x length" if ref.max_len > 0 else "")
+
+
+def plan_jobs(jobs: list[Job], budget: Budget, run: str | None = None, gpus: float = 1.0,
+              demo: bool = False) -> list[JobPlan]:
+    """Each job's trials, epochs and estimated hours per trial (see the module's docstring for where they come from);
+    `demo`: the plan runs on the generated demo data (its sizes, not the course's)."""
+    reference = measured(run) if run else Reference("", demo, {}, {})
     plans = []
     for job in jobs:
         mb = budget.method(job.method)
         epochs = mb.max_epochs or 1
-        if job.key in by_job:
-            hours, source = float(by_job[job.key]), "measured: same job"
-        elif job.method in by_method:
-            hours, source = float(by_method[job.method]), "measured: same method"
+        ref, how = ((reference.by_job[job.key], "same job") if job.key in reference.by_job
+                    else (reference.by_method.get(job.method), "same method"))
+        if ref is not None:
+            hours, scale = scaled(ref, job, budget, epochs, gpus, demo, reference)
+            source = f"measured: {how}, {scale}"
         else:
             hours, source = METHODS.get(job.method).hours_per_epoch * epochs, "default per method"
             if 0 < gpus < 1:

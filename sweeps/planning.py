@@ -107,7 +107,8 @@ def plan_estimate(options: SweepOptions, placement: Placement) -> dict:
     from sweeps import estimate
     from sweeps.cluster_shape import autoscaling_config
 
-    plans = estimate.plan_jobs(list(options.jobs), options.budget, options.estimate_from, placement.gpus)
+    plans = estimate.plan_jobs(list(options.jobs), options.budget, options.estimate_from, placement.gpus,
+                               demo=options.demo)
     summary = estimate.estimate(plans, placement.cpus, placement.gpus, run=options.estimate_from)
     config = autoscaling_config() if options.address is not None else {}
     return summary | {"workers": estimate.busy_workers(summary["trials"], placement.cpus, placement.gpus, config)}

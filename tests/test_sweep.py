@@ -174,16 +174,37 @@ def test_html_report_links_every_cell_and_needs_no_network(finished_sweep):
 
 
 def test_estimate_from_a_finished_run_uses_its_measured_hours(finished_sweep):
+    """The same plan again: each job's measured hours, scaled by items x epochs (near 1 here: the same demo data and
+    caps; 1.8 for questions, whose 50 classes' per-class rounding of the caps the estimator leaves out). Twice the
+    epochs cost twice; a run that is no guide is refused in one line: CPU trials for a GPU plan, 32-px images for
+    64-px ones, demo data for the real files."""
+    from core.ledger import job_key
     from sweeps import estimate
 
     options, _ = finished_sweep
-    plans = estimate.plan_jobs(list(CELLS), options.budget, options.sweep_dir)
-    assert {p.source for p in plans} == {"measured: same job"}
-    assert all(0 < p.hours_per_trial < 0.1 for p in plans)  # seconds-long tiny trials, not the full defaults
-    summary = estimate.estimate(plans, cpus=1, gpus=0, run=options.sweep_dir)
+    budget, run = options.budget, options.sweep_dir
+    plans = estimate.plan_jobs(list(CELLS), budget, run, gpus=0, demo=True)
+    assert all(p.source.startswith("measured: same job, x") for p in plans), [p.source for p in plans]
+    trials = load_trials(run)
+    for plan in plans:  # the ratio is this plan's items x epochs over what the trials trained on: ~1 here
+        mine = trials[job_key(trials) == plan.key]
+        ratio = plan.hours_per_trial / (mine["wall_s"].mean() / 3600)
+        assert f"x{ratio:.3g} " in plan.source + " " and 0.5 < ratio * mine["epochs"].mean() / plan.epochs < 2
+    summary = estimate.estimate(plans, cpus=1, gpus=0, run=run)
     assert summary["trial_hours"] == sum(p.trials * p.hours_per_trial for p in plans)
-    recorded = json.loads((Path(options.sweep_dir) / "sweep.json").read_text())["estimate"]
-    assert recorded["source"].startswith("defaults per method") and recorded["trial_hours"] > 0
+    recorded = json.loads((Path(run) / "sweep.json").read_text())["estimate"]
+    assert recorded["source"].startswith("measured in") or recorded["source"].startswith("defaults per method")
+    rnn = dataclasses.replace(budget.method("recurrent"), max_epochs=2 * budget.method("recurrent").max_epochs)
+    longer = dataclasses.replace(budget, methods=budget.methods | {"recurrent": rnn})
+    text = [job for job in CELLS if job.method == "recurrent"]
+    assert [p.hours_per_trial for p in estimate.plan_jobs(text, longer, run, gpus=0, demo=True)] == pytest.approx(
+        [2 * p.hours_per_trial for p in plans if p.method == "recurrent"])
+    bigger = dataclasses.replace(budget, images=dataclasses.replace(budget.images, image_size=64))
+    for plan_budget, gpus, demo, why in ((budget, 0.25, True, "ran on CPUs, this plan's run on GPUs"),
+                                         (bigger, 0, True, "saw images of 32 px, this plan's resnet18 trials 64 px"),
+                                         (budget, 0, False, "it ran on the generated demo data, this plan on the")):
+        with pytest.raises(ConfigError, match=why):
+            estimate.plan_jobs(list(CELLS), plan_budget, run, gpus=gpus, demo=demo)
 
 
 def test_export_writes_one_rows_file_and_one_history_file(finished_sweep, tmp_path):

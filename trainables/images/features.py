@@ -89,7 +89,7 @@ def run_on_features(dataset_dir: Path, trial: Trial, fit: Callable[[np.ndarray, 
     """A classifier on the cached penultimate features, start to row: `fit(x, y)` returns a fitted estimator (with
     `predict`), `class_scores(model, x, n_classes)` its class scores; it is chosen on validation, tested once."""
     size = backbone_spec(trial.job.model).size_for(trial.spec.images.image_size)
-    trial.record(preset=preset_of(trial.params))
+    trial.record(preset=preset_of(trial.params), input_side=size)
     with trial.phase("extract"):
         feats, was_cached = image_features(trial, dataset_dir, size)
     trial.use_device(str(feats["device"]))

@@ -132,7 +132,7 @@ def run(dataset_dir: Path, trial: Trial) -> None:
     device = start_torch(trial)  # before building: random weights and new heads are part of the trial's seed
     params = trial.params
     size = backbone_spec(trial.job.model).size_for(trial.spec.images.image_size)
-    trial.record(preset=preset_of(params))
+    trial.record(preset=preset_of(params), input_side=size)
     generator = torch.Generator().manual_seed(trial.seed)
     on_features = params["mode"] == "head" and not METHODS.get(trial.job.method).augment
     build = head_learner if on_features else network_learner
