@@ -2,8 +2,10 @@
 
 An estimate per trial comes from a previous sweep's measured rows when one is given (`--estimate-from RUN`: the
 mean wall time of that run's trials of the same job, else of the same method, scaled by the training items x epochs
-this plan's trials will see against what those trials saw), or else from a stated default per method
-(MethodSpec.hours_per_epoch: full-size course data on one GPU, times SHARED_GPU_SLOWDOWN when trials share a card).
+this plan's trials will see against what those trials saw), else from the newest measured cost table for the
+plan's device (sweeps/costs/*.yaml, sweeps.cost_table: ms per training item per epoch on a named card, alone and
+shared), or else from a stated default per method (MethodSpec.hours_per_epoch: full-size course data on one GPU,
+times SHARED_GPU_SLOWDOWN when trials share a card); each job's line says which.
 A run that is not comparable is refused in one line rather than scaled: trials on CPUs pricing a plan on GPUs (or
 the other way round), or images of another input side (a 72-px demo prices no 224-px course). Both estimates
 assume every trial runs all its epochs, so they are upper bounds where ASHA or early stopping ends trials sooner.
@@ -12,6 +14,7 @@ assume every trial runs all its epochs, so they are upper bounds where ASHA or e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -19,6 +22,7 @@ from core.prices import SPOT_SOURCE, Prices
 from sweeps.budgets import Budget
 from core.course import Job
 from core.registry import BACKBONES, DATASETS, METHODS
+from sweeps.cost_table import COST_DIR, table_for
 from sweeps.options import ConfigError
 
 # A trial on a share of a card runs slower than alone: 4 per card (0.25 GPU), the worst of bench/gpu_sharing.py's
@@ -137,23 +141,31 @@ def scaled(ref: Measured, job: Job, budget: Budget, epochs: int, gpus: float, de
 
 
 def plan_jobs(jobs: list[Job], budget: Budget, run: str | None = None, gpus: float = 1.0,
-              demo: bool = False) -> list[JobPlan]:
+              demo: bool = False, cost_dir: Path = COST_DIR) -> list[JobPlan]:
     """Each job's trials, epochs and estimated hours per trial (see the module's docstring for where they come from);
-    `demo`: the plan runs on the generated demo data (its sizes, not the course's)."""
+    `demo`: the plan runs on the generated demo data (its sizes, not the course's); `cost_dir`: the measured
+    cost tables (sweeps/costs), the newest for the plan's device used where no run is given."""
     reference = measured(run) if run else Reference("", demo, {}, {})
+    table = None if run else table_for(gpus, cost_dir)
     plans = []
     for job in jobs:
         mb = budget.method(job.method)
         epochs = mb.max_epochs or 1
         ref, how = ((reference.by_job[job.key], "same job") if job.key in reference.by_job
                     else (reference.by_method.get(job.method), "same method"))
+        items = planned_items(job, budget, demo)
+        tabled = table.hours(job, items, epochs, gpus) if table and items is not None else None
         if ref is not None:
             hours, scale = scaled(ref, job, budget, epochs, gpus, demo, reference)
             source = f"measured: {how}, {scale}"
+        elif tabled is not None:
+            hours, source = tabled, f"measured on {table.card} ({Path(table.path).name})"
         else:
             hours, source = METHODS.get(job.method).hours_per_epoch * epochs, "default per method"
             if 0 < gpus < 1:
                 hours, source = hours * SHARED_GPU_SLOWDOWN, f"{source}, x{SHARED_GPU_SLOWDOWN:g} on a shared GPU"
+            if table:
+                source += f" (not in {Path(table.path).name}: {table.entry(job)})"
         plans.append(JobPlan(job.key, job.method, mb.num_samples, epochs, hours, source))
     return plans
 
@@ -166,8 +178,18 @@ def estimate(plans: list[JobPlan], cpus: float, gpus: float, prices: Prices = Pr
     spot = gpus * prices.gpu_hour_spot if gpus else None  # spot applies to the GPU workers
     return {"trial_hours": trial_hours, "cost": trial_hours * price, "cpus": cpus, "gpus": gpus,
             "cost_spot": None if spot is None else trial_hours * spot, "spot_price": prices.gpu_hour_spot,
-            "trials": sum(p.trials for p in plans),
-            "source": f"measured in {run}" if run else "defaults per method: full-size data on one GPU"}
+            "trials": sum(p.trials for p in plans), "source": estimate_source(plans, run)}
+
+
+def estimate_source(plans: list[JobPlan], run: str | None) -> str:
+    """Where the plan's hours came from, in a phrase: the run, the cost tables, the defaults, or a mix."""
+    if run:
+        return f"measured in {run}"
+    tables = sorted({p.source for p in plans if p.source.startswith("measured on")})
+    defaults = sum(p.source.startswith("default") for p in plans)
+    if not tables:
+        return "defaults per method: full-size data on one GPU"
+    return "; ".join(tables) + (f"; defaults per method for {defaults} job(s)" if defaults else "")
 
 
 def busy_workers(trials: int, cpus: float, gpus: float, config: dict) -> str:

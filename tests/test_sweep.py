@@ -180,6 +180,7 @@ def test_estimate_from_a_finished_run_uses_its_measured_hours(finished_sweep):
     64-px ones, demo data for the real files."""
     from core.ledger import job_key
     from sweeps import estimate
+    from sweeps.cost_table import derive
 
     options, _ = finished_sweep
     budget, run = options.budget, options.sweep_dir
@@ -199,6 +200,10 @@ def test_estimate_from_a_finished_run_uses_its_measured_hours(finished_sweep):
     text = [job for job in CELLS if job.method == "recurrent"]
     assert [p.hours_per_trial for p in estimate.plan_jobs(text, longer, run, gpus=0, demo=True)] == pytest.approx(
         [2 * p.hours_per_trial for p in plans if p.method == "recurrent"])
+    table = derive([run])  # a cost table from the same rows (bench/cost_table.py): one entry per job
+    assert set(table["ms_per_item_epoch"]) == {"resnet18 features_svm", "resnet18 finetune", "resnet18 finetune_aug",
+                                               "sentiment lstm", "spam gru", "questions rnn", "spam gru torch"}
+    assert set(table["start_s"]) == {"alone"} and all(v["alone"] > 0 for v in table["ms_per_item_epoch"].values())
     bigger = dataclasses.replace(budget, images=dataclasses.replace(budget.images, image_size=64))
     for plan_budget, gpus, demo, why in ((budget, 0.25, True, "ran on CPUs, this plan's run on GPUs"),
                                          (bigger, 0, True, "saw images of 32 px, this plan's resnet18 trials 64 px"),
