@@ -8,8 +8,8 @@ EXTRA ?= cpu
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(EXTRA)
 DEMO_ARGS ?=
-# test processes: most of a sweep test's time is Ray starting and waiting, so four share two cores well
-TEST_WORKERS ?= 4
+# test processes: most of a sweep test's time is Ray starting and waiting, so three share two cores well
+TEST_WORKERS ?= 3
 
 .PHONY: venv demo test test-fast clean
 
@@ -29,7 +29,7 @@ demo: venv
 	$(PY) -m analysis runs/smoke-demo
 
 test: venv
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 # the fast tier: no Ray Tune sweep, cluster, S3 server or browser (tests/conftest.py); for iterating on one change
 test-fast: venv

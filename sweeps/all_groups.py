@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from sweeps.cli import add_common_options, frameworks, main_guard, run_jobs
+from sweeps.cli import add_common_options, frameworks, run_command, run_jobs
 from sweeps.datasets import load_catalog
 from sweeps.budgets import derive_seed
 from core.course import Group, all_groups, expand, parse_groups
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
-    main_guard(main)
+    run_command(main)
 
 
 if __name__ == "__main__":

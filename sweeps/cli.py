@@ -249,6 +249,25 @@ def run_jobs(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | 
     return 0 if not summary.failed else 1
 
 
+def run_command(main: Callable[[], int]) -> None:
+    """A sweep script's entry: main_guard, then, once this process has run Ray, leave without Python's finalization.
+    Ray's core-worker threads can still reach for the GIL while the interpreter tears down and abort the process: a
+    C++ stack trace and a failed exit after "sweep finished" (seen in CI, a loaded machine). By then every file the
+    driver writes is written and Ray is shut down (launch.ray_session); only the output streams are left to flush."""
+    try:
+        main_guard(main)
+        code = 0
+    except SystemExit as exc:
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if "ray" not in sys.modules:
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main_guard(main: Callable[[], int]) -> None:
     """Run `main`; a user error prints one line (`error: ...`) and exits 2 instead of a traceback."""
     from sweeps.options import ConfigError

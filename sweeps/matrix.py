@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from sweeps.cli import add_common_options, frameworks, main_guard, run_jobs
+from sweeps.cli import add_common_options, frameworks, run_command, run_jobs
 from sweeps.datasets import Catalog, load_catalog, parse_datasets
 from core.course import Job, GroupError
 from core.registry import CELLS, METHODS, NETS, fits
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
-    main_guard(main)
+    run_command(main)
 
 
 if __name__ == "__main__":

@@ -96,16 +96,8 @@ TIER_FIXTURES = {"cluster": "cluster", "chromium": "browser", "s3_server": "s3",
 SLOW_TIERS = ("sweep", "cluster", "s3", "browser")
 
 
-# The longest modules (each starts its own Ray cluster), run first: `make test` hands modules to its pytest-xdist
-# workers in collection order (`-n 4 --dist loadscope --no-loadscope-reorder`), so they start at once on two workers
-# while the others share the rest, instead of ending the run alone.
-FIRST = ("test_cluster.py", "test_autoscaling.py")
-
-
 def pytest_collection_modifyitems(config, items) -> None:
-    """Mark each test with the tiers its fixtures imply (a parametrised storage of "s3" included); the cluster modules
-    first (FIRST)."""
-    items.sort(key=lambda item: FIRST.index(item.path.name) if item.path.name in FIRST else len(FIRST))
+    """Mark each test with the tiers its fixtures imply (a parametrised storage of "s3" included)."""
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         for fixture, marker in TIER_FIXTURES.items():
@@ -113,6 +105,28 @@ def pytest_collection_modifyitems(config, items) -> None:
                 item.add_marker(getattr(pytest.mark, marker))
         if "s3" in params.values():
             item.add_marker(pytest.mark.s3)
+
+
+# Both modules start a Ray cluster at fixed addresses (127.0.0.x, the head's port) with per-node caches: one unit
+CLUSTER_MODULES = ("test_autoscaling.py", "test_cluster.py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`make test`'s scheduler (`-n 3 --dist loadscope`): each module's tests on one worker, so a module's fixture (a
+    finished sweep, a server) is built once, and the two cluster modules as one unit, one after the other, started
+    first (the longest unit). Written here because xdist's `xdist_group` marks are ignored under pytest 9.2
+    (pytest-dev/pytest-xdist#1386)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesAndCluster(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "cluster" if module.rsplit("/", 1)[-1] in CLUSTER_MODULES else module
+
+    config.option.loadscopereorder = False  # collection order, and test_autoscaling.py comes first
+    return ModulesAndCluster(config, log)
 
 
 @pytest.fixture(autouse=True)
