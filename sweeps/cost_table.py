@@ -3,8 +3,9 @@
 A table is what `bench/cost_table.py` measured through the harness on one machine: for each backbone x Part 1
 method and each text dataset x cell type, the milliseconds a trial spends per training item per epoch (its wall
 time less its start), alone on the card and at the `full` budget's sharing, plus the seconds a trial takes to
-start. It names the card and driver it ran on, the date and the command, so an estimate read from it says where
-its figures came from. A job the table lacks keeps the default per method, and the plan says so.
+start, at each backbone's own input size (a plan at another size keeps the defaults). It names the card and
+driver it ran on, the date and the command, so an estimate read from it says where its figures came from. A job
+the table lacks keeps the default per method, and the plan says so.
 
     card: NVIDIA H200 (driver 570.86, CUDA 12.8)
     device: gpu                 # gpu or cpu: which plans it prices

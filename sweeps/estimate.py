@@ -154,7 +154,8 @@ def plan_jobs(jobs: list[Job], budget: Budget, run: str | None = None, gpus: flo
         ref, how = ((reference.by_job[job.key], "same job") if job.key in reference.by_job
                     else (reference.by_method.get(job.method), "same method"))
         items = planned_items(job, budget, demo)
-        tabled = table.hours(job, items, epochs, gpus) if table and items is not None else None
+        native = job.model not in BACKBONES or planned_side(job, budget) == BACKBONES.get(job.model).input_size
+        tabled = table.hours(job, items, epochs, gpus) if table and items is not None and native else None
         if ref is not None:
             hours, scale = scaled(ref, job, budget, epochs, gpus, demo, reference)
             source = f"measured: {how}, {scale}"
@@ -164,7 +165,9 @@ def plan_jobs(jobs: list[Job], budget: Budget, run: str | None = None, gpus: flo
             hours, source = METHODS.get(job.method).hours_per_epoch * epochs, "default per method"
             if 0 < gpus < 1:
                 hours, source = hours * SHARED_GPU_SLOWDOWN, f"{source}, x{SHARED_GPU_SLOWDOWN:g} on a shared GPU"
-            if table:
+            if table and not native:
+                source += f" ({Path(table.path).name} is at {job.model}'s own {BACKBONES.get(job.model).input_size} px)"
+            elif table:
                 source += f" (not in {Path(table.path).name}: {table.entry(job)})"
         plans.append(JobPlan(job.key, job.method, mb.num_samples, epochs, hours, source))
     return plans

@@ -174,6 +174,9 @@ def test_the_estimator_reads_a_measured_cost_table_and_falls_back_stated(tmp_pat
     assert alone.hours_per_trial == pytest.approx((20.0 + 2.0 * items[0] * 30 / 1000) / 3600)
     summary = estimate.estimate(plans, cpus=1, gpus=0.25)
     assert summary["source"] == "measured on Test card (driver 1) (test.yaml); defaults per method for 1 job(s)"
+    smaller = load_budget("smoke")  # its images are not at the backbones' own size: the table does not apply
+    assert estimate.plan_jobs(jobs[:1], smaller, gpus=1.0, cost_dir=tmp_path)[0].source == \
+        "default per method (test.yaml is at resnet18's own 224 px)"
     on_cpus = estimate.plan_jobs(jobs, budget, gpus=0, cost_dir=tmp_path)
     assert all(p.source == "default per method" for p in on_cpus)
     (tmp_path / "test.yaml").write_text(COST_TABLE.replace("shared: 1.5", "shared: fast"))
