@@ -22,7 +22,7 @@ from core.prices import SPOT_SOURCE, Prices
 from sweeps.budgets import Budget
 from core.course import Job
 from core.registry import BACKBONES, DATASETS, METHODS
-from sweeps.cost_table import COST_DIR, table_for
+from sweeps.cost_table import COST_DIR, CostTable, table_for
 from sweeps.options import ConfigError
 
 # A trial on a share of a card runs slower than alone: 4 per card (0.25 GPU), the worst of bench/gpu_sharing.py's
@@ -153,24 +153,34 @@ def plan_jobs(jobs: list[Job], budget: Budget, run: str | None = None, gpus: flo
         epochs = mb.max_epochs or 1
         ref, how = ((reference.by_job[job.key], "same job") if job.key in reference.by_job
                     else (reference.by_method.get(job.method), "same method"))
-        items = planned_items(job, budget, demo)
-        native = job.model not in BACKBONES or planned_side(job, budget) == BACKBONES.get(job.model).input_size
-        tabled = table.hours(job, items, epochs, gpus) if table and items is not None and native else None
         if ref is not None:
             hours, scale = scaled(ref, job, budget, epochs, gpus, demo, reference)
             source = f"measured: {how}, {scale}"
-        elif tabled is not None:
-            hours, source = tabled, f"measured on {table.card} ({Path(table.path).name})"
         else:
-            hours, source = METHODS.get(job.method).hours_per_epoch * epochs, "default per method"
-            if 0 < gpus < 1:
-                hours, source = hours * SHARED_GPU_SLOWDOWN, f"{source}, x{SHARED_GPU_SLOWDOWN:g} on a shared GPU"
-            if table and not native:
-                source += f" ({Path(table.path).name} is at {job.model}'s own {BACKBONES.get(job.model).input_size} px)"
-            elif table:
-                source += f" (not in {Path(table.path).name}: {table.entry(job)})"
+            hours, source = priced(table, job, budget, epochs, gpus, demo)
         plans.append(JobPlan(job.key, job.method, mb.num_samples, epochs, hours, source))
     return plans
+
+
+def priced(table: CostTable | None, job: Job, budget: Budget, epochs: int, gpus: float,
+           demo: bool) -> tuple[float, str]:
+    """A trial's hours from the cost table where it measured this job at this plan's sizes, else the default per
+    method, saying why the table did not serve."""
+    hours, source = METHODS.get(job.method).hours_per_epoch * epochs, "default per method"
+    if 0 < gpus < 1:
+        hours, source = hours * SHARED_GPU_SLOWDOWN, f"{source}, x{SHARED_GPU_SLOWDOWN:g} on a shared GPU"
+    if table is None:
+        return hours, source
+    name, side = Path(table.path).name, planned_side(job, budget)
+    if side is not None and side != BACKBONES.get(job.model).input_size:
+        return hours, f"{source} ({name} is at {job.model}'s own {BACKBONES.get(job.model).input_size} px)"
+    items = planned_items(job, budget, demo)
+    if items is None:
+        return hours, f"{source} ({job.dataset}'s size is known only once it is read)"
+    tabled = table.hours(job, items, epochs, gpus)
+    if tabled is None:
+        return hours, f"{source} (not in {name}: {table.entry(job)})"
+    return tabled, f"measured on {table.card} ({name})"
 
 
 def estimate(plans: list[JobPlan], cpus: float, gpus: float, prices: Prices = Prices(),
