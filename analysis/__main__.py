@@ -44,8 +44,9 @@ def report_main(argv: list[str]) -> int:
     print(f"written: {out}/{{report.md,*.csv,*.png}}")
     print(f"report: {store.join(out, 'index.html')}")
     if load_manifest(args.results_dir).get("demo_data"):
-        print("demo data: these numbers show that every method runs and learns end to end, nothing more; "
-              "pass --data-root (and --budget full) for the course's results")
+        # not "learns": big networks from random weights stay near chance in the demo's 4 epochs (README)
+        print("demo data: these numbers show that every method runs end to end (the 'Above chance' table says "
+              "which jobs learned), nothing more; pass --data-root (and --budget full) for the course's results")
     return 0
 
 
