@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from sweeps.lock import DriverLock, LockHeld, lock_location
+from tests.clusters import rows
 from tests.conftest import ROOT, TINY, run_cli, run_main
 from tests.test_bad_input import assert_one_line_error
 from core import store
@@ -27,22 +28,11 @@ def start_sweep(storage: Path, *extra: str) -> subprocess.Popen:
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def finished_rows(trials: Path) -> int:
-    """Rows whose trial finished: a running trial's row is rewritten each epoch (`running` until its last), so a
-    row file alone does not mean a finished trial. Rows are replaced atomically; one gone between the listing and the
-    read is not counted."""
-    done = 0
-    for path in trials.glob("*.parquet"):
-        try:
-            done += pd.read_parquet(path)["status"].iloc[0] == "ok"
-        except (OSError, ValueError):
-            pass
-    return done
-
-
-def wait_for_finished(trials: Path, n: int, proc: subprocess.Popen, timeout: float = 300) -> None:
+def wait_for_finished(sweep_dir: Path, n: int, proc: subprocess.Popen, timeout: float = 300) -> None:
+    """Until n trials finished: a running trial's row is rewritten each epoch (`running` until its last), so a row
+    file alone is not a finished trial."""
     deadline = time.time() + timeout
-    while finished_rows(trials) < n:
+    while (frame := rows(sweep_dir)).empty or int((frame["status"] == "ok").sum()) < n:
         assert proc.poll() is None and time.time() < deadline, f"the sweep ended before {n} trial(s) finished"
         time.sleep(0.2)
 
@@ -55,7 +45,7 @@ def test_sigterm_mid_sweep_stops_cleanly_and_resume_reruns_nothing_finished(tmp_
     storage = tmp_path / "runs"
     proc = start_sweep(storage)
     trials = storage / "tiny-demo-part2" / "trials"
-    wait_for_finished(trials, 1, proc)  # so SIGTERM leaves a finished trial to keep
+    wait_for_finished(trials.parent, 1, proc)  # so SIGTERM leaves a finished trial to keep
     second = start_sweep(storage, "--resume")
     out, err = second.communicate(timeout=300)
     assert second.returncode == 2 and err.count("\n") == 1, out + err
