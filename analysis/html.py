@@ -222,7 +222,7 @@ def build_context(manifest: dict, trials: pd.DataFrame, jobs: pd.DataFrame, swee
         "cost_plot": plots.accuracy_vs_cost(cost_points(jobs, trials)),
         "anchors": anchor_rows(jobs),
         "failed": jobs[~jobs["outcome"].isin(("ok",) + UNFINISHED)].to_dict("records") if len(jobs) else [],
-        "live": live, "live_refresh_s": max(1, round(refresh_s)),
+        "live": live, "live_refresh_s": max(1, round(refresh_s)) if refresh_s else 0,  # 0: no reload
     }
 
 

@@ -34,7 +34,7 @@ def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = N
     manifest = load_manifest(sweep_dir)
     trials = load_trials(sweep_dir, manifest)
     jobs = tables.job_results(manifest, trials, lambda ids: load_scores(sweep_dir, ids))
-    if live is not None and len(jobs):
+    if live is not None and not live.stopped and len(jobs):
         state = jobs["key"].map(live.jobs)
         unfinished = (jobs["outcome"] != "ok") & state.isin(UNFINISHED)
         jobs.loc[unfinished, "outcome"] = state[unfinished]

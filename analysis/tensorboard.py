@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from core import store
+from core.argtypes import number
 
 EVENTS = "events.out.tfevents"
 
@@ -68,23 +69,50 @@ def serve(sweep_dir: str, host: str, port: int, every: float) -> int:
     elif not folder.is_dir():
         print(f"error: {folder}: no such folder (is {sweep_dir} a sweep that has started?)", file=sys.stderr)
         return 2
+    problem = bind_problem(host, port)
+    if problem:
+        print(f"error: --host {host} --port {port}: {problem}; pick another --port", file=sys.stderr)
+        return 2
     command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(folder), "--host", host, "--port", str(port)]
     print(f"TensorBoard: http://{host}:{port}/  (one run per trial; HParams: searched parameters vs val_acc)",
           flush=True)
     server = subprocess.Popen(command, env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"})
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a SIGTERM ends TensorBoard too (the finally below)
+    ended = False  # by us: Ctrl-C or SIGTERM
+
+    def end(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, end)  # a SIGTERM ends TensorBoard too (the finally below)
     try:
         while server.poll() is None:
             time.sleep(every if remote else 1.0)
             if remote and server.poll() is None:
                 mirror(sweep_dir, folder)
     except KeyboardInterrupt:
-        pass
+        ended = True
     finally:
         if server.poll() is None:
             server.terminate()
             server.wait(timeout=30)
+    if not ended and server.returncode != 0:  # it could not serve (a port taken between the check and its bind)
+        print(f"error: TensorBoard exited with {server.returncode} (its own lines above say why)", file=sys.stderr)
+        return 1
     return 0
+
+
+def bind_problem(host: str, port: int) -> str | None:
+    """Why TensorBoard could not listen on host:port (taken, not this machine's address), or None: checked by
+    binding it for a moment, before TensorBoard prints its address and its log."""
+    import socket
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as TensorBoard's server binds
+            probe.bind((host, port))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def main(argv: list[str]) -> int:
@@ -92,8 +120,8 @@ def main(argv: list[str]) -> int:
                                      description="TensorBoard over a sweep's trials (curves per epoch, HParams)")
     parser.add_argument("results_dir", help="a sweep folder: <storage>/<sweep-id> (a path or s3://bucket/...)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
-    parser.add_argument("--port", type=int, default=6006)
-    parser.add_argument("--every", type=float, default=60.0,
+    parser.add_argument("--port", type=number(int, 1, high=65535), default=6006, help="default 6006")
+    parser.add_argument("--every", type=number(float, 0.0, above=True), default=60.0,
                         help="seconds between two mirrorings of a bucket sweep's event files (default 60)")
     args = parser.parse_args(argv)
     return serve(args.results_dir, args.host, args.port, args.every)

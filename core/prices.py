@@ -21,3 +21,4 @@ class Prices:
     gpu_hour: float = PRICE_GPU_HOUR
     cpu_hour: float = PRICE_CPU_HOUR
     gpu_hour_spot: float = PRICE_GPU_HOUR_SPOT
+    spot_source: str = SPOT_SOURCE  # where the spot price comes from, said beside it

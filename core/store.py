@@ -178,6 +178,18 @@ def folder_stamp(folder: str | os.PathLike) -> tuple:
     return tuple(sorted((i.base_name, i.size, i.mtime_ns) for i in infos if i.type == pafs.FileType.File))
 
 
+def modified_utc(location: str | os.PathLike) -> str | None:
+    """When the file at `location` was last written (UTC, ISO 8601 to the second), or None when there is none."""
+    from datetime import datetime, timezone
+
+    fs, path = resolve(location)
+    info = fs.get_file_info(path)
+    if info.type != pafs.FileType.File or info.mtime is None:
+        return None
+    return info.mtime.astimezone(timezone.utc).isoformat(timespec="seconds") if info.mtime.tzinfo else \
+        datetime.fromtimestamp(info.mtime_ns / 1e9, timezone.utc).isoformat(timespec="seconds")
+
+
 def list_folders(folder: str | os.PathLike) -> list[str]:
     fs, path = resolve(folder)
     infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))

@@ -214,10 +214,21 @@ def requested_bundles() -> int:
     return int(lines[-1])
 
 
+def cluster_mark() -> re.Pattern:
+    """What names this cluster's processes: its temp dir, and its head's address — the Ray Client server that
+    `ray start --head` starts (port 10001) names only the address (`--address=IP:PORT`), not the temp dir."""
+    address = STATE / "address"
+    if not address.exists():
+        return MARK
+    return re.compile(f"{MARK.pattern}|{re.escape(address.read_text().strip())}(?!\\d)")
+
+
 def down() -> int:
-    """End this cluster's processes (head, autoscaler, every worker node it started) and forget its address."""
-    ended = processes.stop_processes(MARK)
-    left = processes.cluster_processes(MARK)
+    """End this cluster's processes (head, autoscaler, Ray Client server, every worker node it started), and only
+    then forget its address."""
+    mark = cluster_mark()
+    ended = processes.stop_processes(mark)
+    left = processes.cluster_processes(mark)
     if left:
         raise AutoscaleError(f"{len(left)} processes of the cluster outlived SIGKILL: {left[0].pid}")
     (STATE / "address").unlink(missing_ok=True)

@@ -20,7 +20,7 @@ import yaml
 from core.hparams import Param
 from core.plan import Asha, ImageCaps, Resources, TextCaps
 from core.registry import METHODS, MethodSpec, list_datasets
-from sweeps.domains import DOMAINS, Cycle
+from sweeps.domains import DOMAINS, Choice, Cycle, LogUniform, RandInt, Uniform
 from core import yamlfile
 
 BUDGET_DIR = Path(__file__).parent / "budgets"
@@ -78,6 +78,7 @@ TOP = {"val_fraction": Param(float, gt=0, lt=1, required=True), "checkpoint_ever
 # random: every configuration drawn up front from the space (reproducible trial ids); tpe: Optuna's TPE through Ray
 # Tune's OptunaSearch, each configuration asked when its trial starts, from the job's finished trials (sweeps.search)
 SEARCHES = ("random", "tpe")
+SEARCHED = (Choice, Uniform, LogUniform, RandInt)  # what a model-based search chooses (sweeps.search.optuna_space)
 METHOD = {"num_samples": Param(int, ge=1, required=True), "max_epochs": Param(int, ge=1, null=True),
           "search": Param(str, words=SEARCHES)}
 ASHA = {"grace_period": Param(int, ge=1), "reduction_factor": Param(float, gt=1)}
@@ -183,6 +184,10 @@ def _method_budget(file: str, name: str, spec: Any) -> MethodBudget:
             if cycled:
                 raise BudgetError(f"{where}.{place}.{cycled[0]}: cycle assigns values by sample number, which "
                                   f"search: {search} does not keep; use {{choice: [...]}} or search: random")
+        for place, entries in [("space", space)] + [(f"datasets.{d}", space | e) for d, e in datasets.items()]:
+            if not any(isinstance(v, SEARCHED) for v in entries.values()):
+                raise BudgetError(f"{where}.{place}: search: {search} has nothing to search (every parameter is a "
+                                  f"fixed value); give one a domain such as {{choice: [...]}}, or use search: random")
     return MethodBudget(int(spec["num_samples"]), spec.get("max_epochs"), space, Asha(**asha), datasets, search)
 
 

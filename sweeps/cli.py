@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from core.argtypes import number
 from core.results import ResultsError
 from sweeps.budgets import BudgetError, list_budgets, load_budget
 from core.course import GroupError
@@ -66,7 +67,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="print the plan (jobs, trials, epochs, resources) and its estimated hours and cost; "
                              "starts nothing")
-    parser.add_argument("--spot-price-gpu-hour", type=number(float, low=0.0), default=PRICE_GPU_HOUR_SPOT,
+    parser.add_argument("--spot-price-gpu-hour", type=number(float, low=0.0, above=True), default=None,
                         metavar="USD", help="--dry-run: the spot price of a GPU-hour on cluster.yaml's gpu_spot "
                                             f"workers (default {PRICE_GPU_HOUR_SPOT}: an assumption, core/prices.py)")
     parser.add_argument("--estimate-from", default=None, metavar="RUN",
@@ -90,20 +91,6 @@ def frameworks(args: argparse.Namespace) -> tuple[str, ...]:
         if name not in known:
             raise UnknownNameError(f"--frameworks: unknown framework {name!r}; valid: {', '.join(known)}")
     return names
-
-
-def number(kind: type, low: float) -> Callable[[str], float]:
-    """An argparse type: a `kind` (int or float) of at least `low`, else one line saying what was expected."""
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or value < low:
-            what = "a whole number" if kind is int else "a number"
-            raise argparse.ArgumentTypeError(f"{text!r}: expected {what} >= {low:g}")
-        return value
-    return parse
 
 
 def test_fraction(text: str) -> float:
@@ -217,12 +204,22 @@ def build_options(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catal
                         gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures,
                         shared_storage=args.shared_storage, estimate_from=args.estimate_from, datasets=catalog,
                         test_fraction=args.test_fraction, cache=args.cache,
-                        upfront_request=args.upfront_request, mlflow=args.mlflow or None)
+                        upfront_request=args.upfront_request, mlflow=args.mlflow or None,
+                        command=resume_command(sys.argv))
+
+
+def resume_command(argv: list[str]) -> str:
+    """The command line that continues this sweep: this one, with --resume in place of --fresh."""
+    import shlex
+
+    script = argv[0]
+    program = f"python {os.path.relpath(script)}" if script.endswith(".py") else os.path.basename(script)
+    args = [a for a in argv[1:] if a not in ("--fresh", "--resume")]
+    return " ".join([program, *map(shlex.quote, args), "--resume"])
 
 
 def dry_run(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | None" = None) -> int:
     """--dry-run: the plan and its price, without Ray, data or storage."""
-    from core.prices import Prices
     from sweeps import estimate
     from sweeps.cluster_shape import shipped_cluster
 
@@ -231,11 +228,19 @@ def dry_run(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | N
     cpus = float(args.cpus_per_trial or budget.resources.cpus_per_trial)
     gpus = float(args.gpus_per_trial if args.gpus_per_trial is not None else budget.resources.gpus_per_trial)
     plans = estimate.plan_jobs(list(jobs), budget, args.estimate_from, gpus, demo=is_demo(args, catalog))
-    summary = estimate.estimate(plans, cpus, gpus, Prices(gpu_hour_spot=args.spot_price_gpu_hour),
-                                run=args.estimate_from)
+    summary = estimate.estimate(plans, cpus, gpus, spot_prices(args.spot_price_gpu_hour), run=args.estimate_from)
     workers = estimate.busy_workers(summary["trials"], cpus, gpus, shipped_cluster())
     print(estimate.render(sweep_id, budget, plans, summary, workers))
     return 0
+
+
+def spot_prices(given: float | None) -> "Prices":
+    """The prices a dry run states: the user's spot price, labelled as theirs, or the assumed one, labelled so."""
+    from core.prices import Prices
+
+    if given is None:
+        return Prices()
+    return Prices(gpu_hour_spot=given, spot_source="yours: --spot-price-gpu-hour")
 
 
 def run_jobs(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | None" = None) -> int:

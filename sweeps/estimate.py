@@ -191,6 +191,7 @@ def estimate(plans: list[JobPlan], cpus: float, gpus: float, prices: Prices = Pr
     spot = gpus * prices.gpu_hour_spot if gpus else None  # spot applies to the GPU workers
     return {"trial_hours": trial_hours, "cost": trial_hours * price, "cpus": cpus, "gpus": gpus,
             "cost_spot": None if spot is None else trial_hours * spot, "spot_price": prices.gpu_hour_spot,
+            "spot_source": prices.spot_source,
             "trials": sum(p.trials for p in plans), "source": estimate_source(plans, run)}
 
 
@@ -231,7 +232,8 @@ def render(sweep_id: str, budget: Budget, plans: list[JobPlan], summary: dict, w
     lines += [f"{p.key:<48} {p.trials:>6} {budget.method(p.method).search:>6} {p.epochs:>6} "
               f"{p.hours_per_trial:>8.3f}  {p.source}" for p in plans]
     unit, per_trial = ("GPU", summary["gpus"]) if summary["gpus"] else ("vCPU", summary["cpus"])
-    spot = (f" on demand, ${summary['cost_spot']:.2f} on spot at ${summary['spot_price']:g}/GPU-h ({SPOT_SOURCE})"
+    spot = (f" on demand, ${summary['cost_spot']:.2f} on spot at ${summary['spot_price']:g}/GPU-h "
+            f"({summary.get('spot_source', SPOT_SOURCE)})"
             if summary.get("cost_spot") is not None else "")
     lines.append(f"estimated: {summary['trial_hours']:.2f} trial-hours ({summary['trial_hours'] * per_trial:.2f} "
                  f"{unit}-hours), about ${summary['cost']:.2f}{spot}; an upper bound: trials that ASHA or early "

@@ -185,14 +185,25 @@ def trial_bundle(spec: TrialSpec) -> dict[str, float]:
     return {"CPU": spec.cpus} | ({"GPU": spec.gpus} if spec.gpus else {})
 
 
-def tracking(options: SweepOptions, schema: Any) -> Any:
-    """--mlflow's callback (sweeps.mlflow_log), its server reached before any trial starts."""
-    from sweeps.mlflow_log import MlflowLog, TrackingUnavailable
+@contextlib.contextmanager
+def tracking(options: SweepOptions, stop: SignalStop) -> Iterator[Any]:
+    """--mlflow for the block (sweeps.mlflow_log.Tracking; None without it): its server probed before any trial
+    (a refusal is a ConfigError), its sender given a bounded grace period at the end, a shorter one after a
+    signal."""
+    if not options.mlflow:
+        yield None
+        return
+    from sweeps.mlflow_log import Tracking, TrackingUnavailable
 
+    tracker = Tracking(options.mlflow, str(options.sweep_dir), options.sweep_id)
     try:
-        return MlflowLog(options.mlflow, str(options.sweep_dir), options.sweep_id, schema)
+        tracker.start()
     except TrackingUnavailable as exc:
         raise ConfigError(str(exc)) from None
+    try:
+        yield tracker
+    finally:
+        tracker.close(stopped=stop.received is not None)
 
 
 def sweep_searcher(options: SweepOptions, trials: list[TrialSpec], run: str) -> Any:
@@ -208,7 +219,7 @@ def sweep_searcher(options: SweepOptions, trials: list[TrialSpec], run: str) -> 
     return SweepSearcher(trials, run, jobs)
 
 
-def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -> None:
+def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop, tracker: Any = None) -> None:
     from ray import tune
 
     from sweeps.cluster_watch import ClusterWatch
@@ -222,8 +233,8 @@ def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop) -
     schema = sweep_schema(trials)
     callbacks = [SweepProgress(len(trials), str(options.sweep_dir), schema, stop.refuse),
                  ClusterWatch(options.sweep_dir, trials[0].cpus, trials[0].gpus, len(trials)), TrialBoard()]
-    if options.mlflow:  # after SweepProgress, which writes a scheduler-stopped trial's final row
-        callbacks.append(tracking(options, schema))
+    if tracker is not None:  # after SweepProgress, which writes a scheduler-stopped trial's final row
+        callbacks.append(tracker.callback(schema))
     # "run": this driver run, which trainables.faults tells apart from earlier ones (a restart is no failure)
     run = uuid.uuid4().hex[:12]
     searcher = sweep_searcher(options, trials, run)

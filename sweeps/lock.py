@@ -41,9 +41,22 @@ class Holder:
     started_utc: str
     token: str  # this acquisition's own id: a restarted driver with a reused pid is still another holder
     beat: int = 0
+    heartbeat_s: float = 10.0  # how often `beat` moves while the holder lives
 
     def describe(self) -> str:
         return f"host {self.host}, pid {self.pid}, started {self.started_utc}"
+
+    @classmethod
+    def parse(cls, text: str) -> "Holder":
+        """A lock's text as its holder (ValueError or TypeError when it is not a sweep lock; a field that a later
+        version added is left out)."""
+        fields = json.loads(text)
+        if not isinstance(fields, dict):
+            raise ValueError("not a JSON object")
+        return cls(**{k: v for k, v in fields.items() if k in cls.__dataclass_fields__})
+
+    def runs_here(self) -> bool:
+        return self.host == socket.gethostname()
 
 
 def lock_location(storage, sweep_id: str) -> str:
@@ -69,7 +82,8 @@ class DriverLock:
         self.location = lock_location(storage, sweep_id)
         self.heartbeat_s = heartbeat_s or float(os.environ.get(HEARTBEAT_ENV, 10))
         self.me = Holder(sweep_id, socket.gethostname(), os.getpid(),
-                         datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"), uuid.uuid4().hex)
+                         datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"), uuid.uuid4().hex,
+                         heartbeat_s=self.heartbeat_s)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -89,7 +103,7 @@ class DriverLock:
         if not text:
             return None
         try:
-            return Holder(**json.loads(text))
+            return Holder.parse(text)
         except (ValueError, TypeError):
             raise self._in_the_way(f"a file that is not a sweep lock ({len(text.encode())} bytes)") from None
 
@@ -117,7 +131,7 @@ class DriverLock:
 
     def _alive(self, held: Holder) -> bool:
         """Whether the holder still runs: its pid on this host; elsewhere, whether its heartbeat moves."""
-        if held.host == self.me.host:
+        if held.runs_here():
             return pid_alive(held.pid)
         watch = STALE_BEATS * self.heartbeat_s
         print(f"{self.location}: held by {held.describe()}; watching its heartbeat for {watch:.0f} s", flush=True)

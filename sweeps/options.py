@@ -39,6 +39,7 @@ class SweepOptions:
     upfront_request: bool = True  # on an autoscaling cluster, ask for the plan's first wave before Tune starts
     cache: bool = True  # decoded images and features kept on each node for every trial (False: --no-cache)
     mlflow: str | None = None  # an MLflow tracking URI every trial is logged to (sweeps.mlflow_log)
+    command: str | None = None  # the command that continues this sweep (--resume), shown when its driver is gone
 
     def __post_init__(self) -> None:
         try:  # the id names the one folder this sweep may write and --fresh may delete

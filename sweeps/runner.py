@@ -18,7 +18,7 @@ import time
 
 from core.plan import TrialSpec
 from sweeps.interrupt import SignalStop
-from sweeps.launch import Placement, ray_session, run_tune
+from sweeps.launch import Placement, ray_session, run_tune, tracking
 from sweeps.lock import DriverLock
 from sweeps.options import ConfigError, SweepOptions
 from sweeps.planning import describe_data, plan_estimate, plan_trials
@@ -34,7 +34,8 @@ def run_sweep(options: SweepOptions) -> Summary:
     t0 = time.time()
     with SignalStop() as stop:
         facts = preflight(options)
-        with DriverLock(options.storage, options.sweep_id):  # one driver per sweep, until it ends
+        # --mlflow's server probed before the lock is taken: a refusal leaves nothing behind
+        with tracking(options, stop) as tracker, DriverLock(options.storage, options.sweep_id):
             open_sweep(options)
             with ray_session(options) as placement:
                 stop.install()  # again: starting Ray put its own SIGTERM handler in place
@@ -43,7 +44,7 @@ def run_sweep(options: SweepOptions) -> Summary:
                                          facts)
                 announce(options, len(trials), len(todo), placement)
                 if todo:
-                    run_tune(options, todo, stop)
+                    run_tune(options, todo, stop, tracker)
             return summarize(options, trials, t0)
 
 

@@ -63,6 +63,7 @@ def prepare_sweep_dir(options: SweepOptions, trials: list[TrialSpec], estimate: 
         raise ConfigError(f"{sweep_dir}: already holds {len(existing)} trial rows; pass --resume to continue it, "
                           f"--fresh to start over, or --sweep-id NAME for a new sweep")
     manifest = {"sweep_id": options.sweep_id, **plan_fields(options), "demo_data": options.demo,
+                "command": options.command,  # how to continue it (analysis.live says so once its driver is gone)
                 "trials": [t.trial_id for t in trials],
                 "param_types": trials[0].param_types if trials else {}, "estimate": estimate,
                 "datasets": datasets or {}}

@@ -31,8 +31,14 @@ def wait_for_url(url: str, what: str, timeout: float = 90) -> None:
     raise TimeoutError(f"{what} did not answer on {url} within {timeout:.0f} s")
 
 
+class ServerUri(str):
+    """A server's URI, and the PID of the process serving it (a test may kill it mid-sweep)."""
+
+    pid: int
+
+
 @contextlib.contextmanager
-def mlflow_server(folder: Path) -> Iterator[str]:
+def mlflow_server(folder: Path) -> Iterator[ServerUri]:
     """A real MLflow tracking server on loopback, its SQLite store and artifacts under `folder`; yields its URI."""
     port = free_port()
     with open(folder / "mlflow.log", "w") as log:
@@ -42,6 +48,73 @@ def mlflow_server(folder: Path) -> Iterator[str]:
                                  "--workers", "1"], stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for_url(f"http://127.0.0.1:{port}/health", "mlflow server")
-            yield f"http://127.0.0.1:{port}"
+            uri = ServerUri(f"http://127.0.0.1:{port}")
+            uri.pid = proc.pid
+            yield uri
         finally:
             end_tree(proc.pid)
+
+
+class SilentServer:
+    """A loopback TCP server that accepts every connection and never answers (a stalled proxy, a half-dead load
+    balancer): what a client sees is a connect that succeeds and a read that times out. `with` ends it."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self.held.append(self.listener.accept()[0])
+
+    def __enter__(self) -> "SilentServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.listener.close()
+        for conn in self.held:
+            conn.close()
+
+
+class FreezingProxy(SilentServer):
+    """A loopback TCP proxy to `upstream` (host, port) that forwards both ways until `freeze()`; from then on it
+    forwards nothing, on open connections and new ones alike, and answers nothing (a proxy that stops mid-sweep
+    while the server behind it lives on)."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        import threading
+
+        self.upstream = upstream
+        self.frozen = threading.Event()
+        super().__init__()
+
+    def freeze(self) -> None:
+        self.frozen.set()
+
+    def _accept(self) -> None:
+        import threading
+
+        with contextlib.suppress(OSError):
+            while True:
+                client = self.listener.accept()[0]
+                self.held.append(client)
+                if self.frozen.is_set():
+                    continue
+                server = socket.create_connection(self.upstream)
+                self.held.append(server)
+                for source, target in ((client, server), (server, client)):
+                    threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        import threading
+
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if self.frozen.is_set():
+                    threading.Event().wait()  # held for good: nothing passes again
+                target.sendall(data)

@@ -77,8 +77,11 @@ def cluster():
     ray.shutdown()  # an earlier test's local Ray would only take CPUs the workers need
     autoscaling.up(**LOWERED)
     yield autoscaling.driver_env()
+    mark = autoscaling.cluster_mark()
+    client = [p for p in autoscaling.processes.cluster_processes(mark) if "client.server" in " ".join(p.cmdline())]
     autoscaling.down()
-    assert autoscaling.processes.cluster_processes(autoscaling.MARK) == []  # ours ended, by PID
+    assert autoscaling.processes.cluster_processes(mark) == []  # ours ended, by PID
+    assert client and not any(autoscaling.processes.alive(p) for p in client)  # the Ray Client server too
 
 
 def driver(storage: Path, *args: str) -> list[str]:

@@ -6,8 +6,8 @@ MLflow tracking server that the module starts on loopback (SQLite backend store)
 afterwards a real TensorBoard server reads the sweep. Each view is compared with the sweep's rows and histories.
 
 What one machine cannot show: a watcher on another machine reading a bucket mid-sweep (it would rely on the
-store's whole-object writes, as the local one relies on rename), or a tracking server that drops requests (a
-failing call is a warning by design; that path is not driven here).
+store's whole-object writes, as the local one relies on rename). A tracking server in trouble (killed, silent,
+behind a frozen proxy) is tests/test_side_channels.py's.
 """
 from __future__ import annotations
 
@@ -156,23 +156,38 @@ def test_mlflow_holds_one_run_per_trial_equal_to_its_row(watched):
 
 
 def test_a_new_driver_continues_the_sweeps_and_trials_runs(watched):
-    """What --resume's driver does: the same sweep run and trial runs found again by their tags, and epochs
-    already logged not logged twice."""
-    from sweeps.mlflow_log import MlflowLog
+    """What --resume's driver (and the replay) does: the same sweep run and trial runs found again by their tags,
+    and epochs already logged not logged twice."""
+    from sweeps.mlflow_log import MlflowWriter, TrialFacts
 
     client, runs, sweeps = trial_runs(watched.uri, "live")
-    again = MlflowLog(watched.uri, str(watched.run), "live")
+    again = MlflowWriter(watched.uri, str(watched.run), "live")
+    again.open()
     assert again.parent == sweeps[0].info.run_id
     run = runs[0]
     config = json.loads((watched.run / "tune" / run.info.run_name / "params.json").read_text())
-    trial = SimpleNamespace(config=config)  # what a Tune trial carries: its config
+    facts = TrialFacts.from_config(config["trial"])  # what a Tune trial carries: its config
     before = client.get_metric_history(run.info.run_id, "val_acc")
-    assert again._start(trial) == run.info.run_id
-    again.on_trial_result(0, [], trial, {"epochs": before[-1].step, "val_acc": 0.0})
+    assert again.trial_run(facts) == run.info.run_id
+    again.log_epochs(facts, [(before[-1].step, {"val_acc": 0.0})])
     assert [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "val_acc")] == \
         [(m.step, m.value) for m in before]
     assert len(trial_runs(watched.uri, "live")[1]) == len(runs)
     assert load_manifest(watched.run)["sweep_id"] == "live"
+
+
+def test_replaying_the_rows_into_the_server_that_saw_them_live_changes_nothing(watched):
+    from sweeps.mlflow_log import replay
+
+    client, runs, _ = trial_runs(watched.uri, "live")
+    curves = {r.info.run_name: client.get_metric_history(r.info.run_id, "val_acc") for r in runs}
+    assert replay(str(watched.run), watched.uri) == {"ended": 4, "running": 0}
+    client, again, sweeps = trial_runs(watched.uri, "live")
+    assert sorted(r.info.run_id for r in again) == sorted(r.info.run_id for r in runs)
+    assert all(r.info.status == "FINISHED" for r in again + sweeps)
+    for run in again:
+        assert [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "val_acc")] == \
+            [(m.step, m.value) for m in curves[run.info.run_name]]
 
 
 def test_a_bucket_sweeps_event_files_are_mirrored_for_tensorboard(watched, s3_bucket, tmp_path):
