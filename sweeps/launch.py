@@ -203,6 +203,7 @@ def tracking(options: SweepOptions, stop: SignalStop) -> Iterator[Any]:
     try:
         yield tracker
     finally:
+        stop.install()  # ray.shutdown() put back the default SIGTERM action: a signal must still win the flush
         tracker.close(stopped=stop.received is not None)
 
 

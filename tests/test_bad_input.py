@@ -225,7 +225,7 @@ def test_real_data_needs_a_named_budget(tmp_path, demo_root):
 @pytest.mark.parametrize("args, needle", [
     (("--cpus-per-trial", "-2"), "argument --cpus-per-trial: '-2': expected a whole number >= 1"),
     (("--cpus-per-trial", "0"), "expected a whole number >= 1"),
-    (("--gpus-per-trial", "-1"), "argument --gpus-per-trial: '-1': expected a number >= 0"),
+    (("--gpus-per-trial", "-1"), "argument --gpus-per-trial: '-1': expected a finite number >= 0"),
     (("--max-failures", "-5"), "argument --max-failures: '-5': expected a whole number >= 0"),
 ])
 def test_numeric_options_are_checked_before_anything_starts(tmp_path, args, needle):

@@ -43,6 +43,14 @@ def test_a_tpe_budget_is_checked_at_load():
     cycled = TPE_RECURRENT | {"space": TPE_RECURRENT["space"] | {"units": {"cycle": [8, 16]}}}
     with pytest.raises(BudgetError, match=r"methods.recurrent.space.units: cycle assigns values by sample number"):
         parse_budget(Path("tpe.yaml"), tiny_with(recurrent=cycled))
+    fixed = TPE_RECURRENT | {"space": {"embed_dim": 16, "units": 8, "layers": 1, "bidirectional": False, "dropout": 0.1,
+                                       "lr": 0.01, "batch_size": 16, "max_len": 32}}
+    with pytest.raises(BudgetError, match=r"methods.recurrent.space: search: tpe has nothing to search \(every "
+                                          r"parameter is a fixed value\)"):
+        parse_budget(Path("tpe.yaml"), tiny_with(recurrent=fixed))
+    only_spam = fixed | {"datasets": {"spam": {"units": {"choice": [8, 16]}}}}  # questions would search nothing
+    with pytest.raises(BudgetError, match=r"methods.recurrent.space: search: tpe has nothing to search"):
+        parse_budget(Path("tpe.yaml"), tiny_with(recurrent=only_spam))
 
 
 def test_the_space_becomes_optuna_distributions_and_constants():
@@ -95,13 +103,22 @@ def test_a_tpe_sweep_killed_and_resumed_neither_reruns_nor_forgets_a_finished_tr
     deadline = time.time() + 300
     while time.time() < deadline and (rows(sweep).empty or (rows(sweep)["status"] == "ok").sum() < 1):
         time.sleep(0.2)
+    watcher = subprocess.Popen([sys.executable, "-m", "analysis", str(sweep), "--watch", "1"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     family = psutil.Process(driver.pid).children(recursive=True)
     os.kill(driver.pid, signal.SIGKILL)
+    killed = time.monotonic()
     driver.wait()
     psutil.wait_procs(family, timeout=10)  # Ray's processes share the driver's fate; end what did not
     for proc in family:
         if proc.is_running():
             proc.kill()
+    watched, _ = watcher.communicate(timeout=120)  # the watcher sees no driver, says so, and ends by itself
+    assert watcher.returncode == 1 and time.monotonic() - killed < 60, watched
+    resume = f"python sweeps/matrix.py {' '.join(command[2:])} --resume"
+    assert f"stopped: no driver since " in watched and f"continue with `{resume}`" in watched, watched
+    page = (sweep / "reports" / "index.html").read_text()
+    assert '<p id="stopped">' in page and 'http-equiv="refresh"' not in page and "<h2>Stopped:" in page
     before = rows(sweep).set_index("trial_id")
     finished = before[before["status"] == "ok"]
     assert len(finished) == 1 and len(before) <= 4, before[["status", "param_lr"]]

@@ -1,8 +1,8 @@
 """A tracking server in trouble costs a sweep one warning line — never a trial, minutes, or a signal.
 
 The same tiny sweep (three PyTorch trials in two jobs, through the CLI) runs once without --mlflow and then with
---mlflow pointed at: a real MLflow server killed by PID once a trial has finished; a loopback socket that accepts
-and never answers; a real server behind a proxy that freezes once a trial has finished (and, in another run,
+--mlflow pointed at: a real MLflow server killed by PID once it holds a trial's first epoch; a loopback socket that
+accepts and never answers; a real server behind a proxy that freezes at the same point (and, in another run,
 SIGTERM sent while the frozen proxy holds a call). Each run's time against the plain one is printed (`pytest -s`)
 and held to a generous bound, since other test workers share the machine. What reached the server is read back
 from it directly: each run either ended and equal to its row, or left RUNNING with the note that says how to replay
@@ -22,6 +22,7 @@ from types import SimpleNamespace
 
 import psutil
 import pytest
+import yaml
 
 from core.results import load_histories, load_trials
 from sweeps.mlflow_log import NOTE, experiment_name
@@ -47,11 +48,19 @@ def finish(proc: subprocess.Popen) -> SimpleNamespace:
     return SimpleNamespace(code=proc.returncode, out=out, err=err, wall=time.monotonic() - proc.t0)
 
 
-def until_one_ok(sweep_dir: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
-    deadline = time.time() + timeout
-    while (frame := rows(sweep_dir)).empty or not (frame["status"] == "ok").any():
-        assert proc.poll() is None and time.time() < deadline, "the sweep ended before a trial finished"
-        time.sleep(0.2)
+def until_tracked(uri: str, sweep_id: str, proc: subprocess.Popen, timeout: float = 300) -> None:
+    """Until the server holds a trial's run with a point of its curve (read past any proxy): the sweep is under way
+    and tracked."""
+    from mlflow.tracking import MlflowClient
+
+    client, deadline = MlflowClient(uri), time.time() + timeout
+    while True:
+        assert proc.poll() is None and time.time() < deadline, "the sweep ended before a trial was tracked"
+        experiment = client.get_experiment_by_name(experiment_name(sweep_id))
+        runs = client.search_runs([experiment.experiment_id], "tags.kind = 'trial'") if experiment else []
+        if any(run.data.metrics for run in runs):
+            return
+        time.sleep(0.3)
 
 
 def kill_tree(pid: int) -> None:
@@ -99,9 +108,11 @@ def runs_of(uri: str, sweep_id: str) -> tuple:
 
 
 def assert_consistent(uri: str, sweep_dir: Path, complete: bool) -> None:
-    """What the server holds agrees with the rows: one run per trial at most; an ended run equals its row; a run
-    still RUNNING (not `complete`) carries the replay note and a prefix of its trial's curve."""
+    """What the server holds agrees with the rows: one run per trial at most (and at least one: it was reached
+    before its trouble); an ended run equals its row; a run still RUNNING (not `complete`) carries the replay note
+    and a prefix of its trial's curve."""
     client, runs = runs_of(uri, sweep_dir.name)
+    assert runs
     trials = load_trials(sweep_dir).set_index("trial_id")
     histories = load_histories(sweep_dir, list(trials.index))
     names = [r.info.run_name for r in runs]
@@ -127,7 +138,7 @@ def test_a_server_killed_mid_sweep_costs_one_warning_and_the_rows_replay_into_it
     store.mkdir()
     with mlflow_server(store) as uri:
         proc = start(site, "killed", "--mlflow", uri)
-        until_one_ok(site / "runs" / "killed", proc)
+        until_tracked(uri, "killed", proc)
         kill_tree(uri.pid)
         done = finish(proc)
     assert_went_on(done, plain, "server killed mid-sweep")
@@ -153,7 +164,7 @@ def test_a_proxy_that_freezes_mid_sweep_costs_one_warning(site, plain):
     store.mkdir()
     with mlflow_server(store) as uri, FreezingProxy(("127.0.0.1", int(uri.rsplit(":", 1)[1]))) as proxy:
         proc = start(site, "frozen", "--mlflow", f"http://127.0.0.1:{proxy.port}")
-        until_one_ok(site / "runs" / "frozen", proc)
+        until_tracked(uri, "frozen", proc)
         proxy.freeze()
         done = finish(proc)
         assert_went_on(done, plain, "proxy frozen mid-sweep")
@@ -162,19 +173,30 @@ def test_a_proxy_that_freezes_mid_sweep_costs_one_warning(site, plain):
 
 @pytest.mark.sweep
 def test_sigterm_while_a_tracking_call_hangs_stops_the_sweep_in_seconds(site):
+    """Two 40-epoch trials one at a time: the proxy freezes while the first trains, its next epoch's call hangs
+    there, and SIGTERM comes."""
+    budget = yaml.safe_load(TINY.read_text())
+    budget["methods"]["finetune"] |= {"max_epochs": 40, "num_samples": 2}
+    (site / "long.yaml").write_text(yaml.safe_dump(budget))
     store = site / "sigterm"
     store.mkdir()
     with mlflow_server(store) as uri, FreezingProxy(("127.0.0.1", int(uri.rsplit(":", 1)[1]))) as proxy:
-        proc = start(site, "sigterm", "--mlflow", f"http://127.0.0.1:{proxy.port}")
-        until_one_ok(site / "runs" / "sigterm", proc)
+        proc = start(site, "sigterm", "--mlflow", f"http://127.0.0.1:{proxy.port}", "--budget", str(site / "long.yaml"),
+                     "--methods", "finetune", "--cpus-per-trial", "2")
+        deadline = time.time() + 300
+        while (frame := rows(site / "runs" / "sigterm")).empty or frame["epochs"].max() < 2:
+            assert proc.poll() is None and time.time() < deadline, "the sweep ended before a trial trained"
+            time.sleep(0.2)
         proxy.freeze()
         time.sleep(1.5)  # the next epoch's call is sent into the frozen proxy
         sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         done = finish(proc)
-    took = time.monotonic() - sent
+        took = time.monotonic() - sent
     print(f"SIGTERM with a tracking call hanging: stopped in {took:.1f} s")
     assert done.code == 143 and "Traceback" not in done.err, done.err[-2000:]
+    assert "interrupted; finished trials are kept: rerun with --resume" in done.err.splitlines()[-1]
+    assert "SIGTERM: stopping the running trials" in done.err  # it came while trials ran
     assert took < 10
 
 
