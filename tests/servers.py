@@ -1,5 +1,6 @@
 """Servers the tests (and the benchmarks) start on loopback, and end by PID: a free port, waiting for a URL to
-answer, and a real MLflow tracking server with a SQLite backend store."""
+answer, a real MLflow tracking server with a SQLite backend store, and servers in trouble: one that accepts and
+never answers, a proxy that freezes."""
 from __future__ import annotations
 
 import contextlib
@@ -53,6 +54,31 @@ def mlflow_server(folder: Path) -> Iterator[ServerUri]:
             yield uri
         finally:
             end_tree(proc.pid)
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a server and its workers: it dies without a goodbye."""
+    import psutil
+
+    root = psutil.Process(pid)
+    for proc in root.children(recursive=True) + [root]:
+        proc.kill()
+
+
+def until_tracked(uri: str, experiment: str, proc: subprocess.Popen, timeout: float = 300) -> None:
+    """Until the MLflow server at `uri` holds a trial's run with a point of its curve in `experiment` (read past any
+    proxy), while `proc` (the sweep) runs: the sweep is under way and tracked."""
+    from mlflow.tracking import MlflowClient
+
+    client, deadline = MlflowClient(uri), time.time() + timeout
+    while True:
+        if proc.poll() is not None or time.time() > deadline:
+            raise AssertionError("the sweep ended (or took too long) before a trial was tracked")
+        found = client.get_experiment_by_name(experiment)
+        runs = client.search_runs([found.experiment_id], "tags.kind = 'trial'") if found else []
+        if any(run.data.metrics for run in runs):
+            return
+        time.sleep(0.3)
 
 
 class SilentServer:

@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import psutil
 import pytest
 import yaml
 
@@ -28,7 +27,7 @@ from core.results import load_histories, load_trials
 from sweeps.mlflow_log import NOTE, experiment_name
 from tests.clusters import rows
 from tests.conftest import ROOT, TINY
-from tests.servers import FreezingProxy, SilentServer, free_port, mlflow_server
+from tests.servers import FreezingProxy, SilentServer, free_port, kill_tree, mlflow_server, until_tracked
 
 SLOWER_AT_MOST = 2.5  # the time ratio asserted (what is printed is the measurement)
 JOBS = ("--datasets", "animals", "--models", "resnet18", "--methods", "finetune,finetune_aug")  # 3 trials
@@ -46,28 +45,6 @@ def start(root: Path, sweep_id: str, *extra: str) -> subprocess.Popen:
 def finish(proc: subprocess.Popen) -> SimpleNamespace:
     out, err = proc.communicate(timeout=600)
     return SimpleNamespace(code=proc.returncode, out=out, err=err, wall=time.monotonic() - proc.t0)
-
-
-def until_tracked(uri: str, sweep_id: str, proc: subprocess.Popen, timeout: float = 300) -> None:
-    """Until the server holds a trial's run with a point of its curve (read past any proxy): the sweep is under way
-    and tracked."""
-    from mlflow.tracking import MlflowClient
-
-    client, deadline = MlflowClient(uri), time.time() + timeout
-    while True:
-        assert proc.poll() is None and time.time() < deadline, "the sweep ended before a trial was tracked"
-        experiment = client.get_experiment_by_name(experiment_name(sweep_id))
-        runs = client.search_runs([experiment.experiment_id], "tags.kind = 'trial'") if experiment else []
-        if any(run.data.metrics for run in runs):
-            return
-        time.sleep(0.3)
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL a server and its workers: it dies, no goodbye."""
-    root = psutil.Process(pid)
-    for proc in root.children(recursive=True) + [root]:
-        proc.kill()
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +115,7 @@ def test_a_server_killed_mid_sweep_costs_one_warning_and_the_rows_replay_into_it
     store.mkdir()
     with mlflow_server(store) as uri:
         proc = start(site, "killed", "--mlflow", uri)
-        until_tracked(uri, "killed", proc)
+        until_tracked(uri, experiment_name("killed"), proc)
         kill_tree(uri.pid)
         done = finish(proc)
     assert_went_on(done, plain, "server killed mid-sweep")
@@ -164,7 +141,7 @@ def test_a_proxy_that_freezes_mid_sweep_costs_one_warning(site, plain):
     store.mkdir()
     with mlflow_server(store) as uri, FreezingProxy(("127.0.0.1", int(uri.rsplit(":", 1)[1]))) as proxy:
         proc = start(site, "frozen", "--mlflow", f"http://127.0.0.1:{proxy.port}")
-        until_tracked(uri, "frozen", proc)
+        until_tracked(uri, experiment_name("frozen"), proc)
         proxy.freeze()
         done = finish(proc)
         assert_went_on(done, plain, "proxy frozen mid-sweep")
