@@ -1,11 +1,15 @@
-"""`python -m analysis RESULTS_DIR`: a sweep's report (reports/index.html, Markdown, CSV) under RESULTS_DIR/reports/.
-`python -m analysis export RESULTS_DIR --out FILE.parquet`: every row in one file (and FILE.history.parquet).
-`python -m analysis tensorboard RESULTS_DIR`: TensorBoard over the sweep's trials (analysis.tensorboard).
-`python -m analysis mlflow RESULTS_DIR --mlflow URI`: the sweep's rows replayed into MLflow (sweeps.mlflow_log).
+"""The analysis commands, each an `add_*_arguments(parser)` and a function of the parsed arguments (the `groupsweep`
+command tree holds them as subcommands; `python -m analysis ...` is the same commands on their own):
+
+    python -m analysis RESULTS_DIR [--watch [SECONDS]]    a sweep's report under RESULTS_DIR/reports/
+    python -m analysis export RESULTS_DIR --out F         every row in one file (and F.history.parquet)
+    python -m analysis tensorboard RESULTS_DIR            TensorBoard over the sweep's trials (analysis.tensorboard)
+    python -m analysis mlflow RESULTS_DIR --mlflow URI    the sweep's rows replayed into MLflow (sweeps.mlflow_log)
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from core.argtypes import number
@@ -13,34 +17,43 @@ from core.prices import PRICE_CPU_HOUR, PRICE_GPU_HOUR, Prices
 from core.results import ResultsError
 from core import store
 
+RESULTS_HELP = "a sweep folder: <storage>/<sweep-id> (a path or s3://bucket/...)"
 
-def report_main(argv: list[str]) -> int:
-    from core.results import load_manifest
-    from analysis.report import build_report
 
-    parser = argparse.ArgumentParser(prog="python -m analysis", description="a sweep's report: index.html, "
-                                     "report.md and CSV tables (export: python -m analysis export RUN --out F)")
-    parser.add_argument("results_dir", help="a sweep folder: <storage>/<sweep-id> (a path or s3://bucket/...)")
+def add_report_arguments(parser: argparse.ArgumentParser, watch_option: bool = True) -> None:
+    parser.add_argument("results_dir", help=RESULTS_HELP)
     parser.add_argument("--out", default=None, help="where the reports go (default <results_dir>/reports)")
     parser.add_argument("--price-gpu-hour", type=number(float, 0.0, above=True), default=PRICE_GPU_HOUR,
                         help=f"USD per GPU-hour for the cost estimate (default {PRICE_GPU_HOUR}: AWS g5.xlarge)")
     parser.add_argument("--price-cpu-hour", type=number(float, 0.0, above=True), default=PRICE_CPU_HOUR,
                         help=f"USD per vCPU-hour (default {PRICE_CPU_HOUR}: AWS c6i.xlarge / 4)")
-    parser.add_argument("--watch", nargs="?", type=number(float, 0.0, above=True), const=60.0, default=None,
-                        metavar="SECONDS",
-                        help="rewrite the report every SECONDS (default 60) while the sweep runs, with where it "
-                             "stands (jobs done / running / waiting, running trials, finish time) until every "
-                             "planned trial has ended")
-    args = parser.parse_args(argv)
+    if watch_option:
+        parser.add_argument("--watch", nargs="?", type=number(float, 0.0, above=True), const=60.0, default=None,
+                            metavar="SECONDS",
+                            help="rewrite the report every SECONDS (default 60) while the sweep runs, with where it "
+                                 "stands, until every planned trial has ended or no driver holds the sweep")
+
+
+def add_watch_arguments(parser: argparse.ArgumentParser) -> None:
+    add_report_arguments(parser, watch_option=False)
+    parser.add_argument("every", nargs="?", type=number(float, 0.0, above=True), default=60.0, metavar="SECONDS",
+                        help="seconds between two rewrites of the report (default 60)")
+
+
+def report(args: argparse.Namespace) -> int:
+    """The report (or, with args.watch / args.every, the watch)."""
+    from core.results import load_manifest
+    from analysis.report import build_report
+
     out = args.out or store.join(args.results_dir, "reports")
     prices = Prices(args.price_gpu_hour, args.price_cpu_hour)
-    if args.watch is not None:
+    every = getattr(args, "watch", None) or getattr(args, "every", None)
+    if every is not None:
         from analysis.live import watch
 
-        print(f"watching {args.results_dir}: report {store.join(out, 'index.html')} every {args.watch:g} s "
+        print(f"watching {args.results_dir}: report {store.join(out, 'index.html')} every {every:g} s "
               f"(Ctrl-C stops)", flush=True)
-        return watch(args.results_dir, args.watch,
-                     lambda live: build_report(args.results_dir, out, prices, live, args.watch))
+        return watch(args.results_dir, every, lambda live: build_report(args.results_dir, out, prices, live, every))
     print(build_report(args.results_dir, out, prices, unfinished_status(args.results_dir), refresh_s=0))
     print(f"written: {out}/{{report.md,*.csv,*.png}}")
     print(f"report: {store.join(out, 'index.html')}")
@@ -66,34 +79,32 @@ def unfinished_status(results_dir: str):
     return status
 
 
-def export_main(argv: list[str]) -> int:
-    from analysis.export import export
-
-    parser = argparse.ArgumentParser(prog="python -m analysis export",
-                                     description="one compacted Parquet file of a sweep's rows, plus its history")
-    parser.add_argument("results_dir", help="a sweep folder: <storage>/<sweep-id>")
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results_dir", help=RESULTS_HELP)
     parser.add_argument("--out", required=True, help="FILE.parquet (the history goes to FILE.history.parquet)")
-    args = parser.parse_args(argv)
-    rows, history = export(args.results_dir, args.out)
+
+
+def export(args: argparse.Namespace) -> int:
+    from analysis.export import export as export_rows
+
+    rows, history = export_rows(args.results_dir, args.out)
     print(f"written: {rows} and {history}")
     return 0
 
 
-def mlflow_main(argv: list[str]) -> int:
-    import os
-
-    parser = argparse.ArgumentParser(prog="python -m analysis mlflow",
-                                     description="replay a sweep's rows into MLflow: one run per trial, as --mlflow "
-                                                 "logs them live (what a tracking server that was away missed; "
-                                                 "runs already there are continued, never doubled)")
-    parser.add_argument("results_dir", help="a sweep folder: <storage>/<sweep-id> (a path or s3://bucket/...)")
+def add_mlflow_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results_dir", help=RESULTS_HELP)
     parser.add_argument("--mlflow", metavar="URI", default=os.environ.get("MLFLOW_TRACKING_URI"),
                         help="the tracking server (default $MLFLOW_TRACKING_URI)")
-    args = parser.parse_args(argv)
-    if not args.mlflow:
-        parser.error("--mlflow URI (or $MLFLOW_TRACKING_URI) is required")
+
+
+def mlflow(args: argparse.Namespace) -> int:
+    """Replay the sweep's rows into MLflow."""
     from sweeps.mlflow_log import TrackingUnavailable, replay
 
+    if not args.mlflow:
+        print("error: --mlflow URI (or $MLFLOW_TRACKING_URI) is required", file=sys.stderr)
+        return 2
     try:
         counts = replay(args.results_dir, args.mlflow)
     except TrackingUnavailable as exc:
@@ -104,15 +115,35 @@ def mlflow_main(argv: list[str]) -> int:
     return 0
 
 
+# name -> (description, add_arguments, run); the report is the default (`python -m analysis RUN`)
+COMMANDS = {
+    "report": ("a sweep's report: index.html, report.md and CSV tables", add_report_arguments, report),
+    "watch": ("rewrite a sweep's report while it runs, until it ends or no driver holds it", add_watch_arguments,
+              report),
+    "export": ("one compacted Parquet file of a sweep's rows, plus its history", add_export_arguments, export),
+    "mlflow": ("replay a sweep's rows into MLflow: one run per trial, as --mlflow logs them live (what a tracking "
+               "server that was away missed; runs already there are continued, never doubled)",
+               add_mlflow_arguments, mlflow),
+}
+
+
+def command(name: str):
+    """The (description, add_arguments, run) of one analysis command, TensorBoard's included."""
+    if name == "tensorboard":
+        from analysis import tensorboard
+
+        return tensorboard.DESCRIPTION, tensorboard.add_arguments, tensorboard.run
+    return COMMANDS[name]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["mlflow"]:
-        return mlflow_main(argv[1:])
-    if argv[:1] == ["tensorboard"]:
-        from analysis.tensorboard import main as tensorboard_main
-
-        return tensorboard_main(argv[1:])
-    return export_main(argv[1:]) if argv[:1] == ["export"] else report_main(argv)
+    name = argv[0] if argv[:1] and argv[0] in (*COMMANDS, "tensorboard") else "report"
+    description, add_arguments, run = command(name)
+    prog = "python -m analysis" + ("" if name == "report" and argv[:1] != ["report"] else f" {name}")
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_arguments(parser)
+    return run(parser.parse_args(argv[1:] if name != "report" or argv[:1] == ["report"] else argv))
 
 
 def entry() -> None:

@@ -115,13 +115,22 @@ def bind_problem(host: str, port: int) -> str | None:
     return None
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis tensorboard",
-                                     description="TensorBoard over a sweep's trials (curves per epoch, HParams)")
+DESCRIPTION = "TensorBoard over a sweep's trials (curves per epoch, HParams)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results_dir", help="a sweep folder: <storage>/<sweep-id> (a path or s3://bucket/...)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     parser.add_argument("--port", type=number(int, 1, high=65535), default=6006, help="default 6006")
     parser.add_argument("--every", type=number(float, 0.0, above=True), default=60.0,
                         help="seconds between two mirrorings of a bucket sweep's event files (default 60)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     return serve(args.results_dir, args.host, args.port, args.every)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analysis tensorboard", description=DESCRIPTION)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

@@ -79,6 +79,9 @@ def parse_groups(spec: str | None, parts: tuple[int, ...] = (1, 2)) -> list[Grou
         if upper.startswith("P") and "G" in upper:
             part_s, _, num_s = upper[1:].partition("G")
             candidates = [Group(int(part_s), int(num_s))] if part_s.isdigit() and num_s.isdigit() else []
+            if candidates and candidates[0].part in (1, 2) and candidates[0].part not in parts:
+                raise GroupError(f"--groups {token} is a Part {candidates[0].part} group, but --part "
+                                 f"{parts[0]} was given; drop --part, or name Part {parts[0]} groups")
         elif token.isdigit():
             candidates = [Group(part, int(token)) for part in parts]
         else:

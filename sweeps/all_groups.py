@@ -7,17 +7,25 @@ from __future__ import annotations
 
 import argparse
 
-from sweeps.cli import add_common_options, frameworks, run_command, run_jobs
+from sweeps.cli import HelpFormatter, add_common_options, frameworks, option_groups, run_command, run_jobs
 from sweeps.datasets import load_catalog
 from sweeps.budgets import derive_seed
 from core.course import Group, all_groups, expand, parse_groups
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    groups = option_groups(parser)
+    groups["run"].add_argument("--part", type=int, choices=(1, 2), default=None,
+                               help="only Part 1 or Part 2 (default: both)")
+    groups["run"].add_argument("--groups", default=None,
+                               help="e.g. 3,7,12 (within --part) or P1G3,P2G14 (default: every group)")
+    add_common_options(groups)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="all_groups.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--part", type=int, choices=(1, 2), default=None, help="only Part 1 or Part 2")
-    parser.add_argument("--groups", default=None, help="e.g. 3,7,12 (within --part) or P1G3,P2G14; default all")
-    add_common_options(parser)
+    parser = argparse.ArgumentParser(prog="all_groups.py", description=__doc__.splitlines()[0],
+                                     formatter_class=HelpFormatter)
+    add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -31,11 +39,14 @@ def selection_tag(groups: list[Group], part: int | None) -> str:
     return "_".join(names) if len(names) <= 4 else f"{len(names)}groups-{derive_seed(*names):08x}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def run(args: argparse.Namespace) -> int:
     groups = parse_groups(args.groups, (args.part,) if args.part else (1, 2))
     catalog = load_catalog(args.datasets_file)  # its course: entries say where course datasets live
     return run_jobs(args, expand(groups, frameworks(args)), selection_tag(groups, args.part), catalog)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(parse_args(argv))
 
 
 def entry() -> None:

@@ -235,12 +235,21 @@ def down() -> int:
     return ended
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m sweeps.autoscaling", description=__doc__.splitlines()[0])
-    parser.add_argument("verb", choices=("up", "env", "status", "down"))
-    parser.add_argument("--max-workers", type=int, default=MAX_WORKERS)
-    parser.add_argument("--idle-timeout-minutes", type=float, default=IDLE_TIMEOUT_MINUTES)
-    args = parser.parse_args(argv)
+VERBS = ("up", "env", "status", "down")
+
+
+def add_arguments(parser: argparse.ArgumentParser, verb: bool = True) -> None:
+    if verb:
+        parser.add_argument("verb", choices=VERBS)
+    parser.add_argument("--max-workers", type=int, default=MAX_WORKERS,
+                        help=f"up: workers at most, 1 to cluster.yaml's max_workers (default {MAX_WORKERS})")
+    parser.add_argument("--idle-timeout-minutes", type=float, default=IDLE_TIMEOUT_MINUTES,
+                        help=f"up: minutes before an idle worker leaves, at most cluster.yaml's "
+                             f"(default {IDLE_TIMEOUT_MINUTES:g})")
+
+
+def run(args: argparse.Namespace) -> int:
+    """One verb on this cluster; an error is one line (exit 1)."""
     try:
         if args.verb == "up":
             lowered = up(args.max_workers, args.idle_timeout_minutes)
@@ -253,7 +262,15 @@ def main(argv: list[str] | None = None) -> None:
         else:
             print(f"autoscaling cluster down: {down()} processes ended, none left")
     except (AutoscaleError, subprocess.TimeoutExpired) as exc:
-        sys.exit(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m sweeps.autoscaling", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    sys.exit(run(parser.parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -26,61 +26,89 @@ if TYPE_CHECKING:
 USER_ERRORS = (BudgetError, GroupError, UnknownNameError, DataError, ResultsError, LockHeld)
 
 
-def add_common_options(parser: argparse.ArgumentParser) -> None:
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--local", action="store_true", help="run Ray on this machine (its GPU if any, else CPU)")
-    where.add_argument("--address", default=None,
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help as written (examples keep their lines), each option's default said: after its text, unless the text
+    already says it (a default that depends on something, such as an environment variable or the data)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or not action.option_strings or any(action.default is v for v in (None, False, True)) \
+                or action.default == argparse.SUPPRESS:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+# the option groups of a sweep command's --help, in the order a user decides them
+GROUPS = {"run": "what to run", "data": "data", "search": "search and budget", "where": "where it runs",
+          "results": "results", "cost": "cost (with --dry-run)"}
+
+
+def option_groups(parser: argparse.ArgumentParser) -> dict[str, argparse._ArgumentGroup]:
+    """The parser's option groups (GROUPS), empty: the command adds its selection to "run", then
+    add_common_options the rest."""
+    return {key: parser.add_argument_group(title) for key, title in GROUPS.items()}
+
+
+def add_common_options(groups: dict[str, argparse._ArgumentGroup]) -> None:
+    """Every sweep command's options but its selection, each in its group."""
+    run, data, search, where_, results, cost = (groups[k] for k in GROUPS)
+    run.add_argument("--frameworks", default=None,
+                     help="frameworks of the methods written in several, comma-separated: tensorflow, torch "
+                          "(default: each method's own: TensorFlow for recurrent, PyTorch for scratch_cnn)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the plan (jobs, trials, epochs, resources) and its estimated hours and cost; "
+                          "starts nothing")
+    data.add_argument("--data-root", type=data_location, default=None,
+                      help="folder (or s3://bucket/prefix) with one subfolder per dataset; default: generated "
+                           "demo data. On a cluster, a bucket is copied once to each node's cache")
+    data.add_argument("--datasets-file", type=Path, default=None, metavar="YAML",
+                      help="your own datasets (name, path, text_column, label_column) and where course datasets "
+                           "live (course: name -> path); default: none")
+    data.add_argument("--test-fraction", type=test_fraction, default=0.2,
+                      help="held-out test share of a dataset whose files have no test split (stratified, "
+                           "seeded by --seed, recorded in the sweep's splits/)")
+    data.add_argument("--weights", choices=("imagenet", "random"), default=None,
+                      help="backbone weights (default: imagenet on real data, random on demo data)")
+    search.add_argument("--budget", default=None,
+                        help=f"named budget ({', '.join(list_budgets())}) or a YAML path; default smoke on demo "
+                             f"data, and no default with --data-root (smoke caps real data to a few hundred items)")
+    search.add_argument("--seed", type=int, default=0, help="sweep seed: configurations, splits, initialisation")
+    search.add_argument("--max-failures", type=number(int, low=0), default=1,
+                        help="retries of a failing trial (from checkpoint), >= 0")
+    place = where_.add_mutually_exclusive_group()
+    place.add_argument("--local", action="store_true", help="run Ray on this machine (its GPU if any, else CPU)")
+    place.add_argument("--address", default=None,
                        help="Ray cluster address (default: $RAY_ADDRESS, else 'auto'; ignored with --local)")
-    parser.add_argument("--budget", default=None,
-                        help=f"named budget ({', '.join(list_budgets())}) or a YAML path; default smoke on demo data, "
-                             f"and no default with --data-root (smoke caps real data to a few hundred items)")
-    parser.add_argument("--data-root", type=data_location, default=None,
-                        help="folder (or s3://bucket/prefix) with one subfolder per dataset; default: generated "
-                             "demo data. On a cluster, a bucket is copied once to each node's cache")
-    parser.add_argument("--weights", choices=("imagenet", "random"), default=None,
-                        help="backbone weights (default: imagenet on real data, random on demo data)")
-    parser.add_argument("--storage", type=storage_location, default=os.environ.get("GROUPSWEEP_STORAGE", "runs"),
-                        help="where sweeps are stored: a folder or s3://bucket/prefix (default $GROUPSWEEP_STORAGE, "
-                             "else runs/); on a cluster, a bucket or a folder every node mounts")
-    parser.add_argument("--shared-storage", action="store_true",
-                        help="--storage is mounted by every node (checked for NFS and the like otherwise)")
-    parser.add_argument("--no-upfront-request", dest="upfront_request", action="store_false",
+    where_.add_argument("--cpus-per-trial", type=number(int, low=1), default=None,
+                        help="a whole number >= 1 (default: the budget's resources.cpus_per_trial)")
+    where_.add_argument("--gpus-per-trial", type=number(float, low=0.0), default=None,
+                        help="GPUs per trial, fractions allowed (0.25: four trials share one; default: the "
+                             "budget's resources.gpus_per_trial where a node has a GPU, else 0)")
+    where_.add_argument("--no-upfront-request", dest="upfront_request", action="store_false",
                         help="on an autoscaling cluster, let workers follow Tune's waiting trials alone instead of "
                              "asking up front for as many as the plan's first wave fills (request_resources)")
-    parser.add_argument("--no-cache", dest="cache", action="store_false",
+    where_.add_argument("--no-cache", dest="cache", action="store_false",
                         help="decode images and extract features in every trial instead of once per node (a node "
                              "whose disk cannot hold <storage>/cache; many times slower for features_svm)")
-    parser.add_argument("--mlflow", metavar="URI", type=mlflow_uri, default=os.environ.get("MLFLOW_TRACKING_URI"),
-                        help="log every trial to this MLflow tracking server (default $MLFLOW_TRACKING_URI; needs "
-                             "pip install -e '.[mlflow]'): one experiment per sweep, one run per trial")
-    parser.add_argument("--sweep-id", type=sweep_id_name, default=None,
-                        help="results subfolder: letters, digits, - _ . (default: <budget>-<data>[-<selection>])")
-    parser.add_argument("--seed", type=int, default=0, help="sweep seed: configurations, splits, initialisation")
-    state = parser.add_mutually_exclusive_group()
+    results.add_argument("--storage", type=storage_location, default=os.environ.get("GROUPSWEEP_STORAGE", "runs"),
+                         help="where sweeps are stored: a folder or s3://bucket/prefix (default $GROUPSWEEP_STORAGE, "
+                              "else runs/); on a cluster, a bucket or a folder every node mounts")
+    results.add_argument("--shared-storage", action="store_true",
+                         help="--storage is mounted by every node (checked for NFS and the like otherwise)")
+    results.add_argument("--sweep-id", type=sweep_id_name, default=None,
+                         help="results subfolder: letters, digits, - _ . (default: <budget>-<data>[-<selection>])")
+    state = results.add_mutually_exclusive_group()
     state.add_argument("--resume", action="store_true", help="keep finished trials, run the rest")
     state.add_argument("--fresh", action="store_true", help="delete this sweep's earlier results first")
-    parser.add_argument("--cpus-per-trial", type=number(int, low=1), default=None, help="a whole number >= 1")
-    parser.add_argument("--gpus-per-trial", type=number(float, low=0.0), default=None,
-                        help="GPUs per trial, fractions allowed (0.25: four trials share one)")
-    parser.add_argument("--max-failures", type=number(int, low=0), default=1,
-                        help="retries of a failing trial (from checkpoint), >= 0")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print the plan (jobs, trials, epochs, resources) and its estimated hours and cost; "
-                             "starts nothing")
-    parser.add_argument("--spot-price-gpu-hour", type=number(float, low=0.0, above=True), default=None,
-                        metavar="USD", help="--dry-run: the spot price of a GPU-hour on cluster.yaml's gpu_spot "
-                                            f"workers (default {PRICE_GPU_HOUR_SPOT}: an assumption, core/prices.py)")
-    parser.add_argument("--estimate-from", default=None, metavar="RUN",
-                        help="estimate trial hours from a previous sweep's rows (<storage>/<sweep-id>)")
-    parser.add_argument("--frameworks", default=None,
-                        help="frameworks of the methods written in several, comma-separated: tensorflow, torch "
-                             "(default: each method's own: TensorFlow for recurrent, PyTorch for scratch_cnn)")
-    parser.add_argument("--datasets-file", type=Path, default=None, metavar="YAML",
-                        help="your own datasets (name, path, text_column, label_column) and where course datasets "
-                             "live (course: name -> path); see sweeps/datasets.py")
-    parser.add_argument("--test-fraction", type=test_fraction, default=0.2,
-                        help="held-out test share of a dataset whose files have no test split (stratified, "
-                             "seeded by --seed, recorded in the sweep's splits/)")
+    results.add_argument("--mlflow", metavar="URI", type=mlflow_uri, default=os.environ.get("MLFLOW_TRACKING_URI"),
+                         help="log every trial to this MLflow tracking server (default $MLFLOW_TRACKING_URI; needs "
+                              "pip install -e '.[mlflow]'): one experiment per sweep, one run per trial")
+    cost.add_argument("--spot-price-gpu-hour", type=number(float, low=0.0, above=True), default=None,
+                      metavar="USD", help="the spot price of a GPU-hour on cluster.yaml's gpu_spot workers "
+                                          f"(default {PRICE_GPU_HOUR_SPOT}: an assumption, core/prices.py)")
+    cost.add_argument("--estimate-from", default=None, metavar="RUN",
+                      help="estimate trial hours from a previous sweep's rows (<storage>/<sweep-id>; default: the "
+                           "measured cost tables, else each method's defaults)")
 
 
 def frameworks(args: argparse.Namespace) -> tuple[str, ...]:
@@ -221,15 +249,21 @@ def resume_command(argv: list[str]) -> str:
 def dry_run(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | None" = None) -> int:
     """--dry-run: the plan and its price, without Ray, data or storage."""
     from sweeps import estimate
-    from sweeps.cluster_shape import shipped_cluster
+    from sweeps.cluster_shape import local_slots, shipped_cluster, this_machine
 
     budget = load_budget(budget_name(args, catalog))
     sweep_id = sweep_id_for(args, budget.name, tag, catalog)
     cpus = float(args.cpus_per_trial or budget.resources.cpus_per_trial)
     gpus = float(args.gpus_per_trial if args.gpus_per_trial is not None else budget.resources.gpus_per_trial)
+    machine = this_machine() if args.local else None
+    if machine is not None:  # what the local run will do (sweeps.launch.connect): no GPU share without a GPU
+        if args.gpus_per_trial is None and not machine["GPU"]:
+            gpus = 0.0
+        cpus = min(cpus, machine["CPU"])
     plans = estimate.plan_jobs(list(jobs), budget, args.estimate_from, gpus, demo=is_demo(args, catalog))
     summary = estimate.estimate(plans, cpus, gpus, spot_prices(args.spot_price_gpu_hour), run=args.estimate_from)
-    workers = estimate.busy_workers(summary["trials"], cpus, gpus, shipped_cluster())
+    workers = local_slots(machine, cpus, gpus, summary["trials"]) if machine is not None else \
+        estimate.busy_workers(summary["trials"], cpus, gpus, shipped_cluster())
     print(estimate.render(sweep_id, budget, plans, summary, workers))
     return 0
 

@@ -54,3 +54,23 @@ def shipped_cluster() -> dict:
     import yaml
 
     return yaml.safe_load(SHIPPED.read_text())
+
+
+def this_machine() -> dict[str, float]:
+    """What a local sweep gets on this machine, without Ray: its CPUs and its NVIDIA GPUs (the driver's entries under
+    /proc/driver/nvidia/gpus, as many as CUDA_VISIBLE_DEVICES leaves visible)."""
+    gpus_dir = Path("/proc/driver/nvidia/gpus")
+    gpus = len(list(gpus_dir.iterdir())) if gpus_dir.is_dir() else 0
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        gpus = min(gpus, len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"]))
+    return {"CPU": float(os.cpu_count() or 1), "GPU": float(gpus)}
+
+
+def local_slots(machine: dict[str, float], cpus: float, gpus: float, trials: int) -> str:
+    """The dry run's line for a local sweep: this machine, and how many trials run at once on it."""
+    at_once = slots(machine, cpus, gpus)
+    gpu = f"{machine['GPU']:g} GPU" if machine["GPU"] else "no GPU"
+    waves = -(-trials // max(at_once, 1))
+    return (f"this machine: {machine['CPU']:g} CPUs, {gpu}: {at_once} trial{'s' if at_once != 1 else ''} at a time "
+            f"({cpus:g} CPU{f' + {gpus:g} GPU' if gpus else ''} each), {waves} wave{'s' if waves != 1 else ''}")

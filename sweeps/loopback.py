@@ -125,20 +125,30 @@ def down() -> None:
                             f"{' '.join(left[0].cmdline())[:160]}")
 
 
-def main() -> None:
-    verb = sys.argv[1] if len(sys.argv) > 1 else "status"
+VERBS = ("up", "down", "status")
+
+
+def run(verb: str) -> int:
+    """One verb on this cluster; an error is one line (exit 1)."""
     try:
         if verb == "up":
             print(f"loopback cluster ready in {up():.1f} s: {json.dumps(nodes())}")
         elif verb == "down":
             down()
             print("loopback cluster down; none of its processes is left")
-        elif verb == "status":
-            print(json.dumps(nodes()) if nodes() else f"no cluster at {HEAD}")
         else:
-            sys.exit("usage: python -m sweeps.loopback up|down|status")
+            print(json.dumps(nodes()) if nodes() else f"no cluster at {HEAD}")
     except (LoopbackError, subprocess.TimeoutExpired) as exc:
-        sys.exit(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main() -> None:
+    verb = sys.argv[1] if len(sys.argv) > 1 else "status"
+    if verb not in VERBS:
+        sys.exit(f"usage: python -m sweeps.loopback {'|'.join(VERBS)}")
+    sys.exit(run(verb))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from sweeps.cli import add_common_options, frameworks, run_command, run_jobs
+from sweeps.cli import HelpFormatter, add_common_options, frameworks, option_groups, run_command, run_jobs
 from sweeps.datasets import Catalog, load_catalog, parse_datasets
 from core.course import Job, GroupError
 from core.registry import CELLS, METHODS, NETS, fits
@@ -51,22 +51,42 @@ def matrix_jobs(datasets: list[str], models: list[str], methods: list[str], requ
     return jobs
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    groups = option_groups(parser)
+    groups["run"].add_argument("--datasets", required=True,
+                               help="comma-separated: course dataset names, and NAME=PATH for your own (an "
+                                    "ImageFolder, train.csv + test.csv, or one .csv)")
+    groups["run"].add_argument("--models", required=True,
+                               help="comma-separated backbones, cell types and/or small_cnn")
+    groups["run"].add_argument("--methods", required=True, help="comma-separated methods")
+    add_common_options(groups)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="matrix.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", required=True,
-                        help="comma-separated: course dataset names, and NAME=PATH for your own (an ImageFolder, "
-                             "train.csv + test.csv, or one .csv)")
-    parser.add_argument("--models", required=True, help="comma-separated backbones, cell types and/or small_cnn")
-    parser.add_argument("--methods", required=True, help="comma-separated methods")
-    add_common_options(parser)
+    parser = argparse.ArgumentParser(prog="matrix.py", description=__doc__.splitlines()[0],
+                                     formatter_class=HelpFormatter)
+    add_arguments(parser)
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def run(args: argparse.Namespace) -> int:
     names, catalog = parse_datasets(args.datasets, load_catalog(args.datasets_file))
     jobs = matrix_jobs(names, _names(args.models), _names(args.methods), frameworks(args), catalog)
-    return run_jobs(args, jobs, tag="matrix", catalog=catalog)
+    return run_jobs(args, jobs, tag=matrix_tag(names, args), catalog=catalog)
+
+
+def matrix_tag(datasets: list[str], args: argparse.Namespace) -> str:
+    """The default sweep id's selection part: `matrix-` and a digest of what the matrix runs (its datasets, models,
+    methods and frameworks, in any order), so that two matrices never share a sweep and the same one resumes."""
+    from sweeps.budgets import derive_seed
+
+    parts = [sorted(datasets), sorted(_names(args.models)), sorted(_names(args.methods)),
+             sorted(_names(args.frameworks or ""))]
+    return f"matrix-{derive_seed(*[','.join(p) for p in parts]):08x}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(parse_args(argv))
 
 
 def entry() -> None:

@@ -106,8 +106,9 @@ class Sender:
             self.unsent += 1
             self._busy = False
         if self._warned.acquire(blocking=False):
-            print(f"warning: {self.name}: {why}; tracking stopped for this sweep with {self.unsent} update(s) not "
-                  f"sent ({self.sent} sent); its rows hold every result: {self.later}", file=sys.stderr, flush=True)
+            counts = f" with {self.unsent} update(s) not sent ({self.sent} sent)" if self.unsent or self.sent else ""
+            print(f"warning: {self.name}: {why}; tracking stopped for this sweep{counts}; its rows hold every "
+                  f"result: {self.later}", file=sys.stderr, flush=True)
 
     def close(self, grace_s: float = GRACE_S) -> None:
         """Wait up to `grace_s` for the waiting calls to be sent — not at all while the service is failing — then

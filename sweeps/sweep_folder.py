@@ -16,11 +16,22 @@ from sweeps.storage import ForeignFolder, remove_sweep
 
 
 def open_sweep(options: SweepOptions) -> None:
-    """--fresh: this sweep's earlier folder removed; --resume: the stored plan is this one."""
+    """--fresh: this sweep's earlier folder removed; --resume: the stored plan is this one; neither: the sweep has
+    no rows yet (refused here, before Ray starts)."""
     if options.fresh:
         clear_sweep(options)
     if options.resume:
         check_same_plan(store.join(options.sweep_dir, "sweep.json"), plan_fields(options))
+    else:
+        refuse_rows(options)
+
+
+def refuse_rows(options: SweepOptions) -> None:
+    """A sweep that holds rows is continued (--resume), started over (--fresh) or left alone (another --sweep-id)."""
+    existing = store.list_files(store.join(options.sweep_dir, "trials"), ".parquet")
+    if existing:
+        raise ConfigError(f"{options.sweep_dir}: already holds {len(existing)} trial rows; pass --resume to continue "
+                          f"it, --fresh to start over, or --sweep-id NAME for a new sweep")
 
 
 def clear_sweep(options: SweepOptions) -> None:
@@ -58,10 +69,8 @@ def prepare_sweep_dir(options: SweepOptions, trials: list[TrialSpec], estimate: 
     """Create or reuse the results folder and write the plan (sweep.json, then each held-out split's manifest from
     the datasets' `facts`); returns the trials still to run."""
     sweep_dir = options.sweep_dir
-    existing = store.list_files(store.join(sweep_dir, "trials"), ".parquet")
-    if existing and not options.resume:
-        raise ConfigError(f"{sweep_dir}: already holds {len(existing)} trial rows; pass --resume to continue it, "
-                          f"--fresh to start over, or --sweep-id NAME for a new sweep")
+    if not options.resume:
+        refuse_rows(options)
     manifest = {"sweep_id": options.sweep_id, **plan_fields(options), "demo_data": options.demo,
                 "command": options.command,  # how to continue it (analysis.live says so once its driver is gone)
                 "trials": [t.trial_id for t in trials],

@@ -49,12 +49,13 @@ def upload(root: Path, destination: str, names: list[str]) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trainables.data.upload", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("root", type=Path, help="local folder with one subfolder per dataset")
     parser.add_argument("destination", type=store.check_location, help="s3://bucket/prefix or gs://bucket/prefix")
     parser.add_argument("--datasets", default=None, help="comma-separated names (default: every one found)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     try:
         if not store.is_uri(args.destination):
             raise DataError(f"{args.destination}: expected an object-store URI (s3://bucket/prefix)")
@@ -68,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainables.data.upload", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -86,11 +86,12 @@ def prefetch(names: list[str], torch_home: Path, replace_damaged: bool = False) 
     return paths
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trainables.images.prefetch", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("names", nargs="*", default=list_backbones(), help="backbones (default: every course one)")
     parser.add_argument("--dest", type=Path, default=None, help="TORCH_HOME to fill (default: $TORCH_HOME)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     import torch
 
     home = args.dest or Path(torch.hub.get_dir()).parent
@@ -102,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"export TORCH_HOME={home}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainables.images.prefetch", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
