@@ -25,8 +25,8 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: venv
-	$(PY) sweeps/all_groups.py --local --fresh $(DEMO_ARGS)
-	$(PY) -m analysis runs/smoke-demo
+	$(PY) -m groupsweep run --local --fresh $(DEMO_ARGS)
+	$(PY) -m groupsweep report runs/smoke-demo
 
 test: venv
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope

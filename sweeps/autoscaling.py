@@ -106,7 +106,7 @@ def driver_env() -> dict[str, str]:
     """What a driver joining this cluster needs: its address, token auth, logical GPUs, the node types."""
     if not (STATE / "address").exists():
         raise AutoscaleError(f"no autoscaling cluster is up ({STATE / 'address'} missing): "
-                             f"python -m sweeps.autoscaling up")
+                             f"groupsweep cluster up")
     return {"RAY_ADDRESS": (STATE / "address").read_text().strip(), "RAY_AUTH_MODE": "token",
             LOGICAL_GPUS_ENV: "1", CONFIG_ENV: str(STATE / "config.json")}
 
@@ -132,7 +132,7 @@ def up(max_workers: int = MAX_WORKERS, idle_timeout_minutes: float = IDLE_TIMEOU
 
     if processes.cluster_processes(MARK):
         raise AutoscaleError(f"an autoscaling cluster is already up ({TEMP_DIR}); "
-                             f"python -m sweeps.autoscaling down first")
+                             f"groupsweep cluster down first")
     _ray("get-auth-token", "--generate")  # token auth, as the loopback cluster: the head listens on the network
     port = _free_port()
     address = f"{services.get_node_ip_address()}:{port}"

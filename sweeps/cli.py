@@ -241,7 +241,12 @@ def resume_command(argv: list[str]) -> str:
     import shlex
 
     script = argv[0]
-    program = f"python {os.path.relpath(script)}" if script.endswith(".py") else os.path.basename(script)
+    if script.endswith("__main__.py"):  # python -m groupsweep ...
+        program = f"python -m {os.path.basename(os.path.dirname(script))}"
+    elif script.endswith(".py"):
+        program = f"python {os.path.relpath(script)}"
+    else:  # a console script: groupsweep
+        program = os.path.basename(script)
     args = [a for a in argv[1:] if a not in ("--fresh", "--resume")]
     return " ".join([program, *map(shlex.quote, args), "--resume"])
 

@@ -6,7 +6,7 @@ under it (MLflow's `mlflow.parentRunId` tag). A trial's run holds its searched p
 (params), its per-epoch curves (step = epoch) and, when it ends, its row's final metrics and status (core.ledger:
 the row is the truth, MLflow a view of it). Runs are found again by their tags, so `--resume` continues the sweep's
 run and a resumed trial's run (logging only the epochs it had not logged) instead of making second ones; and so
-does the backfill (`python -m analysis mlflow RUN`), which replays a sweep's rows into MLflow after the fact —
+does the backfill (`groupsweep mlflow RUN`), which replays a sweep's rows into MLflow after the fact —
 what a server that was away missed. Every run carries a note saying so: a run left RUNNING after its sweep ended
 is one whose server stopped answering.
 
@@ -48,7 +48,7 @@ def experiment_name(sweep_id: str) -> str:
 
 
 def backfill_command(sweep_dir: str, uri: str) -> str:
-    return f"python -m analysis mlflow {shlex.quote(str(sweep_dir))} --mlflow {shlex.quote(uri)}"
+    return f"groupsweep mlflow {shlex.quote(str(sweep_dir))} --mlflow {shlex.quote(uri)}"
 
 
 def note(sweep_dir: str, uri: str) -> str:

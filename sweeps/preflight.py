@@ -152,8 +152,8 @@ def check_weights(options: SweepOptions) -> None:
     except DamagedWeights as exc:
         raise ConfigError(str(exc)) from None
     except OSError as exc:
-        raise ConfigError(f"--weights imagenet: {exc}; fetch it where there is internet with `python -m "
-                          f"trainables.images.prefetch --dest DIR` and set TORCH_HOME=DIR, or pass --weights random")
+        raise ConfigError(f"--weights imagenet: {exc}; fetch it where there is internet with `groupsweep weights "
+                          f"prefetch --dest DIR` and set TORCH_HOME=DIR, or pass --weights random")
 
 
 def check_storage(storage: Path | str) -> None:

@@ -27,7 +27,7 @@ class Summary:
                  f"{len(self.failed)} failed; trials: {counts or 'none'}"]
         lines += [f"  failed {key}: {error}" for key, error in sorted(self.failed.items())]
         lines += [self.cluster] if self.cluster else []
-        lines.append(f"results: {self.sweep_dir}  (tables: python -m analysis {self.sweep_dir})")
+        lines.append(f"results: {self.sweep_dir}  (tables: groupsweep report {self.sweep_dir})")
         return "\n".join(lines)
 
 

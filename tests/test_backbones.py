@@ -70,7 +70,7 @@ def test_missing_weights_name_the_file_and_the_fix(tmp_path, monkeypatch):
         backbones.load("resnet18", "imagenet")
     message = str(err.value)
     assert str(tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth") in message
-    assert "python -m trainables.images.prefetch" in message and "\n" not in message
+    assert "groupsweep weights prefetch" in message and "\n" not in message
 
 
 def test_real_mobilenet_weights_load_offline(torch_home):

@@ -390,7 +390,7 @@ def test_a_damaged_weights_file_is_named_and_prefetch_replaces_it(tmp_path, torc
                         "features_svm", "--weights", "imagenet", "--storage", str(tmp_path / "runs"))
     assert_one_line_error(result, f"{damaged}: damaged weights file (100,000 bytes, sha256 ",
                           "its name says b0353104...: a truncated or corrupted download); replace it with "
-                          f"`python -m trainables.images.prefetch mobilenet_v2 --dest {home}`")
+                          f"`groupsweep weights prefetch mobilenet_v2 --dest {home}`")
     assert not (tmp_path / "runs").exists()
 
     # the command itself, offline: its download (torch.hub's, hash-checked) reads the real file by a file:// URL

@@ -6,7 +6,7 @@ accepts and never answers; a real server behind a proxy that freezes at the same
 SIGTERM sent while the frozen proxy holds a call). Each run's time against the plain one is printed (`pytest -s`)
 and held to a generous bound, since other test workers share the machine. What reached the server is read back
 from it directly: each run either ended and equal to its row, or left RUNNING with the note that says how to replay
-the rows; the replay (`python -m analysis mlflow`) then makes every run equal its row, without doubling any.
+the rows; the replay (`groupsweep mlflow`, here as `python -m analysis mlflow`) then makes every run equal its row, without doubling any.
 
 What one machine cannot show: a server across a real network — a firewall that drops packets rather than refusing
 them behaves like the silent socket here, but DNS failures and slow links are not driven.
@@ -69,7 +69,7 @@ def assert_went_on(done: SimpleNamespace, plain: float, what: str) -> None:
     assert "3 ok" in done.out, done.out
     warnings = [line for line in done.err.splitlines() if line.startswith("warning: --mlflow")]
     assert len(warnings) == 1, done.err
-    assert "python -m analysis mlflow " in warnings[0]  # how to send what was not sent
+    assert "groupsweep mlflow " in warnings[0]  # how to send what was not sent
     assert "Traceback" not in done.err, done.err
     print(f"{what}: {done.wall:.1f} s vs {plain:.1f} s without --mlflow: {done.wall / plain:.2f}x")
     assert done.wall <= SLOWER_AT_MOST * plain
@@ -100,7 +100,7 @@ def assert_consistent(uri: str, sweep_dir: Path, complete: bool) -> None:
         row, curve = trials.loc[run.info.run_name], client.get_metric_history(run.info.run_id, "val_acc")
         epochs = list(histories[run.info.run_name]["epoch"])
         if run.info.status == "RUNNING":
-            assert not complete and "python -m analysis mlflow" in run.data.tags[NOTE]
+            assert not complete and "groupsweep mlflow" in run.data.tags[NOTE]
             assert [m.step for m in curve] == epochs[:len(curve)]
             continue
         assert run.info.status == "FINISHED" and run.data.tags["status"] == row["status"] == "ok"

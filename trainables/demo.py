@@ -26,7 +26,7 @@ _FILLER = ("the a of and to in is it that was for on with as by this at from but
            "about more some time when what which their there people would could other than first new").split()
 
 
-def _draw_image(rng: np.random.RandomState, label: int, n_classes: int, size: int = IMAGE_SIZE):
+def draw_image(rng: np.random.RandomState, label: int, n_classes: int, size: int = IMAGE_SIZE):
     from PIL import Image, ImageDraw
 
     # two colour cues per class: the shape's hue, and a dark background of another hue (the golden-ratio step puts
@@ -53,18 +53,6 @@ def _draw_image(rng: np.random.RandomState, label: int, n_classes: int, size: in
     return image
 
 
-def write_cifar_drawings(root: Path, n_classes: int, rng: np.random.RandomState) -> None:
-    """The same drawings at 32 x 32 in CIFAR-100's python format (trainables.images.cifar)."""
-    from trainables.images.cifar import SIDE, write_cifar
-
-    splits = {}
-    for split, per_class in CIFAR_PER_CLASS.items():
-        labels = np.repeat(np.arange(n_classes), per_class)
-        images = np.stack([np.asarray(_draw_image(rng, int(label), n_classes, SIDE)) for label in labels])
-        splits[split] = (images, labels)
-    write_cifar(root, splits, [f"class_{label:02d}" for label in range(n_classes)])
-
-
 def write_images(root: Path, n_classes: int, rng: np.random.RandomState) -> None:
     """An ImageFolder of the drawings, its files named after the dataset (root's name)."""
     for split, per_class in IMAGES_PER_CLASS.items():
@@ -72,7 +60,7 @@ def write_images(root: Path, n_classes: int, rng: np.random.RandomState) -> None
             folder = root / split / f"class_{label:02d}"
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(per_class):
-                _draw_image(rng, label, n_classes).save(folder / f"{root.name}_{i:03d}.jpg", quality=90)
+                draw_image(rng, label, n_classes).save(folder / f"{root.name}_{i:03d}.jpg", quality=90)
 
 
 def write_texts(root: Path, n_classes: int, rng: np.random.RandomState) -> None:

@@ -48,7 +48,7 @@ def load(name: str, weights: str) -> nn.Module:
             raise WeightsError(f"{problem}; replace it with `{replace_command([name], expected.parents[2])}` "
                                f"where there is internet") from None
         raise WeightsError(f"{name}: ImageNet weights not found at {expected} and could not be downloaded "
-                           f"({type(exc).__name__}); run `python -m trainables.images.prefetch {name} --dest DIR` "
+                           f"({type(exc).__name__}); run `groupsweep weights prefetch {name} --dest DIR` "
                            f"where there is internet and set TORCH_HOME=DIR, or pass --weights random") from None
 
 

@@ -174,9 +174,17 @@ class CifarKind:
         return True
 
     def write_demo(self, root: Path, n_classes: int, rng) -> None:
-        from trainables.demo import write_cifar_drawings
+        """The demo's drawings (trainables.demo) at 32 x 32, in CIFAR-100's python format."""
+        import numpy as np
 
-        write_cifar_drawings(root, n_classes, rng)
+        from trainables.demo import CIFAR_PER_CLASS, draw_image
+
+        splits = {}
+        for split, per_class in CIFAR_PER_CLASS.items():
+            labels = np.repeat(np.arange(n_classes), per_class)
+            images = np.stack([np.asarray(draw_image(rng, int(label), n_classes, SIDE)) for label in labels])
+            splits[split] = (images, labels)
+        write_cifar(root, splits, [f"class_{label:02d}" for label in range(n_classes)])
 
 
 CIFAR = CifarKind()

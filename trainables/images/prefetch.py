@@ -56,7 +56,7 @@ def weights_problem(path: Path) -> str | None:
 
 
 def replace_command(names: list[str], torch_home: Path) -> str:
-    return f"python -m trainables.images.prefetch {' '.join(names)} --dest {torch_home}"
+    return f"groupsweep weights prefetch {' '.join(names)} --dest {torch_home}"
 
 
 def prefetch(names: list[str], torch_home: Path, replace_damaged: bool = False) -> list[Path]:
