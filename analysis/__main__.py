@@ -4,7 +4,7 @@ command tree holds them as subcommands; `python -m analysis ...` is the same com
     python -m analysis RESULTS_DIR [--watch [SECONDS]]    a sweep's report under RESULTS_DIR/reports/
     python -m analysis export RESULTS_DIR --out F         every row in one file (and F.history.parquet)
     python -m analysis tensorboard RESULTS_DIR            TensorBoard over the sweep's trials (analysis.tensorboard)
-    python -m analysis mlflow RESULTS_DIR --mlflow URI    the sweep's rows replayed into MLflow (sweeps.mlflow_log)
+    python -m analysis mlflow RESULTS_DIR --mlflow URI    the sweep's rows replayed into MLflow (sweeps.tracking.mlflow_log)
 """
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def add_mlflow_arguments(parser: argparse.ArgumentParser) -> None:
 
 def mlflow(args: argparse.Namespace) -> int:
     """Replay the sweep's rows into MLflow."""
-    from sweeps.mlflow_log import TrackingUnavailable, replay
+    from sweeps.tracking.mlflow_log import TrackingUnavailable, replay
 
     if not args.mlflow:
         print("error: --mlflow URI (or $MLFLOW_TRACKING_URI) is required", file=sys.stderr)

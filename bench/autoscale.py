@@ -1,4 +1,4 @@
-"""Scale from zero on the autoscaling cluster (sweeps.autoscaling: cluster.yaml's worker types, Ray's fake
+"""Scale from zero on the autoscaling cluster (sweeps.cluster.autoscaling: cluster.yaml's worker types, Ray's fake
 multi-node provider): time until every slot runs a trial, and the share of slot-seconds that ran one, with the
 driver's up-front request for its first wave and without it (workers follow Tune's waiting trials alone), side by
 side in one run, each on a fresh cluster with no worker up.
@@ -22,7 +22,7 @@ from pathlib import Path
 import common  # noqa: F401  (puts the project on sys.path)
 
 from core import cluster_use
-from sweeps import autoscaling
+from sweeps.cluster import autoscaling
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,5 +1,5 @@
 """Time from `ray up cluster.local.yaml` to a ready loopback cluster (head + two logical-GPU workers joined),
-then `python -m sweeps.loopback down` and the time until none of the cluster's processes is left (other Ray
+then `python -m sweeps.cluster.loopback down` and the time until none of the cluster's processes is left (other Ray
 processes on the machine are not touched). Needs root (sshd on 127.0.0.x).
 
     python bench/cluster_up.py [--repeats 2]
@@ -12,7 +12,7 @@ import time
 
 import common  # noqa: F401  (puts the project on sys.path)
 
-from sweeps import loopback
+from sweeps.cluster import loopback
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ from common import ROOT  # noqa: F401 - puts the project on sys.path
 
 
 def main() -> None:
-    from sweeps.cost_table import derive, load_cost_table, shares_of
+    from sweeps.cost.table import derive, load_cost_table, shares_of
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="finished sweep folders (local or s3://)")

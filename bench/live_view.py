@@ -23,7 +23,7 @@ from pathlib import Path
 
 import common  # noqa: F401  (puts the project on sys.path)
 
-from sweeps.processes import end_tree
+from sweeps.cluster.processes import end_tree
 from tests.servers import free_port, mlflow_server
 
 ROOT = Path(__file__).resolve().parent.parent

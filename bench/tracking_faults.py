@@ -22,7 +22,7 @@ from pathlib import Path
 
 import common  # noqa: F401  (puts the project on sys.path)
 
-from sweeps.mlflow_log import experiment_name
+from sweeps.tracking.mlflow_log import experiment_name
 from tests.servers import FreezingProxy, SilentServer, free_port, kill_tree, mlflow_server, until_tracked
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""How a sweep used its cluster, from what the driver saw every few seconds (sweeps.cluster_watch): the nodes alive
+"""How a sweep used its cluster, from what the driver saw every few seconds (sweeps.cluster.watch): the nodes alive
 (id, CPUs, GPUs) and the trials running and pending. One file per driver run, `<sweep>/cluster/<start>.json`, read
 here into the figures a course running overnight asks for — when each node joined and left, the largest cluster,
 how long from the first waiting trial until every slot ran one, and the share of slot-seconds that ran a trial —

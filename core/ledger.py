@@ -43,7 +43,7 @@ OUTCOME = {"status": STR, "error": STR, "retries": INT, "node_losses": INT}  # t
 DETAIL = {"best_epoch": INT, "early_stopped": BOOL, "classes": STR, "test_per_class_acc": STR, "test_confusion": STR,
           "skipped_images": INT, "skipped_rows": INT, "skipped_first": STR,  # left out by reading, the first named
           "trained_on_features": BOOL, "features_cached": BOOL, "preset": STR,  # images: how they were sized,
-          "input_side": INT,  # and the side of the backbone's input (sweeps.estimate compares runs by it)
+          "input_side": INT,  # and the side of the backbone's input (sweeps.cost.estimate compares runs by it)
           "search": STR,  # how the trial's configuration was chosen: random (drawn up front) or tpe
           "cudnn_eligible": BOOL, "max_len": INT, "vocab_size": INT, "data_sync_s": FLT,
           "n_train": INT, "n_val": INT, "n_test": INT,  # items actually used, after the budget's caps

@@ -1,4 +1,4 @@
-"""How long a sweep has left, from its own pace: shared by the driver's progress line (sweeps.progress) and the
+"""How long a sweep has left, from its own pace: shared by the driver's progress line (sweeps.tracking.progress) and the
 live report (analysis.live). The pace is the sweep's rate of finished trials since this driver run started, which
 already counts the trials running side by side; it is guessed only once ETA_AFTER trials have finished."""
 from __future__ import annotations

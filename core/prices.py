@@ -1,4 +1,4 @@
-"""What compute costs, for the dry run's estimate (sweeps.estimate) and the report's cost (analysis.cost): AWS
+"""What compute costs, for the dry run's estimate (sweeps.cost.estimate) and the report's cost (analysis.cost): AWS
 on-demand list prices in us-east-1 for the cluster.yaml instance types, and a planning figure for its spot GPU
 workers; pass your own with --price-gpu-hour / --spot-price-gpu-hour / --price-cpu-hour."""
 from __future__ import annotations

@@ -124,7 +124,7 @@ class MethodSpec:
     variants: tuple[str, ...] = ()
     # every hyperparameter its trainables read (core.hparams): a budget's space is checked against it at load
     params: dict[str, Param] = field(default_factory=dict, compare=False, repr=False)
-    # the plan's estimate without a measured run (sweeps.estimate): hours of one trial-epoch (a one-shot method:
+    # the plan's estimate without a measured run (sweeps.cost.estimate): hours of one trial-epoch (a one-shot method:
     # of its one fit) on one A10G-class GPU at the full budget's sizes (a few thousand images at native
     # resolution, up to 14k texts of up to 400 tokens)
     hours_per_epoch: float = 0.01

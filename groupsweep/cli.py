@@ -61,7 +61,7 @@ def _analysis(name: str, part: int) -> Callable:
 
 
 def _add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
-    from sweeps.autoscaling import VERBS, add_arguments
+    from sweeps.cluster.autoscaling import VERBS, add_arguments
 
     parser.add_argument("verb", choices=VERBS, help="up: start it; env: what a driver needs to join it (eval it); "
                                                     "status: its nodes; down: end its processes, and only them")
@@ -73,10 +73,10 @@ def _add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _cluster(args: argparse.Namespace) -> int:
     if args.kind == "autoscaling":
-        from sweeps.autoscaling import run
+        from sweeps.cluster.autoscaling import run
 
         return run(args)
-    from sweeps import loopback
+    from sweeps.cluster import loopback
 
     if args.verb == "env":
         print("\n".join(f"export {k}={v}" for k, v in loopback.cluster_env().items()

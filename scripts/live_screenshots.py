@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sweeps.processes import end_tree  # noqa: E402
+from sweeps.cluster.processes import end_tree  # noqa: E402
 from tests.servers import free_port, wait_for_url  # noqa: E402
 
 LIVE = re.compile(r'data-ended="(\d+)" data-total="(\d+)" data-running="(\d+)"')

@@ -253,8 +253,8 @@ def resume_command(argv: list[str]) -> str:
 
 def dry_run(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | None" = None) -> int:
     """--dry-run: the plan and its price, without Ray, data or storage."""
-    from sweeps import estimate
-    from sweeps.cluster_shape import local_slots, shipped_cluster, this_machine
+    from sweeps.cost import estimate
+    from sweeps.cluster.shape import local_slots, shipped_cluster, this_machine
 
     budget = load_budget(budget_name(args, catalog))
     sweep_id = sweep_id_for(args, budget.name, tag, catalog)

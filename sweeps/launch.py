@@ -1,7 +1,7 @@
 """Stage 4 of a sweep: Ray started on this machine or joined (a cluster), the trials' placement decided from what
 the nodes have (a request no node can satisfy is refused instead of pending forever), and one Ray Tune run over
 the unfinished trials — one ASHA per job (sweeps.scheduling), our progress lines and row bookkeeping
-(sweeps.progress), stopped cleanly by a signal or a storage that refuses writes (sweeps.interrupt)."""
+(sweeps.tracking.progress), stopped cleanly by a signal or a storage that refuses writes (sweeps.interrupt)."""
 from __future__ import annotations
 
 import contextlib
@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from core import store
 from core.plan import Asha, TrialSpec
 from core.registry import METHODS
-from sweeps.cluster_shape import addable_nodes, autoscaling_config, largest_cluster_slots, slots
+from sweeps.cluster.shape import addable_nodes, autoscaling_config, largest_cluster_slots, slots
 from sweeps.interrupt import SignalStop
 from sweeps.options import ConfigError, SweepOptions
 from sweeps.storage import NETWORK_FILESYSTEMS, filesystem_type, other_hosts, storage_problem
@@ -187,13 +187,13 @@ def trial_bundle(spec: TrialSpec) -> dict[str, float]:
 
 @contextlib.contextmanager
 def tracking(options: SweepOptions, stop: SignalStop) -> Iterator[Any]:
-    """--mlflow for the block (sweeps.mlflow_log.Tracking; None without it): its server probed before any trial
+    """--mlflow for the block (sweeps.tracking.mlflow_log.Tracking; None without it): its server probed before any trial
     (a refusal is a ConfigError), its sender given a bounded grace period at the end, a shorter one after a
     signal."""
     if not options.mlflow:
         yield None
         return
-    from sweeps.mlflow_log import Tracking, TrackingUnavailable
+    from sweeps.tracking.mlflow_log import Tracking, TrackingUnavailable
 
     tracker = Tracking(options.mlflow, str(options.sweep_dir), options.sweep_id)
     try:
@@ -223,12 +223,12 @@ def sweep_searcher(options: SweepOptions, trials: list[TrialSpec], run: str) -> 
 def run_tune(options: SweepOptions, trials: list[TrialSpec], stop: SignalStop, tracker: Any = None) -> None:
     from ray import tune
 
-    from sweeps.cluster_watch import ClusterWatch
+    from sweeps.cluster.watch import ClusterWatch
     from sweeps.interrupt import quiet_refusals
-    from sweeps.progress import SweepProgress
+    from sweeps.tracking.progress import SweepProgress
     from sweeps.sweep_folder import sweep_schema
     from sweeps.scheduling import PerJobASHA
-    from sweeps.tensorboard import TrialBoard
+    from sweeps.tracking.tensorboard import TrialBoard
     from trainables.trial import run_trial
 
     schema = sweep_schema(trials)

@@ -33,12 +33,12 @@ class SweepOptions:
     gpus_per_trial: float | None = None
     max_failures: int = 1
     shared_storage: bool = False  # the user vouches that every node sees --storage
-    estimate_from: str | None = None  # a previous sweep whose measured hours estimate this one's (sweeps.estimate)
+    estimate_from: str | None = None  # a previous sweep whose measured hours estimate this one's (sweeps.cost.estimate)
     datasets: Catalog = field(default_factory=Catalog)  # the user's datasets, and course datasets living elsewhere
     test_fraction: float = 0.2  # of a dataset whose files hold no test split (held out here, stratified)
     upfront_request: bool = True  # on an autoscaling cluster, ask for the plan's first wave before Tune starts
     cache: bool = True  # decoded images and features kept on each node for every trial (False: --no-cache)
-    mlflow: str | None = None  # an MLflow tracking URI every trial is logged to (sweeps.mlflow_log)
+    mlflow: str | None = None  # an MLflow tracking URI every trial is logged to (sweeps.tracking.mlflow_log)
     command: str | None = None  # the command that continues this sweep (--resume), shown when its driver is gone
 
     def __post_init__(self) -> None:

@@ -102,10 +102,10 @@ def describe_data(facts: dict[str, DatasetFacts]) -> dict[str, dict]:
 
 
 def plan_estimate(options: SweepOptions, placement: Placement) -> dict:
-    """The plan's estimated trial hours and price (sweeps.estimate), and on an autoscaling cluster how many of its
+    """The plan's estimated trial hours and price (sweeps.cost.estimate), and on an autoscaling cluster how many of its
     workers the plan keeps busy, recorded in sweep.json for the report."""
-    from sweeps import estimate
-    from sweeps.cluster_shape import autoscaling_config
+    from sweeps.cost import estimate
+    from sweeps.cluster.shape import autoscaling_config
 
     plans = estimate.plan_jobs(list(options.jobs), options.budget, options.estimate_from, placement.gpus,
                                demo=options.demo)

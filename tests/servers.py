@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator
 
-from sweeps.processes import end_tree
+from sweeps.cluster.processes import end_tree
 
 
 def free_port() -> int:

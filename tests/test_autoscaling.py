@@ -1,4 +1,4 @@
-"""The autoscaling cluster of sweeps.autoscaling (cluster.yaml's own worker types through Ray's fake multi-node
+"""The autoscaling cluster of sweeps.cluster.autoscaling (cluster.yaml's own worker types through Ray's fake multi-node
 provider, autoscaler v2) and what a course on AWS meets on it: scaling up from no worker, scaling down after the
 idle timeout, spot workers reclaimed mid-trial, and a stopped driver's standing request released.
 
@@ -22,7 +22,7 @@ import yaml
 
 from core import cluster_use
 from core.results import load_trials
-from sweeps import autoscaling
+from sweeps.cluster import autoscaling
 from tests.clusters import epochs_of, rows, running_at, wait_for
 from tests.conftest import ROOT, SHARED_DATA
 

@@ -94,7 +94,7 @@ def test_a_sweep_with_rows_is_refused_before_ray_starts(tmp_path):
 
 
 def test_a_local_plan_describes_this_machine():
-    from sweeps.cluster_shape import this_machine
+    from sweeps.cluster.shape import this_machine
 
     machine = this_machine()
     done = run_main("--local", "--groups", "P1G3", "--dry-run", "--cpus-per-trial", "1")

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from core.results import load_manifest, load_trials
-from sweeps import loopback
+from sweeps.cluster import loopback
 from tests.clusters import epochs_of, ledger_still, rows, running_at, wait_for
 from tests.conftest import ROOT, SHARED_DATA
 from core import ledger
@@ -190,7 +190,7 @@ print("canary still up", ray.get(f.remote()), flush=True)
 
 def test_down_ends_this_clusters_processes_and_no_other(cluster, tmp_path):
     """Last in the module: a local Ray of another user on the same machine (a local sweep) outlives
-    `python -m sweeps.loopback down` and still runs tasks; none of the cluster's processes is left. A cluster of
+    `python -m sweeps.cluster.loopback down` and still runs tasks; none of the cluster's processes is left. A cluster of
     real machines would show the same only on its own nodes: here every node and the canary share one kernel."""
     go = tmp_path / "go"
     canary = subprocess.Popen([sys.executable, "-c", CANARY, str(go)], stdout=subprocess.PIPE, text=True,

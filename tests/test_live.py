@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from core.results import load_histories, load_manifest, load_trials
-from sweeps.processes import end_tree
+from sweeps.cluster.processes import end_tree
 from tests.conftest import ROOT, TINY
 from tests.servers import free_port, mlflow_server, wait_for_url
 
@@ -158,7 +158,7 @@ def test_mlflow_holds_one_run_per_trial_equal_to_its_row(watched):
 def test_a_new_driver_continues_the_sweeps_and_trials_runs(watched):
     """What --resume's driver (and the replay) does: the same sweep run and trial runs found again by their tags,
     and epochs already logged not logged twice."""
-    from sweeps.mlflow_log import MlflowWriter, TrialFacts
+    from sweeps.tracking.mlflow_log import MlflowWriter, TrialFacts
 
     client, runs, sweeps = trial_runs(watched.uri, "live")
     again = MlflowWriter(watched.uri, str(watched.run), "live")
@@ -177,7 +177,7 @@ def test_a_new_driver_continues_the_sweeps_and_trials_runs(watched):
 
 
 def test_replaying_the_rows_into_the_server_that_saw_them_live_changes_nothing(watched):
-    from sweeps.mlflow_log import replay
+    from sweeps.tracking.mlflow_log import replay
 
     client, runs, _ = trial_runs(watched.uri, "live")
     curves = {r.info.run_name: client.get_metric_history(r.info.run_id, "val_acc") for r in runs}

@@ -17,7 +17,7 @@ import pytest
 from analysis.live import DriverWatch
 from core import store
 from sweeps.lock import lock_location
-from sweeps.sidechannel import Sender
+from sweeps.tracking.sidechannel import Sender
 from tests.conftest import ROOT, run_main
 from tests.test_bad_input import assert_one_line_error
 

@@ -43,8 +43,8 @@ def test_the_planner_builds_typed_specs_that_survive_tunes_config(tmp_path, demo
 
 def test_every_named_budget_loads_and_a_shared_gpu_is_priced_slower():
     """Named budgets (gpu_check included) pass the load-time checks; the default estimate of a trial on a quarter of
-    a card is its time alone times the measured sharing slowdown (sweeps.estimate.SHARED_GPU_SLOWDOWN)."""
-    from sweeps import estimate
+    a card is its time alone times the measured sharing slowdown (sweeps.cost.estimate.SHARED_GPU_SLOWDOWN)."""
+    from sweeps.cost import estimate
     from sweeps.budgets import list_budgets
 
     assert {"full", "smoke", "text_cpu", "gpu_check"} <= set(list_budgets())
@@ -102,7 +102,7 @@ def test_no_cache_decodes_and_extracts_in_every_trial(demo_root, make_options):
 def test_the_progress_line_ends_with_elapsed_and_remaining_time():
     """The remaining time is the sweep's pace so far (finished trials per second, trials side by side included)
     applied to the trials left, shown once three have finished; none on the last line."""
-    from sweeps.progress import eta
+    from sweeps.tracking.progress import eta
 
     assert eta(35.0, 2, 8) == "   0:35 elapsed"
     assert eta(60.0, 3, 8) == "   1:00 elapsed, ~1:40 left"  # 20 s a trial, 5 to go
@@ -156,8 +156,8 @@ def test_the_estimator_reads_a_measured_cost_table_and_falls_back_stated(tmp_pat
     ignores a GPU table; a malformed table is one line naming the file and the field."""
     import pytest
 
-    from sweeps import estimate
-    from sweeps.cost_table import CostTableError, load_cost_table
+    from sweeps.cost import estimate
+    from sweeps.cost.table import CostTableError, load_cost_table
 
     (tmp_path / "test.yaml").write_text(COST_TABLE)
     budget = load_budget("full")

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from core.results import load_histories, load_trials
-from sweeps.mlflow_log import NOTE, experiment_name
+from sweeps.tracking.mlflow_log import NOTE, experiment_name
 from tests.clusters import rows
 from tests.conftest import ROOT, TINY
 from tests.servers import FreezingProxy, SilentServer, free_port, kill_tree, mlflow_server, until_tracked

@@ -179,8 +179,8 @@ def test_estimate_from_a_finished_run_uses_its_measured_hours(finished_sweep):
     epochs cost twice; a run that is no guide is refused in one line: CPU trials for a GPU plan, 32-px images for
     64-px ones, demo data for the real files."""
     from core.ledger import job_key
-    from sweeps import estimate
-    from sweeps.cost_table import derive
+    from sweeps.cost import estimate
+    from sweeps.cost.table import derive
 
     options, _ = finished_sweep
     budget, run = options.budget, options.sweep_dir

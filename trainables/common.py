@@ -110,5 +110,5 @@ def seed_everything(seed: int) -> None:
 
 def skipped_facts(column: str, skipped: Sequence[str]) -> dict:
     """A row's record of what a trial's data reading left out (unreadable images, empty texts): how many, and the
-    first by name, which the driver shows once per dataset (sweeps.progress)."""
+    first by name, which the driver shows once per dataset (sweeps.tracking.progress)."""
     return {column: len(skipped), "skipped_first": str(skipped[0]) if len(skipped) else None}

@@ -4,11 +4,11 @@ The autoscaler (v2, what `ray up` runs since Ray 2.50) starts a worker "node" â€
 processes â€” when trials wait, with the resources cluster.yaml's worker types declare (their GPUs logical), and ends
 it after the idle timeout.
 
-    python -m sweeps.autoscaling up [--max-workers 2] [--idle-timeout-minutes 0.5]
-    eval "$(python -m sweeps.autoscaling env)"     # RAY_ADDRESS and what a driver needs to join
+    python -m sweeps.cluster.autoscaling up [--max-workers 2] [--idle-timeout-minutes 0.5]
+    eval "$(python -m sweeps.cluster.autoscaling env)"     # RAY_ADDRESS and what a driver needs to join
     python sweeps/all_groups.py --gpus-per-trial 0.25 ...
-    python -m sweeps.autoscaling status
-    python -m sweeps.autoscaling down              # ends this cluster's processes, and only them
+    python -m sweeps.cluster.autoscaling status
+    python -m sweeps.cluster.autoscaling down              # ends this cluster's processes, and only them
 
 Only `max_workers` and `idle_timeout_minutes` differ from cluster.yaml (lowered for this machine's cores, never
 raised); every worker type keeps its resources, `min_workers` and the cluster's `upscaling_speed`. What one machine
@@ -31,11 +31,11 @@ from pathlib import Path
 
 import yaml
 
-from sweeps import processes
-from sweeps.cluster_shape import AUTOSCALING_CONFIG_ENV as CONFIG_ENV
+from sweeps.cluster import processes
+from sweeps.cluster.shape import AUTOSCALING_CONFIG_ENV as CONFIG_ENV
 from trainables.trial import LOGICAL_GPUS_ENV
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_YAML = ROOT / "cluster.yaml"
 TEMP_DIR = "/tmp/ray-gs-autoscale"  # every process of this cluster names it (how `down` finds them)
 MARK = re.compile(re.escape(TEMP_DIR) + r"(?![\w.-])")
@@ -268,7 +268,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m sweeps.autoscaling", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m sweeps.cluster.autoscaling", description=__doc__.splitlines()[0])
     add_arguments(parser)
     sys.exit(run(parser.parse_args(argv)))
 

@@ -3,7 +3,7 @@
 An estimate per trial comes from a previous sweep's measured rows when one is given (`--estimate-from RUN`: the
 mean wall time of that run's trials of the same job, else of the same method, scaled by the training items x epochs
 this plan's trials will see against what those trials saw), else from the newest measured cost table for the
-plan's device (sweeps/costs/*.yaml, sweeps.cost_table: ms per training item per epoch on a named card, alone and
+plan's device (sweeps/costs/*.yaml, sweeps.cost.table: ms per training item per epoch on a named card, alone and
 shared), or else from a stated default per method (MethodSpec.hours_per_epoch: full-size course data on one GPU,
 times SHARED_GPU_SLOWDOWN when trials share a card); each job's line says which.
 A run that is not comparable is refused in one line rather than scaled: trials on CPUs pricing a plan on GPUs (or
@@ -22,7 +22,7 @@ from core.prices import SPOT_SOURCE, Prices
 from sweeps.budgets import Budget
 from core.course import Job
 from core.registry import BACKBONES, DATASETS, METHODS
-from sweeps.cost_table import COST_DIR, CostTable, table_for
+from sweeps.cost.table import COST_DIR, CostTable, table_for
 from sweeps.options import ConfigError
 
 # A trial on a share of a card runs slower than alone: 4 per card (0.25 GPU), the worst of bench/gpu_sharing.py's
@@ -209,7 +209,7 @@ def estimate_source(plans: list[JobPlan], run: str | None) -> str:
 def busy_workers(trials: int, cpus: float, gpus: float, config: dict) -> str:
     """How many of the cluster's workers the plan keeps busy: its trials are independent (random search and a
     per-job ASHA), so they fill every slot until the last wave."""
-    from sweeps.cluster_shape import addable_nodes, largest_cluster_slots, slots
+    from sweeps.cluster.shape import addable_nodes, largest_cluster_slots, slots
 
     types = addable_nodes(config)
     if not types or not gpus:

@@ -1,6 +1,6 @@
 """The shape of the cluster a sweep runs on, read from its autoscaling config (no Ray needed): the worker types the
 autoscaler may start, how many trials each holds, and the largest cluster it may build — for the trials'
-placement and the up-front request (sweeps.launch) and the dry run's count of busy workers (sweeps.estimate)."""
+placement and the up-front request (sweeps.launch) and the dry run's count of busy workers (sweeps.cost.estimate)."""
 from __future__ import annotations
 
 import os
@@ -9,8 +9,8 @@ from pathlib import Path
 
 from core.cluster_use import slots
 
-AUTOSCALING_CONFIG_ENV = "GROUPSWEEP_AUTOSCALING_CONFIG"  # set by sweeps.autoscaling for its drivers
-SHIPPED = Path(__file__).resolve().parent.parent / "cluster.yaml"
+AUTOSCALING_CONFIG_ENV = "GROUPSWEEP_AUTOSCALING_CONFIG"  # set by sweeps.cluster.autoscaling for its drivers
+SHIPPED = Path(__file__).resolve().parents[2] / "cluster.yaml"
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class NodeType:
 
 
 def autoscaling_config() -> dict:
-    """The cluster's autoscaling config — $GROUPSWEEP_AUTOSCALING_CONFIG (sweeps.autoscaling), else
+    """The cluster's autoscaling config — $GROUPSWEEP_AUTOSCALING_CONFIG (sweeps.cluster.autoscaling), else
     ~/ray_bootstrap_config.yaml, where `ray up` leaves it on the head that runs the driver — or {} (a fixed
     cluster)."""
     import yaml

@@ -27,7 +27,7 @@ from core import yamlfile
 from core.course import Job
 from core.registry import BACKBONES, METHODS
 
-COST_DIR = Path(__file__).parent / "costs"
+COST_DIR = Path(__file__).resolve().parents[1] / "costs"
 SHARES = ("alone", "shared")  # one trial per card; the full budget's 0.25 GPU per trial
 
 

@@ -9,7 +9,7 @@ the rest of the run with one warning line saying what was not sent and how to se
 blocked in the network when the driver leaves is simply abandoned.
 
 The service's own client must bound each call in time (MLflow's: a short request timeout and few retries,
-sweeps.mlflow_log), since a thread blocked in a call cannot be interrupted; `outage_s` bounds the rest.
+sweeps.tracking.mlflow_log), since a thread blocked in a call cannot be interrupted; `outage_s` bounds the rest.
 """
 from __future__ import annotations
 

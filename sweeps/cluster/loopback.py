@@ -2,9 +2,9 @@
 machine, over SSH to 127.0.0.x. The cluster tests and bench/cluster_up.py use it; so can a user who wants to try
 cluster mode on a laptop:
 
-    python -m sweeps.loopback up      # sshd + token + ray up, then wait until both workers joined
-    python -m sweeps.loopback status
-    python -m sweeps.loopback down    # ends this cluster's processes, and only them
+    python -m sweeps.cluster.loopback up      # sshd + token + ray up, then wait until both workers joined
+    python -m sweeps.cluster.loopback status
+    python -m sweeps.cluster.loopback down    # ends this cluster's processes, and only them
 
 `down` does not run `ray down`: that runs a bare `ray stop` on the head, which ends every Ray process on the
 machine (a local sweep's too). Every node of this cluster has its own temp dir (`/tmp/ray-<node ip>`, set in
@@ -22,9 +22,9 @@ import sys
 import time
 from pathlib import Path
 
-from sweeps import processes
+from sweeps.cluster import processes
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "cluster.local.yaml"
 HEAD = "127.0.0.10:6379"
 WORKERS = ("127.0.0.2", "127.0.0.3")
@@ -147,7 +147,7 @@ def run(verb: str) -> int:
 def main() -> None:
     verb = sys.argv[1] if len(sys.argv) > 1 else "status"
     if verb not in VERBS:
-        sys.exit(f"usage: python -m sweeps.loopback {'|'.join(VERBS)}")
+        sys.exit(f"usage: python -m sweeps.cluster.loopback {'|'.join(VERBS)}")
     sys.exit(run(verb))
 
 
