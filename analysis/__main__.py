@@ -4,7 +4,7 @@ command tree holds them as subcommands; `python -m analysis ...` is the same com
     python -m analysis RESULTS_DIR [--watch [SECONDS]]    a sweep's report under RESULTS_DIR/reports/
     python -m analysis export RESULTS_DIR --out F         every row in one file (and F.history.parquet)
     python -m analysis tensorboard RESULTS_DIR            TensorBoard over the sweep's trials (analysis.tensorboard)
-    python -m analysis mlflow RESULTS_DIR --mlflow URI    the sweep's rows replayed into MLflow (sweeps.tracking.mlflow_log)
+    python -m analysis mlflow RESULTS_DIR --mlflow URI    the sweep's rows replayed into MLflow
 """
 from __future__ import annotations
 
@@ -141,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     name = argv[0] if argv[:1] and argv[0] in (*COMMANDS, "tensorboard") else "report"
     description, add_arguments, run = command(name)
     prog = "python -m analysis" + ("" if name == "report" and argv[:1] != ["report"] else f" {name}")
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    others = "" if name != "report" else ("other commands: python -m analysis {watch,export,tensorboard,mlflow} --help; "
+                                          "all of them, and the sweeps: groupsweep --help")
+    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=others)
     add_arguments(parser)
     return run(parser.parse_args(argv[1:] if name != "report" or argv[:1] == ["report"] else argv))
 

@@ -1,7 +1,7 @@
 """`python -m analysis tensorboard RUN`: TensorBoard over a sweep's trials, running or finished, local or in a bucket.
 
-The driver writes one TensorBoard run per trial into `<sweep>/tune/<trial id>` (sweeps.tracking.tensorboard). A local sweep
-is read in place (`tensorboard --logdir RUN/tune` is the same thing). TensorBoard cannot read S3 without an extra
+The driver writes one TensorBoard run per trial into `<sweep>/tune/<trial id>` (sweeps.tracking.tensorboard). A
+local sweep is read in place (`tensorboard --logdir RUN/tune` is the same thing). TensorBoard cannot read S3 without an extra
 filesystem plugin (tensorflow-io), so a bucket's event files are mirrored into a local folder first, and again every
 `--every` seconds while TensorBoard runs; the bucket holds what Tune has uploaded from the driver so far (it syncs
 its driver's files at each checkpoint and at least every 5 minutes), so a bucket sweep's view lags by that much.

@@ -1,5 +1,6 @@
-"""The folders are the layers: core <- trainables <- sweeps <- analysis <- groupsweep (the command) / bench. Every import (module level or inside
-a function) points down or stays in its own package; an arrow up would let a low layer change with a high one."""
+"""The folders are the layers: core <- trainables <- sweeps <- analysis <- groupsweep (the command) / bench. Every
+import (module level or inside a function) points down or stays in its own package; an arrow up would let a low
+layer change with a high one."""
 from __future__ import annotations
 
 import ast

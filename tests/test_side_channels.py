@@ -6,7 +6,8 @@ accepts and never answers; a real server behind a proxy that freezes at the same
 SIGTERM sent while the frozen proxy holds a call). Each run's time against the plain one is printed (`pytest -s`)
 and held to a generous bound, since other test workers share the machine. What reached the server is read back
 from it directly: each run either ended and equal to its row, or left RUNNING with the note that says how to replay
-the rows; the replay (`groupsweep mlflow`, here as `python -m analysis mlflow`) then makes every run equal its row, without doubling any.
+the rows; the replay (`groupsweep mlflow`, here as `python -m analysis mlflow`) then makes every run equal its row,
+without doubling any.
 
 What one machine cannot show: a server across a real network — a firewall that drops packets rather than refusing
 them behaves like the silent socket here, but DNS failures and slow links are not driven.

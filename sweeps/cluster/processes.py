@@ -1,8 +1,8 @@
 """Ending processes by PID: a local Ray cluster's, and only them: those whose command line names the cluster's own temp
 dir (each daemon and `ray start` carries it), and their descendants (workers retitle themselves `ray::...` and lose
 their arguments) — never `ray stop`, which ends every Ray process on the machine, and never this process or its
-ancestors (a driver may end its own cluster), used by sweeps.cluster.loopback and sweeps.cluster.autoscaling; and a server a
-command started (`end_tree`: TensorBoard, MLflow, their workers)."""
+ancestors (a driver may end its own cluster), used by sweeps.cluster.loopback and sweeps.cluster.autoscaling; and a
+server a command started (`end_tree`: TensorBoard, MLflow, their workers)."""
 from __future__ import annotations
 
 import contextlib

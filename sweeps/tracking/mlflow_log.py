@@ -1,5 +1,6 @@
 """`--mlflow URI` (or $MLFLOW_TRACKING_URI): every trial of the sweep as an MLflow run, through MLflow's own client,
-sent off the driver's loop (sweeps.tracking.sidechannel) so that a tracking server that dies or stalls never costs a trial.
+sent off the driver's loop (sweeps.tracking.sidechannel) so that a tracking server that dies or stalls never costs
+a trial.
 
 One experiment per sweep (named `groupsweep/<sweep id>`), one parent run for the sweep and one run per trial nested
 under it (MLflow's `mlflow.parentRunId` tag). A trial's run holds its searched parameters and its job's facts
@@ -33,7 +34,8 @@ from sweeps.tracking.sidechannel import GRACE_S, STOP_GRACE_S, Sender, first_lin
 FINAL = tuple(ledger.METRICS) + ("wall_s", "fit_s", "eval_s", "items_per_s", "retries", "node_losses")  # a row's
 PROBE_S = 8.0  # the start's probe waits this long for an answer
 # MLflow's client retries a failed request 7 times with backoff and waits 120 s for each answer (minutes per call);
-# the sender bounds the rest (sweeps.tracking.sidechannel), so each call may take ~11 s at most. A user's own settings win.
+# the sender bounds the rest (sweeps.tracking.sidechannel), so each call may take ~11 s at most. A user's own
+# settings win.
 HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "5", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
                "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0"}
 NOTE = "mlflow.note.content"  # the run's description in MLflow's UI
