@@ -197,18 +197,20 @@ def _watch(sweep_dir: str, every: float, build: Any) -> int:
     from core.results import ResultsError, load_manifest, load_trials
 
     drivers = DriverWatch()
-    last_stamp, last_built, stopped_since = None, 0.0, None
-    status, trials = None, pd.DataFrame(columns=["trial_id", "status", "finished_utc"])
+    last_files = last_stamp = trials = None
+    last_built, stopped_since, status = 0.0, None, None
     while True:
         started = time.monotonic()
+        stale = started - last_built >= STALE_S
         try:
             manifest = load_manifest(sweep_dir)
-            alive = drivers.state(sweep_dir, manifest, trials).alive
-            stamp = tuple(store.folder_stamp(store.join(sweep_dir, name)) for name in ("trials", "cluster")) \
-                + (alive,)
-            if stamp != last_stamp or started - last_built >= STALE_S:
-                trials = load_trials(sweep_dir, manifest)
-                status = live_status(manifest, trials, sweep_dir, driver=drivers.state(sweep_dir, manifest, trials))
+            files = tuple(store.folder_stamp(store.join(sweep_dir, name)) for name in ("trials", "cluster"))
+            if trials is None or files != last_files or stale:  # rows read only when some changed
+                trials, last_files = load_trials(sweep_dir, manifest), files
+            driver = drivers.state(sweep_dir, manifest, trials)
+            stamp = files + (driver.alive,)
+            if stamp != last_stamp or stale:
+                status = live_status(manifest, trials, sweep_dir, driver=driver)
                 build(status)
                 print(status.line(), flush=True)
                 last_stamp, last_built = stamp, started

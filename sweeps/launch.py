@@ -37,14 +37,22 @@ class Placement:
 
 
 @contextlib.contextmanager
-def ray_session(options: SweepOptions) -> Iterator[Placement]:
-    """Ray for the length of the block (started here, or the cluster joined) and the trials' placement."""
+def ray_session(options: SweepOptions, stop: SignalStop | None = None) -> Iterator[Placement]:
+    """Ray for the length of the block (started here, or the cluster joined) and the trials' placement. With
+    `stop`, its signal handlers are put back once Ray has started and again once it has shut down: Ray's core
+    worker installs its own SIGTERM handler when it starts, and shutting down restores the default action — a
+    signal during what follows (the tracker's flush, the summary) must still stop the sweep in one line."""
     import ray
 
     try:
-        yield connect(options)
+        placement = connect(options)
+        if stop is not None:
+            stop.install()
+        yield placement
     finally:
         ray.shutdown()
+        if stop is not None:
+            stop.install()
 
 
 def connect(options: SweepOptions) -> Placement:
@@ -203,7 +211,6 @@ def tracking(options: SweepOptions, stop: SignalStop) -> Iterator[Any]:
     try:
         yield tracker
     finally:
-        stop.install()  # ray.shutdown() put back the default SIGTERM action: a signal must still win the flush
         tracker.close(stopped=stop.received is not None)
 
 

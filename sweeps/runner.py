@@ -37,8 +37,7 @@ def run_sweep(options: SweepOptions) -> Summary:
         # --mlflow's server probed before the lock is taken: a refusal leaves nothing behind
         with tracking(options, stop) as tracker, DriverLock(options.storage, options.sweep_id):
             open_sweep(options)
-            with ray_session(options) as placement:
-                stop.install()  # again: starting Ray put its own SIGTERM handler in place
+            with ray_session(options, stop) as placement:
                 trials = plan_trials(options, facts, placement)
                 todo = prepare_sweep_dir(options, trials, plan_estimate(options, placement), describe_data(facts),
                                          facts)

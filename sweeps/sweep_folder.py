@@ -66,11 +66,10 @@ def write_splits(options: SweepOptions, facts: dict[str, Any]) -> None:
 
 def prepare_sweep_dir(options: SweepOptions, trials: list[TrialSpec], estimate: dict | None = None,
                       datasets: dict[str, dict] | None = None, facts: dict[str, Any] | None = None) -> list[TrialSpec]:
-    """Create or reuse the results folder and write the plan (sweep.json, then each held-out split's manifest from
-    the datasets' `facts`); returns the trials still to run."""
+    """Create or reuse the results folder (open_sweep has refused a sweep with rows unless --resume) and write the
+    plan (sweep.json, then each held-out split's manifest from the datasets' `facts`); returns the trials still to
+    run."""
     sweep_dir = options.sweep_dir
-    if not options.resume:
-        refuse_rows(options)
     manifest = {"sweep_id": options.sweep_id, **plan_fields(options), "demo_data": options.demo,
                 "command": options.command,  # how to continue it (analysis.live says so once its driver is gone)
                 "trials": [t.trial_id for t in trials],

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import os
 import shlex
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -203,17 +204,15 @@ class MlflowWriter:
                               tags=[RunTag(k, v) for k, v in tags.items()])
         self.client.set_terminated(run, status="FAILED" if status == "error" else "FINISHED")
 
-    def finish_from_row(self, facts: TrialFacts) -> None:
+    def finish_from_row(self, facts: TrialFacts, failed: bool = False) -> None:
         """finish() with the trial's stored row, read now (the live path: off the driver's loop)."""
-        self.finish(facts, ledger.read_row(self.sweep_dir, facts.trial_id, self.schema), failed=False)
+        self.finish(facts, ledger.read_row(self.sweep_dir, facts.trial_id, self.schema), failed)
 
     def close_sweep(self) -> None:
         self.client.set_terminated(self.parent, "FINISHED")
 
 
 def _now_ms() -> int:
-    import time
-
     return int(time.time() * 1000)
 
 
@@ -252,9 +251,7 @@ class MlflowLog(tune.Callback):
         self._send(self.writer.finish_from_row, self._facts(trial))
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
-        facts = self._facts(trial)
-        self._send(lambda: self.writer.finish(facts, ledger.read_row(self.writer.sweep_dir, facts.trial_id,
-                                                                     self.writer.schema), failed=True))
+        self._send(self.writer.finish_from_row, self._facts(trial), True)
 
     def on_experiment_end(self, trials, **info) -> None:
         self.sender.send(self.writer.close_sweep)
