@@ -2,6 +2,7 @@
 command tree holds them as subcommands; `python -m analysis ...` is the same commands on their own):
 
     python -m analysis RESULTS_DIR [--watch [SECONDS]]    a sweep's report under RESULTS_DIR/reports/
+    python -m analysis status RESULTS_DIR                 where it stands; exit 0 once nothing is left to run
     python -m analysis export RESULTS_DIR --out F         every row in one file (and F.history.parquet)
     python -m analysis tensorboard RESULTS_DIR            TensorBoard over the sweep's trials (analysis.tensorboard)
     python -m analysis mlflow RESULTS_DIR --mlflow URI    the sweep's rows replayed into MLflow
@@ -115,11 +116,42 @@ def mlflow(args: argparse.Namespace) -> int:
     return 0
 
 
+NOT_STARTED = 3  # `status`'s exit code for a sweep without a plan
+
+
+def add_status_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results_dir", help=RESULTS_HELP)
+
+
+def status(args: argparse.Namespace) -> int:
+    """Where a sweep stands, in one line; exit 0 when --resume would have nothing left to run (every planned trial
+    ok or stopped), 1 while some are left, 3 when it has not started (no plan yet). A Slurm job
+    (sweeps.cluster.slurm) ends at once on 0, and resumes the sweep on 1."""
+    from analysis.live import DriverWatch, live_status
+    from core.ledger import FINISHED
+    from core.results import load_manifest, load_trials
+
+    if store.read_text(store.join(args.results_dir, "sweep.json")) is None:
+        print(f"{args.results_dir}: not started (no sweep.json)")
+        return NOT_STARTED
+    manifest = load_manifest(args.results_dir)
+    trials = load_trials(args.results_dir, manifest)
+    live = live_status(manifest, trials, args.results_dir,
+                       driver=DriverWatch().state(args.results_dir, manifest, trials))
+    planned = set(manifest.get("trials") or [])
+    finished = set(trials.loc[trials["status"].isin(FINISHED), "trial_id"]) if len(trials) else set()
+    left = len(planned - finished)
+    print(f"{live.line()}; {'finished' if not left else f'{left} trial(s) left for --resume'}")
+    return 0 if not left else 1
+
+
 # name -> (description, add_arguments, run); the report is the default (`python -m analysis RUN`)
 COMMANDS = {
     "report": ("a sweep's report: index.html, report.md and CSV tables", add_report_arguments, report),
     "watch": ("rewrite a sweep's report while it runs, until it ends or no driver holds it", add_watch_arguments,
               report),
+    "status": ("where a sweep stands, in one line: exit 0 when every planned trial has finished, 1 while some "
+               "are left for --resume, 3 when it has not started", add_status_arguments, status),
     "export": ("one compacted Parquet file of a sweep's rows, plus its history", add_export_arguments, export),
     "mlflow": ("replay a sweep's rows into MLflow: one run per trial, as --mlflow logs them live (what a tracking "
                "server that was away missed; runs already there are continued, never doubled)",
@@ -141,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     name = argv[0] if argv[:1] and argv[0] in (*COMMANDS, "tensorboard") else "report"
     description, add_arguments, run = command(name)
     prog = "python -m analysis" + ("" if name == "report" and argv[:1] != ["report"] else f" {name}")
-    others = "" if name != "report" else ("other commands: python -m analysis {watch,export,tensorboard,mlflow} --help; "
-                                          "all of them, and the sweeps: groupsweep --help")
+    others = "" if name != "report" else ("other commands: python -m analysis {watch,status,export,tensorboard,mlflow} "
+                                          "--help; all of them, and the sweeps: groupsweep --help")
     parser = argparse.ArgumentParser(prog=prog, description=description, epilog=others)
     add_arguments(parser)
     return run(parser.parse_args(argv[1:] if name != "report" or argv[:1] == ["report"] else argv))

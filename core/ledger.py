@@ -45,6 +45,7 @@ DETAIL = {"best_epoch": INT, "early_stopped": BOOL, "classes": STR, "test_per_cl
           "trained_on_features": BOOL, "features_cached": BOOL, "preset": STR,  # images: how they were sized,
           "input_side": INT,  # and the side of the backbone's input (sweeps.cost.estimate compares runs by it)
           "search": STR,  # how the trial's configuration was chosen: random (drawn up front) or tpe
+          "gpu_ids": STR,  # the GPUs Ray gave the trial (trainables.trial.assigned_gpus)
           "cudnn_eligible": BOOL, "max_len": INT, "vocab_size": INT, "data_sync_s": FLT,
           "n_train": INT, "n_val": INT, "n_test": INT,  # items actually used, after the budget's caps
           "n_train_files": INT, "n_test_files": INT,  # what the dataset's files hold (the driver's preflight)

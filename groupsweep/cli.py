@@ -96,6 +96,8 @@ COMMANDS = (
             _analysis("report", 2)),
     Command("watch", "rewrite a sweep's report while it runs, until it ends or no driver holds it",
             _analysis("watch", 1), _analysis("watch", 2)),
+    Command("status", "where a sweep stands, in one line (exit 0: finished, 1: trials left, 3: not started)",
+            _analysis("status", 1), _analysis("status", 2)),
     Command("tensorboard", "TensorBoard over a sweep's trials (curves per epoch, HParams)",
             _analysis("tensorboard", 1), _analysis("tensorboard", 2)),
     Command("export", "one Parquet file of a sweep's rows, plus its history", _analysis("export", 1),
@@ -107,6 +109,9 @@ COMMANDS = (
     Command("weights prefetch", "download the backbones' ImageNet weights into TORCH_HOME (a node without internet "
             "reads them there)", _sweeps("trainables.images.prefetch", "add_arguments"),
             _sweeps("trainables.images.prefetch", "run")),
+    Command("slurm", "a sweep as Slurm batch jobs: writes (--submit: submits) an sbatch script that starts the job's "
+            "own Ray and continues the sweep across time limits (--chain N, --requeue)",
+            _sweeps("sweeps.cluster.slurm", "add_arguments"), _sweeps("sweeps.cluster.slurm", "run")),
     Command("cluster", "a cluster on this machine: cluster.yaml's autoscaler (simulated workers) or the loopback "
             "`ray up`", _add_cluster_arguments, _cluster),
 )

@@ -39,6 +39,17 @@ def selection_tag(groups: list[Group], part: int | None) -> str:
     return "_".join(names) if len(names) <= 4 else f"{len(names)}groups-{derive_seed(*names):08x}"
 
 
+def sweep_name(args: argparse.Namespace) -> str:
+    """The sweep id `run` would use for these options (--sweep-id, else from the budget, data and selection)."""
+    from sweeps.cli import budget_name, sweep_id_for
+    from sweeps.budgets import load_budget
+
+    groups = parse_groups(args.groups, (args.part,) if args.part else (1, 2))
+    catalog = load_catalog(args.datasets_file)
+    budget = load_budget(budget_name(args, catalog))
+    return sweep_id_for(args, budget.name, selection_tag(groups, args.part), catalog)
+
+
 def run(args: argparse.Namespace) -> int:
     groups = parse_groups(args.groups, (args.part,) if args.part else (1, 2))
     catalog = load_catalog(args.datasets_file)  # its course: entries say where course datasets live

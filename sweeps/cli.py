@@ -236,9 +236,16 @@ def build_options(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catal
                         command=resume_command(sys.argv))
 
 
+RESUME_COMMAND_ENV = "GROUPSWEEP_RESUME_COMMAND"  # set by a Slurm job: `sbatch <its script>` continues its sweep
+
+
 def resume_command(argv: list[str]) -> str:
-    """The command line that continues this sweep: this one, with --resume in place of --fresh."""
+    """The command line that continues this sweep: $GROUPSWEEP_RESUME_COMMAND where the driver runs inside something
+    that is itself resubmitted (a Slurm job), else this one with --resume in place of --fresh."""
     import shlex
+
+    if os.environ.get(RESUME_COMMAND_ENV):
+        return os.environ[RESUME_COMMAND_ENV]
 
     script = argv[0]
     if script.endswith("__main__.py"):  # python -m groupsweep ...

@@ -65,12 +65,16 @@ def every_command() -> list[tuple[Path, str]]:
 
 @pytest.mark.parametrize("page, command", every_command(), ids=lambda v: v if isinstance(v, str) else v.name)
 def test_every_written_command_names_what_the_parsers_have(page, command):
-    parser, rest = walk(shlex.split(command))
+    tokens = shlex.split(command)
+    passed = tokens.index("--") if "--" in tokens else len(tokens)  # `groupsweep slurm ... -- RUN_OPTIONS`
+    parser, rest = walk(tokens[:passed])
     assert parser.prog != "groupsweep" or rest[:1] in (["--help"], []), f"{page.name}: unknown command: {command}"
-    options = {s for a in parser._actions for s in a.option_strings}
-    for token in rest:
-        if token.startswith("--"):
-            assert token.split("=")[0] in options, f"{page.name}: {command}: {parser.prog} has no {token}"
+    run_parser, _ = walk(["groupsweep", "run"])
+    for owner, words in ((parser, rest), (run_parser, tokens[passed + 1:])):
+        options = {s for a in owner._actions for s in a.option_strings}
+        for token in words:
+            if token.startswith("--"):
+                assert token.split("=")[0] in options, f"{page.name}: {command}: {owner.prog} has no {token}"
 
 
 def runnable(commands: list[tuple[str, str]]) -> list[str]:

@@ -275,3 +275,22 @@ def test_report_of_a_sweep_without_rows_lists_its_cells_as_missing(tmp_path):
     assert "| 2 | spam | lstm | recurrent | missing |" in text
     page = (tmp_path / "s" / "reports" / "index.html").read_text()
     assert 'id="job-p2-spam-lstm-recurrent"' in page and "7. Failed or missing jobs" in page
+
+
+def test_status_says_finished_left_or_not_started(finished_sweep, tmp_path, capsys):
+    """`groupsweep status RUN`, what a Slurm job asks first: 0 finished, 1 with trials left for --resume (a row
+    removed here), 3 before the sweep has a plan."""
+    import shutil
+
+    from groupsweep.cli import main
+
+    options, _ = finished_sweep
+    assert main(["status", str(options.sweep_dir)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("; finished")
+    copy = tmp_path / "e2e"
+    shutil.copytree(options.sweep_dir, copy)
+    next((copy / "trials").glob("*.parquet")).unlink()
+    assert main(["status", str(copy)]) == 1
+    assert capsys.readouterr().out.rstrip().endswith("; 1 trial(s) left for --resume")
+    assert main(["status", str(tmp_path / "none")]) == 3
+    assert capsys.readouterr().out == f"{tmp_path / 'none'}: not started (no sweep.json)\n"

@@ -142,27 +142,28 @@ class Trial:
                      save: Callable[[Path], None] | None = None) -> None:
         """Record one finished epoch: history, row (status ok when `final`), then Tune report + checkpoint.
 
-        The row is written before `tune.report` because a scheduler may stop the trial at that report. A checkpoint
-        is saved every `checkpoint_every` epochs of the budget, never after the last epoch (nothing left to resume).
+        A checkpoint is saved every `checkpoint_every` epochs of the budget, never after the last epoch (nothing left
+        to resume), and committed before the history and row show the epoch: a trial stopped anywhere in between (a
+        Slurm job's time limit) never trains an epoch its history shows again. The row is written before
+        `tune.report` because a scheduler may stop the trial at that report.
         """
         record = self._record
         record.values.update(metrics, epochs=epoch)
         if final:
             record.check_validated()
         record.history.append({"epoch": epoch, **metrics})
+        every = self.spec.checkpoint_every
+        folder = None
+        if save is not None and not final and every and epoch % every == 0:
+            with self.phase("write"):
+                folder = self._checkpoints.save(epoch, record.history, save)
         with self.phase("write"):
             record.write_history()
             record.write_row("ok" if final else "running")
         tune_metrics = {k: v for k, v in record.values.items() if isinstance(v, (int, float))}
-        every = self.spec.checkpoint_every
-        if save is None or final or not every or epoch % every:
-            self._session.report(tune_metrics, None)
-        else:
-            with self.phase("write"):
-                folder = self._checkpoints.save(epoch, record.history, save)
-            self._session.report(tune_metrics, folder)  # Tune copies the checkpoint now
-            if self._checkpoints.staged:
-                shutil.rmtree(folder, ignore_errors=True)  # the local staging copy
+        self._session.report(tune_metrics, folder)  # Tune copies the checkpoint now
+        if folder is not None and self._checkpoints.staged:
+            shutil.rmtree(folder, ignore_errors=True)  # the local staging copy
         if final:
             self._checkpoints.drop()  # finished: nothing left to resume
         earlier = sum(int(record.values.get(k) or 0) for k in ("retries", "node_losses"))  # this trial's starts before
@@ -229,6 +230,16 @@ def check_gpu(spec: TrialSpec) -> None:
             f" install the GPU build on this node (make venv EXTRA=gpu) or run with --gpus-per-trial 0")
 
 
+def assigned_gpus(spec: TrialSpec) -> str | None:
+    """The GPU ids Ray gave this trial (as the node's scheduler numbers them: under Slurm, its CUDA_VISIBLE_DEVICES
+    for the job), comma-separated; None for a CPU trial or outside Ray."""
+    import ray
+
+    if not spec.gpus or not ray.is_initialized():
+        return None
+    return ",".join(map(str, ray.get_gpu_ids()))
+
+
 def release_gpu_memory() -> None:
     """Hand cached CUDA blocks back before the process ends (one process per trial, but Ray may keep it a while)."""
     torch = sys.modules.get("torch")
@@ -268,6 +279,7 @@ def run_trial(config: dict[str, Any], session: Session = TUNE) -> None:
             return
         seed_everything(trial.seed)
         check_gpu(trial.spec)
+        trial.record(gpu_ids=assigned_gpus(trial.spec))
         with trial.phase("import"):  # the method's libraries (torch, TensorFlow, scikit-learn) on first use
             run = load_method(trial.job.method, trial.spec.framework)
         folder, sync_s = dataset_folder(trial.spec)

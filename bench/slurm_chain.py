@@ -1,0 +1,138 @@
+"""A sweep on a real single-node Slurm (scripts/slurm_single_node.sh, started and stopped here; root), measured:
+
+- sbatch to the first trial running: `groupsweep slurm --submit` run, then the first trial's start (its row's
+  started_utc); split into Slurm's part (submission to the job's start) and the job's own (its status check, Ray
+  head, driver start-up, up to the trial). Each of --repeats submissions is cancelled once its first trial runs;
+  the figures are medians.
+- each job boundary of a chain of two-minute jobs (--stop-before 40) over a sweep of about three jobs' work (the
+  Slurm tests' budget: two 80-epoch GRU trials on real text, capped): seconds from the warning signal to the job's
+  end, from that end to the next job's start, and from there to its first trial running; completed epochs trained
+  twice (an epoch in a trial's history when a job ended whose entry differs, or is gone, at the end); jobs used.
+
+    python bench/slurm_chain.py [--repeats 3] [--chain 5]
+
+Needs the course's text files beside the project (../shared/data/text) for the chain.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import common  # noqa: F401  (puts the project on sys.path)
+import pandas as pd
+
+from core import ledger, store
+from sweeps.cluster import slurm_local
+from trainables.trial import LOGICAL_GPUS_ENV
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("GROUPSWEEP_SHARED_DATA", ROOT.parent / "shared" / "data")) / "text"
+ONE_JOB = ["--gpus-per-node", "1", "--cpus-per-node", "1"]
+
+
+def submit(env: dict, where: Path, job: list[str], sweep: list[str]) -> tuple[float, list[str]]:
+    """(when the command started, the job ids it printed) of `groupsweep slurm JOB --submit -- SWEEP`."""
+    where.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    done = subprocess.run([sys.executable, "-m", "groupsweep", "slurm", *job, "--submit", "--", *sweep], cwd=where,
+                          env=os.environ | env | {"PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"groupsweep slurm failed: {done.stdout}{done.stderr}")
+    return t0, re.search(r"submitted: job (\d+(?:, \d+)*)", done.stdout)[1].split(", ")
+
+
+def epoch_s(utc: str) -> float:
+    return datetime.fromisoformat(utc.replace("Z", "+00:00")).timestamp()
+
+
+def read_rows(sweep_dir: Path) -> pd.DataFrame:
+    files = sorted((sweep_dir / "trials").glob("*.parquet"))
+    return pd.concat([store.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
+
+
+def first_trial(env: dict, where: Path, repeat: int) -> dict[str, float]:
+    """One submission of a Part 2 demo sweep until its first trial runs, then scancel."""
+    sweep_dir = where / "runs" / "s"
+    t0, (job,) = submit(env, where, ONE_JOB + ["--time", "10"],
+                        ["--part", "2", "--groups", "1", "--budget", "smoke", "--gpus-per-trial", "1", "--storage",
+                         str(where / "runs"), "--sweep-id", "s"])
+    while (frame := read_rows(sweep_dir)).empty:
+        time.sleep(0.2)
+    started = min(map(epoch_s, frame["started_utc"]))
+    job_start = epoch_s(slurm_local.job_info(env, job)["StartTime"] + "+00:00")
+    subprocess.run(["scancel", job], env=os.environ | env, check=True)
+    slurm_local.wait_ended(env, [job], timeout=120)
+    figures = {"total": started - t0, "slurm": job_start - t0, "job": started - job_start}
+    print(f"  submission {repeat + 1}: sbatch -> first trial running {figures['total']:.1f} s (Slurm "
+          f"{figures['slurm']:.1f} s, the job {figures['job']:.1f} s)", flush=True)
+    return figures
+
+
+def chain(env: dict, where: Path, jobs: int) -> None:
+    storage = where / "runs"
+    sweep_dir = storage / "chain"
+    t0, ids = submit(env, where, ONE_JOB + ["--time", "2", "--stop-before", "40", "--chain", str(jobs)],
+                     ["--part", "2", "--groups", "1", "--budget", str(ROOT / "tests" / "budgets" / "slurm.yaml"),
+                      "--data-root", str(DATA), "--weights", "random", "--storage", str(storage), "--sweep-id",
+                      "chain"])
+    starts: set[tuple[str, float]] = set()  # (trial, when it started): every start seen while the chain runs
+    snapshots: list[dict[str, pd.DataFrame]] = []
+    for job in ids:
+        while slurm_local.job_info(env, job).get("JobState") not in slurm_local.ENDED:
+            frame = read_rows(sweep_dir)
+            starts |= set(zip(frame.get("trial_id", []), map(epoch_s, frame.get("started_utc", []))))
+            time.sleep(0.3)
+        snapshots.append({p.stem: pd.read_parquet(p) for p in (sweep_dir / "history").glob("*.parquet")})
+    info = {job: slurm_local.job_info(env, job) for job in ids}
+    logs = {job: next((where / "slurm" / "logs").glob(f"*-{job}.out")).read_text() for job in ids}
+    final = read_rows(sweep_dir)
+    print(f"chain of {jobs} two-minute jobs: {len(final)} trials, {', '.join(sorted(set(final['status'])))}; "
+          f"{sum('Ray runtime started' in text for text in logs.values())} job(s) ran Ray", flush=True)
+    retrained = 0
+    for job, snapshot in zip(ids, snapshots):
+        warned = re.search(r"(\S+Z): time limit near \(USR1\)", logs[job])
+        for trial_id, history in snapshot.items():
+            kept = pd.read_parquet(ledger.history_path(sweep_dir, trial_id)).set_index("epoch")
+            before = history.set_index("epoch")["items_per_s"]
+            retrained += int((kept["items_per_s"].reindex(before.index) != before).sum())
+        if not warned:
+            continue
+        stop = epoch_s(warned[1])
+        end = epoch_s(info[job]["EndTime"] + "+00:00")
+        following = ids[ids.index(job) + 1]
+        start = epoch_s(info[following]["StartTime"] + "+00:00")
+        first = min((s for _, s in starts if s >= start), default=float("nan"))
+        print(f"  boundary after job {job}: warning -> job end {end - stop:.0f} s, -> next job's start "
+              f"{start - stop:.0f} s, -> its first trial running {first - stop:.0f} s", flush=True)
+    print(f"completed epochs trained twice: {retrained}")
+    print(f"submitted {datetime.fromtimestamp(t0).isoformat(timespec='seconds')}; sweep finished: "
+          f"{(final['status'] == 'ok').all() and len(final) == 2}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--chain", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="slurm-bench-") as folder:
+        env = slurm_local.start(Path(folder) / "slurm") | {LOGICAL_GPUS_ENV: "1"}
+        try:
+            runs = [first_trial(env, Path(folder) / f"first-{i}", i) for i in range(args.repeats)]
+            medians = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+            print(f"sbatch -> first trial running: median {medians['total']:.1f} s of {args.repeats} (Slurm "
+                  f"{medians['slurm']:.1f} s, the job {medians['job']:.1f} s)", flush=True)
+            chain(env, Path(folder) / "chain", args.chain)
+        finally:
+            slurm_local.stop(Path(folder) / "slurm")
+
+
+if __name__ == "__main__":
+    main()
