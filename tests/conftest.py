@@ -105,10 +105,13 @@ def pytest_collection_modifyitems(config, items) -> None:
                 item.add_marker(getattr(pytest.mark, marker))
         if "s3" in params.values():
             item.add_marker(pytest.mark.s3)
+    # the longest units first, so that `make test`'s workers do not wait on one of them at the end
+    items.sort(key=lambda item: item.path.name not in LONGEST_MODULES)
 
 
 # Both modules start a Ray cluster at fixed addresses (127.0.0.x, the head's port) with per-node caches: one unit
 CLUSTER_MODULES = ("test_autoscaling.py", "test_cluster.py")
+LONGEST_MODULES = (*CLUSTER_MODULES, "test_slurm.py")  # minutes each: started first
 
 
 def pytest_xdist_make_scheduler(config, log):
