@@ -182,19 +182,19 @@ def build_job(args: argparse.Namespace) -> SlurmJob:
 
 
 def directives(job: SlurmJob) -> list[str]:
-    """The #SBATCH lines."""
+    """The #SBATCH lines (sbatch reads them up to the first command; comment lines between them are fine)."""
     lines = [f"--job-name={job.name}", f"--nodes={job.nodes}", "--ntasks-per-node=1",
              f"--cpus-per-task={job.cpus_per_node}", f"--time={job.time}",
-             f"--output={job.log_dir}/%x-%j.out", f"--chdir={job.workdir}",
-             # the warning before the time limit, to the batch shell only: it stops the driver (below)
-             f"--signal=B:USR1@{job.stop_before}"]
+             f"--output={job.log_dir}/%x-%j.out", f"--chdir={job.workdir}"]
     if job.gpus_per_node:
         lines.insert(4, f"--gres=gpu:{job.gpus_per_node}")
     lines += [f"--{name}={value}" for name, value in
               (("mem", job.mem), ("partition", job.partition), ("account", job.account), ("qos", job.qos)) if value]
     if job.requeue:
         lines.append("--requeue")
-    return [f"#SBATCH {line}" for line in lines + list(job.sbatch)]
+    warning = [f"# Slurm's warning {job.stop_before} s before the time limit, to this shell only: it stops the "
+               f"driver (step 3)", f"#SBATCH --signal=B:USR1@{job.stop_before}"]
+    return [f"#SBATCH {line}" for line in lines + list(job.sbatch)] + warning
 
 
 def by_option(args: tuple[str, ...]) -> list[list[str]]:
@@ -216,7 +216,8 @@ def render(job: SlurmJob, script: Path, written: str) -> str:
     header = [
         "#!/bin/bash",
         f"# groupsweep sweep {job.sweep_id} as a Slurm job, written by `groupsweep slurm` on {written}.",
-        "# Yours to edit and keep. Submit: sbatch THIS_FILE (each job continues the sweep where the last one stopped)",
+        f"# Yours to edit and keep. Submit: sbatch {q(str(script))}",
+        "# (each job continues the sweep where the one before stopped)",
         *directives(job),
         "",
         *(["# the site's environment", *setup, ""] if setup else []),
