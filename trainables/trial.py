@@ -262,9 +262,9 @@ def load_method(name: str, framework: str) -> Callable[[Path, Trial], None]:
 def storage_refusal(spec: TrialSpec, exc: BaseException) -> store.WriteFailed | None:
     """The storage's refusal behind a trial's failure: an errno that says so anywhere in the exception's chain, or
     else a results / cache folder that takes no writes now (a library that hides the errno: torch's own writer says
-    only "enforce fail")."""
+    only "enforce fail"). An errno without a file (a framework saving a checkpoint) names the sweep's folder."""
     folders = [spec.results_dir] + ([spec.cache_dir] if spec.cache_dir else [])
-    return store.write_refusal(exc) or next(filter(None, map(store.refuses_writes, folders)), None)
+    return store.write_refusal(exc, spec.results_dir) or next(filter(None, map(store.refuses_writes, folders)), None)
 
 
 def run_trial(config: dict[str, Any], session: Session = TUNE) -> None:

@@ -258,8 +258,11 @@ ports=(--node-manager-port=$((base + 1)) --object-manager-port=$((base + 2)) --r
        --dashboard-agent-grpc-port=$((base + 4)) --dashboard-agent-listen-port=$((base + 5))
        --metrics-export-port=$((base + 6)) --runtime-env-agent-port=$((base + 7))
        --min-worker-port=$((base + 20)) --max-worker-port=$((base + 199)))
-# what Slurm gave each node: Ray sees these, not the node's whole CPU and GPU count
-node_resources=(--num-cpus="${SLURM_CPUS_PER_TASK:-${SLURM_CPUS_ON_NODE:-1}}" --num-gpus="${SLURM_GPUS_ON_NODE:-0}")
+# what Slurm gave each node: Ray sees these, not the node's whole CPU and GPU count (the GPUs as Slurm counts
+# them, else as many as CUDA_VISIBLE_DEVICES names)
+IFS=, read -ra visible <<< "${CUDA_VISIBLE_DEVICES:-}"
+node_resources=(--num-cpus="${SLURM_CPUS_PER_TASK:-${SLURM_CPUS_ON_NODE:-1}}"
+                --num-gpus="${SLURM_GPUS_ON_NODE:-${#visible[@]}}")
 export RAY_AUTH_MODE=token
 RAY_AUTH_TOKEN=$("$PYTHON" -c 'import secrets; print(secrets.token_hex(32))')
 export RAY_AUTH_TOKEN
