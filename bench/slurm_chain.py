@@ -5,11 +5,12 @@
   head, driver start-up, up to the trial). Each of --repeats submissions is cancelled once its first trial runs;
   the figures are medians.
 - each job boundary of a chain of two-minute jobs (--stop-before 40) over a sweep of about three jobs' work (the
-  Slurm tests' budget: two 80-epoch GRU trials on real text, capped): seconds from the warning signal to the job's
-  end, from that end to the next job's start, and from there to its first trial running; completed epochs trained
-  twice (an epoch in a trial's history when a job ended whose entry differs, or is gone, at the end); jobs used.
+  Slurm tests' budget with --epochs per trial: two LSTM trials on real text, capped, one after the other): seconds
+  from the warning signal to the job's end, from that end to the next job's start, and from there to its first
+  trial running; completed epochs trained twice (an epoch in a trial's history when a job ended whose entry
+  differs, or is gone, at the end); jobs used.
 
-    python bench/slurm_chain.py [--repeats 3] [--chain 5]
+    python bench/slurm_chain.py [--repeats 3] [--chain 5] [--epochs 100]
 
 Needs the course's text files beside the project (../shared/data/text) for the chain.
 """
@@ -76,11 +77,23 @@ def first_trial(env: dict, where: Path, repeat: int) -> dict[str, float]:
     return figures
 
 
-def chain(env: dict, where: Path, jobs: int) -> None:
+def budget(where: Path, epochs: int) -> Path:
+    """The Slurm tests' budget with `epochs` per trial."""
+    import yaml
+
+    raw = yaml.safe_load((ROOT / "tests" / "budgets" / "slurm.yaml").read_text())
+    raw["methods"]["recurrent"]["max_epochs"] = epochs
+    path = where / "slurm_bench.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def chain(env: dict, where: Path, jobs: int, epochs: int) -> None:
     storage = where / "runs"
     sweep_dir = storage / "chain"
+    where.mkdir(parents=True, exist_ok=True)
     t0, ids = submit(env, where, ONE_JOB + ["--time", "2", "--stop-before", "40", "--chain", str(jobs)],
-                     ["--part", "2", "--groups", "1", "--budget", str(ROOT / "tests" / "budgets" / "slurm.yaml"),
+                     ["--part", "2", "--groups", "1", "--budget", str(budget(where, epochs)),
                       "--data-root", str(DATA), "--weights", "random", "--storage", str(storage), "--sweep-id",
                       "chain"])
     starts: set[tuple[str, float]] = set()  # (trial, when it started): every start seen while the chain runs
@@ -94,7 +107,8 @@ def chain(env: dict, where: Path, jobs: int) -> None:
     info = {job: slurm_local.job_info(env, job) for job in ids}
     logs = {job: next((where / "slurm" / "logs").glob(f"*-{job}.out")).read_text() for job in ids}
     final = read_rows(sweep_dir)
-    print(f"chain of {jobs} two-minute jobs: {len(final)} trials, {', '.join(sorted(set(final['status'])))}; "
+    print(f"chain of {jobs} two-minute jobs, two {epochs}-epoch trials: {len(final)} rows, "
+          f"{', '.join(sorted(set(final['status'])))}, epochs {sorted(set(final['epochs']))}; "
           f"{sum('Ray runtime started' in text for text in logs.values())} job(s) ran Ray", flush=True)
     retrained = 0
     for job, snapshot in zip(ids, snapshots):
@@ -113,23 +127,25 @@ def chain(env: dict, where: Path, jobs: int) -> None:
         print(f"  boundary after job {job}: warning -> job end {end - stop:.0f} s, -> next job's start "
               f"{start - stop:.0f} s, -> its first trial running {first - stop:.0f} s", flush=True)
     print(f"completed epochs trained twice: {retrained}")
-    print(f"submitted {datetime.fromtimestamp(t0).isoformat(timespec='seconds')}; sweep finished: "
-          f"{(final['status'] == 'ok').all() and len(final) == 2}")
+    print(f"submitted {datetime.fromtimestamp(t0).isoformat(timespec='seconds')}; sweep finished, every trial ok "
+          f"once: {(final['status'] == 'ok').all() and len(final) == 2}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--chain", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=100, help="per trial (the tests' budget has 80)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="slurm-bench-") as folder:
         env = slurm_local.start(Path(folder) / "slurm") | {LOGICAL_GPUS_ENV: "1"}
         try:
             runs = [first_trial(env, Path(folder) / f"first-{i}", i) for i in range(args.repeats)]
-            medians = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-            print(f"sbatch -> first trial running: median {medians['total']:.1f} s of {args.repeats} (Slurm "
-                  f"{medians['slurm']:.1f} s, the job {medians['job']:.1f} s)", flush=True)
-            chain(env, Path(folder) / "chain", args.chain)
+            if runs:
+                medians = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+                print(f"sbatch -> first trial running: median {medians['total']:.1f} s of {args.repeats} (Slurm "
+                      f"{medians['slurm']:.1f} s, the job {medians['job']:.1f} s)", flush=True)
+            chain(env, Path(folder) / "chain", args.chain, args.epochs)
         finally:
             slurm_local.stop(Path(folder) / "slurm")
 

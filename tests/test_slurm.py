@@ -83,7 +83,9 @@ def command_line(pid: int) -> str:
 def test_two_sweeps_at_once_on_one_node_both_finish_on_the_gpus_slurm_gave(slurm, tmp_path):
     """Two TAs' sweeps submitted together share the node (one CPU and one GPU each): each job's own Ray (ports, temp
     dir, token) never meets the other's, both finish with every row ok, and each trial ran on the GPU Slurm gave its
-    job (the rows' gpu_ids against the CUDA_VISIBLE_DEVICES the job's log shows)."""
+    job (the rows' gpu_ids against the CUDA_VISIBLE_DEVICES the job's log shows). Not shown: real GPUs (these are
+    logical: Slurm hands out device ids, the trials compute on the CPU), nor two jobs' Ray clusters on different
+    nodes reaching each other's ports over a network."""
     job = ["--gpus-per-node", "1", "--cpus-per-node", "1", "--time", "10"]
     sweep = ["--part", "2", "--groups", "4", "--budget", str(TINY), "--gpus-per-trial", "1"]
     first = submit(slurm, tmp_path / "ta1", job, sweep + ["--storage", str(tmp_path / "ta1" / "runs")])[0]
@@ -105,12 +107,14 @@ def test_two_sweeps_at_once_on_one_node_both_finish_on_the_gpus_slurm_gave(slurm
 @pytest.mark.sweep
 @pytest.mark.skipif(not (SHARED_DATA / "text" / "sentiment").is_dir(), reason=f"real data not at {SHARED_DATA}")
 def test_a_sweep_longer_than_a_job_finishes_through_a_chain_without_rerunning_anything(slurm, tmp_path):
-    """Two-minute jobs, a sweep of about three jobs' work (two 80-epoch trials): each job stops its trials at Slurm's
-    warning before the limit, the next resumes them from their last checkpoint, and the sweep ends with every trial
-    ok once — no finished trial rerun, no completed epoch trained twice (an epoch's history entry, items per second
-    included, is the same at the end as when its job stopped). The spare job at the end finds the sweep finished
-    and ends before starting Ray."""
-    job = ["--gpus-per-node", "1", "--cpus-per-node", "1", "--time", "2", "--stop-before", "40", "--chain", "5"]
+    """Two-minute jobs, a sweep of two to three jobs' work (two 80-epoch trials one after the other; more on a
+    loaded machine): each job stops its trials at Slurm's warning before the limit, the next resumes them from their
+    last checkpoint, and the sweep ends with every trial ok once — no finished trial rerun, no completed epoch
+    trained twice (an epoch's history entry, items per second included, is the same at the end as when its job
+    stopped). The spare jobs at the end find the sweep finished and end before starting Ray. (A three-job chain
+    on an idle machine: bench/slurm_chain.py.) Not shown: a next job on other nodes than the one before, which
+    reads the checkpoints through a shared filesystem (here the same local disk)."""
+    job = ["--gpus-per-node", "1", "--cpus-per-node", "1", "--time", "2", "--stop-before", "40", "--chain", "6"]
     storage = tmp_path / "runs"
     sweep = ["--part", "2", "--groups", "1", "--budget", str(SLURM_BUDGET), "--data-root", str(SHARED_DATA / "text"),
              "--weights", "random", "--storage", str(storage), "--sweep-id", "chain"]
@@ -126,7 +130,7 @@ def test_a_sweep_longer_than_a_job_finishes_through_a_chain_without_rerunning_an
     logs = {j: log(tmp_path, j) for j in jobs}
 
     stopped = [j for j in jobs if "time limit near (USR1): stopping the sweep" in logs[j]]
-    assert len(stopped) >= 2 and stopped == jobs[:len(stopped)], {j: logs[j][-1500:] for j in jobs}
+    assert len(stopped) >= 1 and stopped == jobs[:len(stopped)], {j: logs[j][-1500:] for j in jobs}
     assert all(info[j]["ExitCode"] == "143:0" for j in stopped), info  # the driver's SIGTERM exit
     finisher = jobs[len(stopped)]
     assert "sweep finished in" in logs[finisher] and info[finisher]["JobState"] == "COMPLETED", logs[finisher]
@@ -150,7 +154,8 @@ def test_a_sweep_longer_than_a_job_finishes_through_a_chain_without_rerunning_an
 @pytest.mark.sweep
 def test_scancel_leaves_no_process_of_the_job(slurm, tmp_path):
     """`scancel` while trials run: Slurm's SIGTERM reaches the batch shell, which stops the driver and ends the job's
-    Ray by PID; nothing of the job — its Ray head, raylet, workers, driver — is left on the node."""
+    Ray by PID; nothing of the job — its Ray head, raylet, workers, driver — is left on the node. Not shown: the
+    worker nodes' `ray start` (a one-node job has none), ended the same way through their `srun` steps."""
     job = ["--gpus-per-node", "1", "--cpus-per-node", "1", "--time", "10"]
     sweep = ["--part", "2", "--budget", str(TINY), "--storage", str(tmp_path / "runs"), "--sweep-id", "cancelled"]
     job_id = submit(slurm, tmp_path, job, sweep)[0]

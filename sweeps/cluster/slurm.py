@@ -191,7 +191,7 @@ def directives(job: SlurmJob) -> list[str]:
     lines += [f"--{name}={value}" for name, value in
               (("mem", job.mem), ("partition", job.partition), ("account", job.account), ("qos", job.qos)) if value]
     if job.requeue:
-        lines.append("--requeue")
+        lines += ["--requeue", "--open-mode=append"]  # a restart's output after the run before, not over it
     warning = [f"# Slurm's warning {job.stop_before} s before the time limit, to this shell only: it stops the "
                f"driver (step 3)", f"#SBATCH --signal=B:USR1@{job.stop_before}"]
     return [f"#SBATCH {line}" for line in lines + list(job.sbatch)] + warning
