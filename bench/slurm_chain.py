@@ -10,7 +10,9 @@
   trial running; completed epochs trained twice (an epoch in a trial's history when a job ended whose entry
   differs, or is gone, at the end); jobs used.
 
-    python bench/slurm_chain.py [--repeats 3] [--chain 5] [--epochs 100]
+    python bench/slurm_chain.py [--repeats 3] [--chain 5] [--epochs 100] [--requeue]
+
+With --requeue, the same sweep again as one job that requeues itself (`groupsweep slurm --requeue`).
 
 Needs the course's text files beside the project (../shared/data/text) for the chain.
 """
@@ -31,6 +33,7 @@ import common  # noqa: F401  (puts the project on sys.path)
 import pandas as pd
 
 from core import ledger, store
+from sweeps.interrupt import RESUME_HINT
 from sweeps.cluster import slurm_local
 from trainables.trial import LOGICAL_GPUS_ENV
 
@@ -88,44 +91,46 @@ def budget(where: Path, epochs: int) -> Path:
     return path
 
 
-def chain(env: dict, where: Path, jobs: int, epochs: int) -> None:
+def logs(where: Path) -> str:
+    """Every job's output, in job order (a requeued job's restarts are appended to its one file)."""
+    files = sorted((where / "slurm" / "logs").glob("*.out"), key=lambda f: int(f.stem.rsplit("-", 1)[1]))
+    return "".join(f.read_text() for f in files)
+
+
+def continued(env: dict, where: Path, epochs: int, how: list[str]) -> None:
+    """A sweep of several two-minute jobs' work, continued `how` (--chain N or --requeue): each boundary from the
+    warning to the next run's start and first trial; completed epochs trained twice."""
     storage = where / "runs"
-    sweep_dir = storage / "chain"
+    sweep_dir = storage / "s"
     where.mkdir(parents=True, exist_ok=True)
-    t0, ids = submit(env, where, ONE_JOB + ["--time", "2", "--stop-before", "40", "--chain", str(jobs)],
-                     ["--part", "2", "--groups", "1", "--budget", str(budget(where, epochs)),
-                      "--data-root", str(DATA), "--weights", "random", "--storage", str(storage), "--sweep-id",
-                      "chain"])
-    starts: set[tuple[str, float]] = set()  # (trial, when it started): every start seen while the chain runs
-    snapshots: list[dict[str, pd.DataFrame]] = []
-    for job in ids:
-        while slurm_local.job_info(env, job).get("JobState") not in slurm_local.ENDED:
-            frame = read_rows(sweep_dir)
-            starts |= set(zip(frame.get("trial_id", []), map(epoch_s, frame.get("started_utc", []))))
-            time.sleep(0.3)
-        snapshots.append({p.stem: pd.read_parquet(p) for p in (sweep_dir / "history").glob("*.parquet")})
-    info = {job: slurm_local.job_info(env, job) for job in ids}
-    logs = {job: next((where / "slurm" / "logs").glob(f"*-{job}.out")).read_text() for job in ids}
-    final = read_rows(sweep_dir)
-    print(f"chain of {jobs} two-minute jobs, two {epochs}-epoch trials: {len(final)} rows, "
+    t0, ids = submit(env, where, ONE_JOB + ["--time", "2", "--stop-before", "40", *how],
+                     ["--part", "2", "--groups", "1", "--budget", str(budget(where, epochs)), "--data-root",
+                      str(DATA), "--weights", "random", "--storage", str(storage), "--sweep-id", "s"])
+    starts: set[float] = set()  # every trial start seen while the jobs run
+    snapshots: list[dict[str, pd.DataFrame]] = []  # the histories each time a driver had stopped
+    while any(slurm_local.job_info(env, job).get("JobState") not in slurm_local.ENDED for job in ids):
+        frame = read_rows(sweep_dir)
+        starts |= set(map(epoch_s, frame.get("started_utc", [])))
+        if logs(where).count(RESUME_HINT) > len(snapshots):
+            snapshots.append({p.stem: pd.read_parquet(p) for p in (sweep_dir / "history").glob("*.parquet")})
+        time.sleep(0.3)
+    text, final = logs(where), read_rows(sweep_dir)
+    print(f"{' '.join(how)}, two-minute jobs, two {epochs}-epoch trials: {len(final)} rows, "
           f"{', '.join(sorted(set(final['status'])))}, epochs {sorted(set(final['epochs']))}; "
-          f"{sum('Ray runtime started' in text for text in logs.values())} job(s) ran Ray", flush=True)
+          f"{text.count('Ray runtime started')} run(s) of Ray in {len(ids)} job(s)", flush=True)
+    runs = [epoch_s(t) for t in re.findall(r"^job \d+ on .*\(restart \d+\), (\S+Z)$", text, re.M)]
+    for warned in re.findall(r"(\S+Z): time limit near \(USR1\)", text):
+        stop = epoch_s(warned)
+        start = min(t for t in runs if t > stop)
+        first = min((t for t in starts if t >= start), default=float("nan"))
+        print(f"  boundary at {warned}: warning -> next run's start {start - stop:.0f} s -> its first trial "
+              f"running {first - stop:.0f} s", flush=True)
     retrained = 0
-    for job, snapshot in zip(ids, snapshots):
-        warned = re.search(r"(\S+Z): time limit near \(USR1\)", logs[job])
+    for snapshot in snapshots:
         for trial_id, history in snapshot.items():
             kept = pd.read_parquet(ledger.history_path(sweep_dir, trial_id)).set_index("epoch")
             before = history.set_index("epoch")["items_per_s"]
             retrained += int((kept["items_per_s"].reindex(before.index) != before).sum())
-        if not warned:
-            continue
-        stop = epoch_s(warned[1])
-        end = epoch_s(info[job]["EndTime"] + "+00:00")
-        following = ids[ids.index(job) + 1]
-        start = epoch_s(info[following]["StartTime"] + "+00:00")
-        first = min((s for _, s in starts if s >= start), default=float("nan"))
-        print(f"  boundary after job {job}: warning -> job end {end - stop:.0f} s, -> next job's start "
-              f"{start - stop:.0f} s, -> its first trial running {first - stop:.0f} s", flush=True)
     print(f"completed epochs trained twice: {retrained}")
     print(f"submitted {datetime.fromtimestamp(t0).isoformat(timespec='seconds')}; sweep finished, every trial ok "
           f"once: {(final['status'] == 'ok').all() and len(final) == 2}")
@@ -134,7 +139,8 @@ def chain(env: dict, where: Path, jobs: int, epochs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--chain", type=int, default=5)
+    parser.add_argument("--chain", type=int, default=5, help="jobs in the chain (0: none)")
+    parser.add_argument("--requeue", action="store_true", help="also the same sweep as one job that requeues itself")
     parser.add_argument("--epochs", type=int, default=100, help="per trial (the tests' budget has 80)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="slurm-bench-") as folder:
@@ -145,7 +151,10 @@ def main() -> None:
                 medians = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
                 print(f"sbatch -> first trial running: median {medians['total']:.1f} s of {args.repeats} (Slurm "
                       f"{medians['slurm']:.1f} s, the job {medians['job']:.1f} s)", flush=True)
-            chain(env, Path(folder) / "chain", args.chain, args.epochs)
+            if args.chain:
+                continued(env, Path(folder) / "chain", args.epochs, ["--chain", str(args.chain)])
+            if args.requeue:
+                continued(env, Path(folder) / "requeue", args.epochs, ["--requeue"])
         finally:
             slurm_local.stop(Path(folder) / "slurm")
 
