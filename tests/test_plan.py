@@ -16,8 +16,10 @@ def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path):
                         "1 CPU + 0.25 GPU per trial")
     assert any(line.startswith("p1-caltech101-resnet18-finetune_aug") and line.split()[1:4] == ["16", "random", "30"]
                for line in lines)
-    assert lines[-2].startswith("estimated: ") and "GPU-hours), about $" in lines[-2]
-    assert f"on demand, ${0.25 * 0.40 * float(lines[-2].split()[1]):.2f} on spot at $0.4/GPU-h" in lines[-2]
+    assert lines[-3].startswith("estimated: ") and "GPU-hours), about $" in lines[-3]
+    assert f"on demand, ${0.25 * 0.40 * float(lines[-3].split()[1]):.2f} on spot at $0.4/GPU-h" in lines[-3]
+    expected = float(lines[-2].split(": ")[1].split()[0])
+    assert lines[-2].startswith("expected with ASHA's early stops") and 0 < expected < float(lines[-3].split()[1])
     assert lines[-1] == "workers: the plan keeps 8 of the cluster's 8 busy (4 trials each; 36 waves of 32 trials)"
     assert not (tmp_path / "runs").exists()  # no storage, no demo data, no Ray
 
@@ -182,3 +184,37 @@ def test_the_estimator_reads_a_measured_cost_table_and_falls_back_stated(tmp_pat
     (tmp_path / "test.yaml").write_text(COST_TABLE.replace("shared: 1.5", "shared: fast"))
     with pytest.raises(CostTableError, match=r"test.yaml: ms_per_item_epoch.sentiment gru: expected \{alone"):
         load_cost_table(tmp_path / "test.yaml")
+
+
+def test_expected_epochs_follow_rays_asha_rule():
+    """sweeps.cost.expected plays out the rule of Ray's own ASHA bracket: the same rungs, and for trials arriving in
+    one order with given accuracies, the same trials stopped at the same rungs; a job's expected epochs lie between
+    the first rung and the maximum, fewer with more trials to compare, all of them with one trial."""
+    import random
+
+    from ray.tune.schedulers import TrialScheduler
+    from ray.tune.schedulers.async_hyperband import _Bracket
+
+    from core.plan import Asha
+    from sweeps.cost.expected import expected_epochs, milestones, play
+
+    class Trial:
+        def __init__(self, trial_id: str):
+            self.trial_id = trial_id
+
+    rng = random.Random(1)
+    for max_epochs, asha in ((20, Asha(3, 3)), (30, Asha(5, 3)), (2, Asha(1, 2)), (8, Asha(1, 2))):
+        bracket = _Bracket(asha.grace_period, max_epochs, asha.reduction_factor, 0, True)
+        assert sorted(m for m, _ in bracket._rungs) == milestones(max_epochs, asha)
+        qualities = [rng.random() for _ in range(12)]
+        rays = []
+        for n, quality in enumerate(qualities):
+            trial, epochs = Trial(str(n)), max_epochs
+            for epoch in range(1, max_epochs):
+                if bracket.on_result(trial, epoch, quality) == TrialScheduler.STOP:
+                    epochs = epoch
+                    break
+            rays.append(epochs)
+        assert play(qualities, max_epochs, asha) == rays, (max_epochs, asha)
+    few, many = expected_epochs(3, 20, Asha(3, 3)), expected_epochs(16, 20, Asha(3, 3))
+    assert 3 < many < few < 20 and expected_epochs(1, 20, Asha(3, 3)) == 20

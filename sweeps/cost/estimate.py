@@ -1,6 +1,7 @@
 """What a sweep will cost before it runs: trials per job, epochs, resources, and estimated trial hours and price.
 
-An estimate per trial comes from a previous sweep's measured rows when one is given (`--estimate-from RUN`: the
+Each job's expected epochs per trial under its ASHA (sweeps.cost.expected) stand beside the upper bound. An
+estimate per trial comes from a previous sweep's measured rows when one is given (`--estimate-from RUN`: the
 mean wall time of that run's trials of the same job, else of the same method, scaled by the training items x epochs
 this plan's trials will see against what those trials saw), else from the newest measured cost table for the
 plan's device (sweeps/costs/*.yaml, sweeps.cost.table: ms per training item per epoch on a named card, alone and
@@ -8,7 +9,8 @@ shared), or else from a stated default per method (MethodSpec.hours_per_epoch: f
 times SHARED_GPU_SLOWDOWN when trials share a card); each job's line says which.
 A run that is not comparable is refused in one line rather than scaled: trials on CPUs pricing a plan on GPUs (or
 the other way round), or images of another input side (a 72-px demo prices no 224-px course). Both estimates
-assume every trial runs all its epochs, so they are upper bounds where ASHA or early stopping ends trials sooner.
+assume every trial runs all its epochs, so they are upper bounds where ASHA or early stopping ends trials sooner;
+the expected figure scales them by the expected epochs.
 `sweep.json` records the estimate, and the report shows it beside what the sweep spent.
 """
 from __future__ import annotations
@@ -22,6 +24,7 @@ from core.prices import SPOT_SOURCE, Prices
 from sweeps.budgets import Budget
 from core.course import Job
 from core.registry import BACKBONES, DATASETS, METHODS
+from sweeps.cost.expected import expected_epochs
 from sweeps.cost.table import COST_DIR, CostTable, table_for
 from sweeps.options import ConfigError
 
@@ -34,9 +37,15 @@ class JobPlan:
     key: str
     method: str
     trials: int
-    epochs: int
-    hours_per_trial: float
+    epochs: int  # at most, per trial
+    hours_per_trial: float  # at `epochs`: the upper bound
     source: str
+    expected_epochs: float = 0.0  # per trial under the job's ASHA (sweeps.cost.expected); 0: `epochs`
+
+    @property
+    def expected_hours_per_trial(self) -> float:
+        """Hours per trial at the expected epochs, in proportion to the upper bound's."""
+        return self.hours_per_trial * (self.expected_epochs or self.epochs) / self.epochs
 
 
 @dataclass(frozen=True)
@@ -158,7 +167,9 @@ def plan_jobs(jobs: list[Job], budget: Budget, run: str | None = None, gpus: flo
             source = f"measured: {how}, {scale}"
         else:
             hours, source = priced(table, job, budget, epochs, gpus, demo)
-        plans.append(JobPlan(job.key, job.method, mb.num_samples, epochs, hours, source))
+        expected = expected_epochs(mb.num_samples, epochs, mb.asha) if METHODS.get(job.method).epoch_based \
+            else float(epochs)
+        plans.append(JobPlan(job.key, job.method, mb.num_samples, epochs, hours, source, expected))
     return plans
 
 
@@ -187,9 +198,11 @@ def estimate(plans: list[JobPlan], cpus: float, gpus: float, prices: Prices = Pr
              run: str | None = None) -> dict:
     """Trial hours and price over the plan: GPU-hours at the GPU price when trials take GPUs, else vCPU-hours."""
     trial_hours = sum(p.trials * p.hours_per_trial for p in plans)
+    expected = sum(p.trials * p.expected_hours_per_trial for p in plans)
     price = gpus * prices.gpu_hour if gpus else cpus * prices.cpu_hour
     spot = gpus * prices.gpu_hour_spot if gpus else None  # spot applies to the GPU workers
     return {"trial_hours": trial_hours, "cost": trial_hours * price, "cpus": cpus, "gpus": gpus,
+            "trial_hours_expected": expected, "cost_expected": expected * price,
             "cost_spot": None if spot is None else trial_hours * spot, "spot_price": prices.gpu_hour_spot,
             "spot_source": prices.spot_source,
             "trials": sum(p.trials for p in plans), "source": estimate_source(plans, run)}
@@ -228,16 +241,20 @@ def busy_workers(trials: int, cpus: float, gpus: float, config: dict) -> str:
 def render(sweep_id: str, budget: Budget, plans: list[JobPlan], summary: dict, workers: str = "") -> str:
     lines = [f"plan for sweep {sweep_id}: budget {budget.name}, {len(plans)} jobs, "
              f"{sum(p.trials for p in plans)} trials, {summary['cpus']:g} CPU + {summary['gpus']:g} GPU per trial",
-             f"{'job':<48} {'trials':>6} {'search':>6} {'epochs':>6} {'h/trial':>8}  estimate from"]
+             f"{'job':<48} {'trials':>6} {'search':>6} {'epochs':>6} {'~epochs':>7} {'h/trial':>8}  estimate from"]
     lines += [f"{p.key:<48} {p.trials:>6} {budget.method(p.method).search:>6} {p.epochs:>6} "
-              f"{p.hours_per_trial:>8.3f}  {p.source}" for p in plans]
+              f"{p.expected_epochs or p.epochs:>7.1f} {p.hours_per_trial:>8.3f}  {p.source}" for p in plans]
     unit, per_trial = ("GPU", summary["gpus"]) if summary["gpus"] else ("vCPU", summary["cpus"])
     spot = (f" on demand, ${summary['cost_spot']:.2f} on spot at ${summary['spot_price']:g}/GPU-h "
             f"({summary.get('spot_source', SPOT_SOURCE)})"
             if summary.get("cost_spot") is not None else "")
     lines.append(f"estimated: {summary['trial_hours']:.2f} trial-hours ({summary['trial_hours'] * per_trial:.2f} "
-                 f"{unit}-hours), about ${summary['cost']:.2f}{spot}; an upper bound: trials that ASHA or early "
-                 f"stopping ends sooner cost less ({summary['source']})")
+                 f"{unit}-hours), about ${summary['cost']:.2f}{spot} if every trial runs all its epochs (an upper "
+                 f"bound; {summary['source']})")
+    if "trial_hours_expected" in summary:
+        lines.append(f"expected with ASHA's early stops (~epochs): {summary['trial_hours_expected']:.2f} trial-hours, "
+                     f"about ${summary['cost_expected']:.2f} on demand; early stopping's patience may end trials "
+                     f"sooner still")
     if workers:
         lines.append(workers)
     return "\n".join(lines)
