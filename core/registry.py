@@ -92,10 +92,16 @@ class BackboneSpec:
     aux_min_size: int | None = None  # below this input size the auxiliary branch cannot run; it is dropped
     min_size: int = 32  # smallest input the architecture accepts (smoke budgets shrink images)
     weights: str = "IMAGENET1K_V1"  # torchvision weights enum member used for --weights imagenet
+    gflops: float = 0.0  # one forward pass at input_size (torchvision's weights metadata, `_ops`)
 
     def size_for(self, requested: int | None) -> int:
         """The input side a trial uses: the backbone's own, or a budget's smaller size (never below min_size)."""
         return self.input_size if requested is None else max(int(requested), self.min_size)
+
+    def gflops_at(self, side: float) -> float:
+        """One forward pass at `side` px: convolutions' work grows with the pixels (the classifier's, a small part
+        of it, does not; nor does an adaptive pool's output)."""
+        return self.gflops * (side / self.input_size) ** 2
 
 
 @dataclass(frozen=True)
@@ -185,13 +191,13 @@ for _d in (
     DATASETS.register(_d.name, _d)
 
 for _b in (
-    BackboneSpec("alexnet", 224, 4096, head="classifier.6", min_size=63),
-    BackboneSpec("vgg16", 224, 4096, head="classifier.6"),
-    BackboneSpec("resnet18", 224, 512, head="fc"),
+    BackboneSpec("alexnet", 224, 4096, head="classifier.6", min_size=63, gflops=0.714),
+    BackboneSpec("vgg16", 224, 4096, head="classifier.6", gflops=15.47),
+    BackboneSpec("resnet18", 224, 512, head="fc", gflops=1.814),
     BackboneSpec("inception_v3", 299, 2048, head="fc", aux_head="AuxLogits.fc", aux_flag="aux_logits",
-                 aux_min_size=299, min_size=75),
-    BackboneSpec("densenet121", 224, 1024, head="classifier"),
-    BackboneSpec("mobilenet_v2", 224, 1280, head="classifier.1"),
+                 aux_min_size=299, min_size=75, gflops=5.713),
+    BackboneSpec("densenet121", 224, 1024, head="classifier", gflops=2.834),
+    BackboneSpec("mobilenet_v2", 224, 1280, head="classifier.1", gflops=0.301),
 ):
     BACKBONES.register(_b.name, _b)
 

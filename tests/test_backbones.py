@@ -28,6 +28,17 @@ def test_features_and_heads_at_tiny_input(name):
     assert backbones.get_module(model, spec.head).out_features == 7
 
 
+def test_each_entrys_gflops_are_torchvisions_own():
+    """The work facts the plan prices trials by are the ones torchvision publishes with each backbone's weights."""
+    from torchvision.models import get_model_weights
+
+    for name in list_backbones():
+        spec = BACKBONES.get(name)
+        assert spec.gflops == get_model_weights(name)[spec.weights].meta["_ops"], name
+        assert spec.gflops_at(spec.input_size / 2) == pytest.approx(spec.gflops / 4)
+    assert BACKBONES.get("vgg16").gflops / BACKBONES.get("alexnet").gflops > 20
+
+
 def test_inception_keeps_its_auxiliary_head_at_full_size():
     model = backbones.classifier("inception_v3", 5, "random", 299).train()
     logits, aux = model(torch.randn(2, 3, 299, 299))

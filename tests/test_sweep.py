@@ -176,8 +176,8 @@ def test_html_report_links_every_cell_and_needs_no_network(finished_sweep):
 def test_estimate_from_a_finished_run_uses_its_measured_hours(finished_sweep):
     """The same plan again: each job's measured hours, scaled by items x epochs (near 1 here: the same demo data and
     caps; 1.8 for questions, whose 50 classes' per-class rounding of the caps the estimator leaves out). Twice the
-    epochs cost twice; a run that is no guide is refused in one line: CPU trials for a GPU plan, 32-px images for
-    64-px ones, demo data for the real files."""
+    epochs cost twice, images of twice the side four times (the backbone's work); a run that is no guide is refused
+    in one line: CPU trials for a GPU plan, demo data for the real files."""
     from core.ledger import job_key
     from sweeps.cost import estimate
     from sweeps.cost.table import derive
@@ -204,9 +204,14 @@ def test_estimate_from_a_finished_run_uses_its_measured_hours(finished_sweep):
     assert set(table["ms_per_item_epoch"]) == {"resnet18 features_svm", "resnet18 finetune", "resnet18 finetune_aug",
                                                "sentiment lstm", "spam gru", "questions rnn", "spam gru torch"}
     assert set(table["start_s"]) == {"alone"} and all(v["alone"] > 0 for v in table["ms_per_item_epoch"].values())
+    # images at twice the side: the same items, four times the backbone's work
     bigger = dataclasses.replace(budget, images=dataclasses.replace(budget.images, image_size=64))
+    at_64 = {p.key: p for p in estimate.plan_jobs(list(CELLS), bigger, run, gpus=0, demo=True)}
+    for plan in plans:
+        ratio = at_64[plan.key].hours_per_trial / plan.hours_per_trial
+        assert ratio == pytest.approx(4.0 if plan.method != "recurrent" else 1.0), (plan.key, ratio)
+    assert "x resnet18's GFLOPs at 64 px" in at_64["p1-caltech101-resnet18-finetune"].source
     for plan_budget, gpus, demo, why in ((budget, 0.25, True, "ran on CPUs, this plan's run on GPUs"),
-                                         (bigger, 0, True, "saw images of 32 px, this plan's resnet18 trials 64 px"),
                                          (budget, 0, False, "it ran on the generated demo data, this plan on the")):
         with pytest.raises(ConfigError, match=why):
             estimate.plan_jobs(list(CELLS), plan_budget, run, gpus=gpus, demo=demo)

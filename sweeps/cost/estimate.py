@@ -8,7 +8,7 @@ plan's device (sweeps/costs/*.yaml, sweeps.cost.table: ms per training item per 
 shared), or else from a stated default per method (MethodSpec.hours_per_epoch: full-size course data on one GPU,
 times SHARED_GPU_SLOWDOWN when trials share a card); each job's line says which.
 A run that is not comparable is refused in one line rather than scaled: trials on CPUs pricing a plan on GPUs (or
-the other way round), or images of another input side (a 72-px demo prices no 224-px course). Both estimates
+the other way round), demo data pricing the real files, image rows that do not record their input side. Both estimates
 assume every trial runs all its epochs, so they are upper bounds where ASHA or early stopping ends trials sooner;
 the expected figure scales them by the expected epochs.
 `sweep.json` records the estimate, and the report shows it beside what the sweep spent.
@@ -53,7 +53,7 @@ class Measured:
     """A previous run's finished trials of one job (or one method): what they cost and what they trained on."""
     hours: float  # mean wall hours per trial
     item_epochs: float  # mean training items x epochs per trial (nan where the rows do not say)
-    sides: frozenset[int]  # the image input sides they ran at (empty for text)
+    work: float  # images: mean items x epochs x the backbone's GFLOPs at the trial's side (nan: text, or not said)
     max_len: float  # mean sequence length of text trials (nan for images)
     on_gpu: bool
 
@@ -80,10 +80,12 @@ def measured(run: str) -> Reference:
         if column not in done:
             done[column] = float("nan")
     done["item_epochs"] = done["n_train"] * done["epochs"]
+    done["work"] = done["item_epochs"] * [BACKBONES.get(m).gflops_at(s) if m in BACKBONES and s == s else float("nan")
+                                          for m, s in zip(done["model"], done["input_side"])]
 
     def summarise(mine: pd.DataFrame) -> Measured:
         return Measured(float(mine["wall_s"].mean()) / 3600.0, float(mine["item_epochs"].mean()),
-                        frozenset(int(v) for v in mine["input_side"].dropna()), float(mine["max_len"].mean()),
+                        float(mine["work"].mean()), float(mine["max_len"].mean()),
                         bool((mine["gpus"] > 0).any()))
 
     return Reference(run, bool(load_manifest(run).get("demo_data")),
@@ -138,13 +140,15 @@ def scaled(ref: Measured, job: Job, budget: Budget, epochs: int, gpus: float, de
         raise ConfigError(f"--estimate-from {run}: its {job.method} trials ran on {where[ref.on_gpu]}, this plan's run "
                           f"on {where[gpus > 0]}: not comparable (leave --estimate-from out for the defaults{hint})")
     side = planned_side(job, budget)
-    if side is not None and side not in ref.sides:
-        seen = f"{', '.join(str(s) for s in sorted(ref.sides))} px" if ref.sides else "a size its rows do not record"
-        raise ConfigError(f"--estimate-from {run}: its {job.method} trials saw images of {seen}, this plan's "
-                          f"{job.model} trials {side} px: not comparable (leave --estimate-from out for the defaults)")
+    if side is not None and not ref.work > 0:
+        raise ConfigError(f"--estimate-from {run}: its {job.method} trials' rows do not record their backbone's input "
+                          f"size: not comparable (leave --estimate-from out for the defaults)")
     items = planned_items(job, budget, demo)
     if items is None or not ref.item_epochs > 0:
         return ref.hours, "unscaled: the dataset's size is known only once it is read"
+    if side is not None:  # another backbone or input side: by the work, the backbone's GFLOPs at the side
+        ratio = items * epochs * BACKBONES.get(job.model).gflops_at(side) / ref.work
+        return ref.hours * ratio, f"x{ratio:.3g} for items x epochs x {job.model}'s GFLOPs at {side} px"
     ratio = items * epochs / ref.item_epochs * length_ratio(job, budget, ref)
     return ref.hours * ratio, f"x{ratio:.3g} for items x epochs" + (" x length" if ref.max_len > 0 else "")
 
