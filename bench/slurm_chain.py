@@ -141,7 +141,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--chain", type=int, default=5, help="jobs in the chain (0: none)")
     parser.add_argument("--requeue", action="store_true", help="also the same sweep as one job that requeues itself")
-    parser.add_argument("--epochs", type=int, default=100, help="per trial (the tests' budget has 80)")
+    parser.add_argument("--epochs", type=int, default=100, help="per trial (the tests' budget has 60)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="slurm-bench-") as folder:
         env = slurm_local.start(Path(folder) / "slurm") | {LOGICAL_GPUS_ENV: "1"}

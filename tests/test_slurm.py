@@ -104,51 +104,58 @@ def test_two_sweeps_at_once_on_one_node_both_finish_on_the_gpus_slurm_gave(slurm
     assert gpus == {"0", "1"}, gpus  # one GPU each, not the same one
 
 
+def sbatch(slurm: dict, where: Path, script: Path, *options: str) -> str:
+    """`sbatch OPTIONS SCRIPT` in `where`, as a TA resubmits a written script; the job id."""
+    done = subprocess.run(["sbatch", "--parsable", *options, str(script)], cwd=where, env=os.environ | slurm,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().split(";")[0]
+
+
 @pytest.mark.sweep
 @pytest.mark.skipif(not (SHARED_DATA / "text" / "sentiment").is_dir(), reason=f"real data not at {SHARED_DATA}")
-def test_a_sweep_longer_than_a_job_finishes_through_a_chain_without_rerunning_anything(slurm, tmp_path):
-    """Two-minute jobs, a sweep of two to three jobs' work (two 80-epoch trials one after the other; more on a
-    loaded machine): each job stops its trials at Slurm's warning before the limit, the next resumes them from their
-    last checkpoint, and the sweep ends with every trial ok once — no finished trial rerun, no completed epoch
-    trained twice (an epoch's history entry, items per second included, is the same at the end as when its job
-    stopped). The spare jobs at the end find the sweep finished and end before starting Ray. (A three-job chain
-    on an idle machine: bench/slurm_chain.py.) Not shown: a next job on other nodes than the one before, which
-    reads the checkpoints through a shared filesystem (here the same local disk)."""
-    job = ["--gpus-per-node", "1", "--cpus-per-node", "1", "--time", "2", "--stop-before", "40", "--chain", "6"]
+def test_a_job_ended_by_its_time_limit_is_continued_by_the_next_without_rerunning_anything(slurm, tmp_path):
+    """A two-minute job over a sweep longer than that (two 60-epoch trials one after the other): Slurm's warning
+    before the limit stops its trials, and the job chained after it (the same script, submitted with a longer limit
+    so that it ends the sweep on a loaded machine too) resumes them from their last checkpoint and finishes: every
+    trial ok once — no finished trial rerun, no completed epoch trained twice (an epoch's history entry, items per
+    second included, is the same at the end as when the first job stopped). A third job finds the sweep finished
+    and ends before starting Ray. (Three two-minute jobs in a row over one sweep: bench/slurm_chain.py.) Not shown:
+    a next job on other nodes than the one before, which reads the checkpoints through a shared filesystem (here
+    the same local disk)."""
+    job = ["--gpus-per-node", "1", "--cpus-per-node", "1", "--time", "2", "--stop-before", "40"]
     storage = tmp_path / "runs"
     sweep = ["--part", "2", "--groups", "1", "--budget", str(SLURM_BUDGET), "--data-root", str(SHARED_DATA / "text"),
              "--weights", "random", "--storage", str(storage), "--sweep-id", "chain"]
-    jobs = submit(slurm, tmp_path, job, sweep)
+    first = submit(slurm, tmp_path, job, sweep)[0]
+    script = tmp_path / "slurm" / "chain.sbatch"
+    second = sbatch(slurm, tmp_path, script, "--time=10", f"--dependency=afterany:{first}")
+    spare = sbatch(slurm, tmp_path, script, f"--dependency=afterany:{second}")
     sweep_dir = storage / "chain"
-    snapshots, done_at, info = [], {}, {}
-    for job_id in jobs:  # what each job left: the histories as they stood when it ended, and the trials done
-        info |= slurm_local.wait_ended(slurm, [job_id], timeout=300)
-        snapshots.append({p.stem: pd.read_parquet(p) for p in (sweep_dir / "history").glob("*.parquet")})
-        now = rows(sweep_dir)
-        for row in now[now["status"] == "ok"].itertuples() if len(now) else ():
-            done_at.setdefault(row.trial_id, row.finished_utc)
-    logs = {j: log(tmp_path, j) for j in jobs}
+    info = slurm_local.wait_ended(slurm, [first], timeout=300)
+    at_stop = {p.stem: pd.read_parquet(p) for p in (sweep_dir / "history").glob("*.parquet")}
+    stopped = rows(sweep_dir)
+    done_at = {t: f for t, f, s in zip(stopped["trial_id"], stopped["finished_utc"], stopped["status"])
+               if s == "ok"} if len(stopped) else {}
+    info |= slurm_local.wait_ended(slurm, [second, spare], timeout=600)
+    logs = {j: log(tmp_path, j) for j in (first, second, spare)}
 
-    stopped = [j for j in jobs if "time limit near (USR1): stopping the sweep" in logs[j]]
-    assert len(stopped) >= 1 and stopped == jobs[:len(stopped)], {j: logs[j][-1500:] for j in jobs}
-    assert all(info[j]["ExitCode"] == "143:0" for j in stopped), info  # the driver's SIGTERM exit
-    finisher = jobs[len(stopped)]
-    assert "sweep finished in" in logs[finisher] and info[finisher]["JobState"] == "COMPLETED", logs[finisher]
-    for spare in jobs[len(stopped) + 1:]:  # found it finished: no Ray, done in seconds
-        assert "; finished" in logs[spare] and "Ray runtime started" not in logs[spare], logs[spare]
-        assert info[spare]["RunTime"] <= "00:00:20", info[spare]
-
+    assert "time limit near (USR1): stopping the sweep" in logs[first] and info[first]["ExitCode"] == "143:0", \
+        logs[first][-2000:]
+    assert any(len(history) for history in at_stop.values()), "the first job stopped before any epoch"
+    assert "sweep finished in" in logs[second] and info[second]["JobState"] == "COMPLETED", logs[second][-2000:]
+    assert "; finished" in logs[spare] and "Ray runtime started" not in logs[spare], logs[spare]
+    assert info[spare]["RunTime"] <= "00:00:20", info[spare]
     final = rows(sweep_dir)
-    assert len(final) == 2 and (final["status"] == "ok").all() and (final["epochs"] == 80).all(), final
+    assert len(final) == 2 and (final["status"] == "ok").all() and (final["epochs"] == 60).all(), final
     assert final["error"].isna().all(), final["error"]  # (`retries` counts each job that resumed a trial)
-    for snapshot in snapshots[:len(stopped)]:
-        for trial_id, history in snapshot.items():
-            kept = pd.read_parquet(ledger.history_path(sweep_dir, trial_id)).set_index("epoch")
-            before = history.set_index("epoch")
-            assert before["items_per_s"].equals(kept.loc[before.index, "items_per_s"]), \
-                f"{trial_id}: an epoch its history showed at a job's end was trained again"
-    # a trial finished in an earlier job kept its row: finished once, never rerun
-    assert done_at == {r.trial_id: r.finished_utc for r in final.itertuples()}, done_at
+    for trial_id, history in at_stop.items():
+        kept = pd.read_parquet(ledger.history_path(sweep_dir, trial_id)).set_index("epoch")
+        before = history.set_index("epoch")
+        assert before["items_per_s"].equals(kept.loc[before.index, "items_per_s"]), \
+            f"{trial_id}: an epoch its history showed when the first job ended was trained again"
+    # a trial finished in the first job kept its row: finished once, never rerun
+    assert {t: f for t, f in zip(final["trial_id"], final["finished_utc"]) if t in done_at} == done_at
 
 
 @pytest.mark.sweep
