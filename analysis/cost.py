@@ -38,3 +38,26 @@ def summary(trials: pd.DataFrame, prices: Prices = Prices()) -> dict:
     return {"gpu_hours": gpu_h, "cpu_hours": cpu_h, "cost": gpu_h * prices.gpu_hour + cpu_h * prices.cpu_hour,
             "cost_spot": gpu_h * prices.gpu_hour_spot + cpu_h * prices.cpu_hour,  # GPU workers on spot
             "wall_s": wall, "prices": prices}
+
+
+def against_estimate(manifest: dict, trials: pd.DataFrame, by: str = "method") -> pd.DataFrame:
+    """The plan's estimate per trial against what the ended trials took (wall seconds), per method (`by="key"`: per
+    job): the expected figure (ASHA's stops counted), the upper bound, the actual mean and actual / expected. Empty
+    for a sweep whose plan recorded no per-job estimate."""
+    from core.ledger import job_key
+
+    jobs = (manifest.get("estimate") or {}).get("jobs") or {}
+    columns = [by, "trials", "expected_s", "upper_s", "actual_s", "actual_over_expected"]
+    if not jobs or trials.empty:
+        return pd.DataFrame(columns=columns)
+    ended = trials[trials["status"].isin(["ok", "stopped", "error"]) & trials["wall_s"].notna()].copy()
+    ended["key"] = job_key(ended) if len(ended) else []
+    ended = ended[ended["key"].isin(jobs)]
+    if ended.empty:
+        return pd.DataFrame(columns=columns)
+    ended["expected_s"] = [jobs[k]["expected_hours_per_trial"] * 3600 for k in ended["key"]]
+    ended["upper_s"] = [jobs[k]["hours_per_trial"] * 3600 for k in ended["key"]]
+    table = ended.groupby(by).agg(trials=("wall_s", "size"), expected_s=("expected_s", "mean"),
+                                  upper_s=("upper_s", "mean"), actual_s=("wall_s", "mean")).reset_index()
+    table["actual_over_expected"] = table["actual_s"] / table["expected_s"]
+    return table[columns].round({"expected_s": 1, "upper_s": 1, "actual_s": 1, "actual_over_expected": 3})

@@ -60,7 +60,8 @@ def overview(manifest: dict, trials: pd.DataFrame, prices: Prices) -> dict[str, 
             "git_shas": sorted(trials["git_sha"].dropna().unique()), "statuses": statuses,
             "devices": trials["device"].fillna("never ran").value_counts().sort_index().to_dict(),
             "nodes": sorted(trials["node_ip"].dropna().unique()), "cost": spent, "spot_source": SPOT_SOURCE,
-            "estimate": manifest.get("estimate"), "trials": len(trials), "datasets": datasets_table(manifest)}
+            "estimate": manifest.get("estimate"), "trials": len(trials), "datasets": datasets_table(manifest),
+            "forecast": cost.against_estimate(manifest, trials).to_dict("records")}
 
 
 def datasets_table(manifest: dict) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ import os
 
 import pandas as pd
 
-from analysis import html, plots, tables
+from analysis import cost, html, plots, tables
 from analysis.live import UNFINISHED, LiveStatus
 from core.prices import Prices
 from core.results import load_manifest, load_scores, load_trials
@@ -70,14 +70,19 @@ def build_report(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = N
         more = f" and {len(capped) - 5} more (jobs.csv: n_test, n_test_files)" if len(capped) > 5 else ""
         sections += [f"**{len(capped)} job(s) were tested on a capped test set** (the budget's caps): "
                      + ", ".join(shown) + more + ".\n"]
+    forecast = cost.against_estimate(manifest, trials)
+    if len(forecast):
+        sections += ["## The plan's estimate against what the trials took (wall seconds per trial)\n",
+                     markdown(forecast, index=False)]
     failed = jobs[~jobs["outcome"].isin(("ok",) + UNFINISHED)] if len(jobs) else jobs
     if len(failed):
         sections += ["## Failed or missing jobs\n",
                      markdown(failed[["part", "dataset", "model", "method", "outcome", "error"]], index=False)]
     text = "\n".join(sections)
     write_text_atomic(text, store.join(out, "report.md"))
+    per_job = cost.against_estimate(manifest, trials, by="key")
     for name, frame in (("jobs", jobs), ("part1", p1_num), ("part2", p2_num), ("groups_part1", groups1),
-                        ("groups_part2", groups2)):
+                        ("groups_part2", groups2), ("estimate_vs_actual", per_job)):
         write_text_atomic(frame.to_csv(index=name in ("part1", "part2")), store.join(out, f"{name}.csv"))
     heatmaps = {}
     for part, numeric in ((1, p1_num), (2, p2_num)):

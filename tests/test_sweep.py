@@ -299,3 +299,26 @@ def test_status_says_finished_left_or_not_started(finished_sweep, tmp_path, caps
     assert capsys.readouterr().out.rstrip().endswith("; 1 trial(s) left for --resume")
     assert main(["status", str(tmp_path / "none")]) == 3
     assert capsys.readouterr().out == f"{tmp_path / 'none'}: not started (no sweep.json)\n"
+
+
+def test_the_report_sets_the_plans_estimate_beside_what_the_trials_took(finished_sweep, tmp_path):
+    """sweep.json records each job's estimate; the report compares it per method (report.md, the page's overview)
+    and per job (estimate_vs_actual.csv) with the ended trials' mean wall seconds."""
+    from analysis import cost
+    from core.results import load_manifest
+
+    options, _ = finished_sweep
+    manifest, trials = load_manifest(options.sweep_dir), load_trials(options.sweep_dir)
+    assert set(manifest["estimate"]["jobs"]) == {job.key for job in CELLS}
+    per_method = cost.against_estimate(manifest, trials).set_index("method")
+    assert set(per_method.index) == set(trials["method"])
+    for method, row in per_method.iterrows():
+        mine = trials[trials["method"] == method]
+        assert row["trials"] == len(mine) and row["actual_s"] == pytest.approx(mine["wall_s"].mean(), abs=0.05)
+        assert 0 < row["expected_s"] <= row["upper_s"]
+        assert row["actual_over_expected"] == pytest.approx(row["actual_s"] / row["expected_s"], rel=0.05)
+    build_report(options.sweep_dir, tmp_path / "reports")
+    per_job = pd.read_csv(tmp_path / "reports" / "estimate_vs_actual.csv")
+    assert set(per_job["key"]) == {job.key for job in CELLS}
+    assert "## The plan's estimate against what the trials took" in (tmp_path / "reports" / "report.md").read_text()
+    assert "estimate vs actual" in (tmp_path / "reports" / "index.html").read_text()

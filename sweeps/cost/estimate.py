@@ -209,7 +209,11 @@ def estimate(plans: list[JobPlan], cpus: float, gpus: float, prices: Prices = Pr
             "trial_hours_expected": expected, "cost_expected": expected * price,
             "cost_spot": None if spot is None else trial_hours * spot, "spot_price": prices.gpu_hour_spot,
             "spot_source": prices.spot_source,
-            "trials": sum(p.trials for p in plans), "source": estimate_source(plans, run)}
+            "trials": sum(p.trials for p in plans), "source": estimate_source(plans, run),
+            # per job, for the report's estimate against what the trials took (analysis.cost.against_estimate)
+            "jobs": {p.key: {"method": p.method, "hours_per_trial": p.hours_per_trial,
+                             "expected_hours_per_trial": p.expected_hours_per_trial, "source": p.source}
+                     for p in plans}}
 
 
 def estimate_source(plans: list[JobPlan], run: str | None) -> str:
