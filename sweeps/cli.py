@@ -274,7 +274,8 @@ def dry_run(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | N
         cpus = min(cpus, machine["CPU"])
     plans = estimate.plan_jobs(list(jobs), budget, args.estimate_from, gpus, demo=is_demo(args, catalog))
     summary = estimate.estimate(plans, cpus, gpus, spot_prices(args.spot_price_gpu_hour), run=args.estimate_from)
-    workers = local_slots(machine, cpus, gpus, summary["trials"]) if machine is not None else \
+    workers = local_slots(machine, cpus, gpus, summary["trials"], summary["trial_hours_expected"]) \
+        if machine is not None else \
         estimate.busy_workers(summary["trials"], cpus, gpus, shipped_cluster())
     print(estimate.render(sweep_id, budget, plans, summary, workers))
     return 0

@@ -67,10 +67,14 @@ def this_machine() -> dict[str, float]:
     return {"CPU": float(os.cpu_count() or 1), "GPU": float(gpus)}
 
 
-def local_slots(machine: dict[str, float], cpus: float, gpus: float, trials: int) -> str:
-    """The dry run's line for a local sweep: this machine, and how many trials run at once on it."""
+def local_slots(machine: dict[str, float], cpus: float, gpus: float, trials: int,
+                trial_hours: float | None = None) -> str:
+    """The dry run's line for a local sweep: this machine, how many trials run at once on it, and (given the plan's
+    expected trial-hours) the wall time that makes when every slot stays busy."""
     at_once = slots(machine, cpus, gpus)
     gpu = f"{machine['GPU']:g} GPU" if machine["GPU"] else "no GPU"
     waves = -(-trials // max(at_once, 1))
+    wall = f"; about {trial_hours / max(at_once, 1):.2f} h of wall time at the expected trial-hours" \
+        if trial_hours is not None else ""
     return (f"this machine: {machine['CPU']:g} CPUs, {gpu}: {at_once} trial{'s' if at_once != 1 else ''} at a time "
-            f"({cpus:g} CPU{f' + {gpus:g} GPU' if gpus else ''} each), {waves} wave{'s' if waves != 1 else ''}")
+            f"({cpus:g} CPU{f' + {gpus:g} GPU' if gpus else ''} each), {waves} wave{'s' if waves != 1 else ''}{wall}")

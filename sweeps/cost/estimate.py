@@ -209,21 +209,23 @@ def estimate(plans: list[JobPlan], cpus: float, gpus: float, prices: Prices = Pr
             "trial_hours_expected": expected, "cost_expected": expected * price,
             "cost_spot": None if spot is None else trial_hours * spot, "spot_price": prices.gpu_hour_spot,
             "spot_source": prices.spot_source,
-            "trials": sum(p.trials for p in plans), "source": estimate_source(plans, run),
+            "trials": sum(p.trials for p in plans), "source": estimate_source(plans, run, gpus),
             # per job, for the report's estimate against what the trials took (analysis.cost.against_estimate)
             "jobs": {p.key: {"method": p.method, "hours_per_trial": p.hours_per_trial,
                              "expected_hours_per_trial": p.expected_hours_per_trial, "source": p.source}
                      for p in plans}}
 
 
-def estimate_source(plans: list[JobPlan], run: str | None) -> str:
+def estimate_source(plans: list[JobPlan], run: str | None, gpus: float = 1.0) -> str:
     """Where the plan's hours came from, in a phrase: the run, the cost tables, the defaults, or a mix."""
     if run:
         return f"measured in {run}"
     tables = sorted({p.source for p in plans if p.source.startswith("measured on")})
     defaults = sum(p.source.startswith("default") for p in plans)
     if not tables:
-        return "defaults per method: full-size data on one GPU"
+        # the defaults are a GPU's: a plan on CPUs says so rather than pass them off as its own device's
+        return "defaults per method: full-size data on one GPU" + ("" if gpus else
+                                                                    "; no CPU rates measured: not this machine's")
     return "; ".join(tables) + (f"; defaults per method for {defaults} job(s)" if defaults else "")
 
 
