@@ -32,9 +32,10 @@ from pathlib import Path
 import common  # noqa: F401  (puts the project on sys.path)
 import pandas as pd
 
-from core import ledger, store
+from core import ledger
 from sweeps.interrupt import RESUME_HINT
 from sweeps.cluster import slurm_local
+from tests.clusters import rows  # each row file read whole, as the harness reads them
 from trainables.trial import LOGICAL_GPUS_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,18 +58,13 @@ def epoch_s(utc: str) -> float:
     return datetime.fromisoformat(utc.replace("Z", "+00:00")).timestamp()
 
 
-def read_rows(sweep_dir: Path) -> pd.DataFrame:
-    files = sorted((sweep_dir / "trials").glob("*.parquet"))
-    return pd.concat([store.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
-
-
 def first_trial(env: dict, where: Path, repeat: int) -> dict[str, float]:
     """One submission of a Part 2 demo sweep until its first trial runs, then scancel."""
     sweep_dir = where / "runs" / "s"
     t0, (job,) = submit(env, where, ONE_JOB + ["--time", "10"],
                         ["--part", "2", "--groups", "1", "--budget", "smoke", "--gpus-per-trial", "1", "--storage",
                          str(where / "runs"), "--sweep-id", "s"])
-    while (frame := read_rows(sweep_dir)).empty:
+    while (frame := rows(sweep_dir)).empty:
         time.sleep(0.2)
     started = min(map(epoch_s, frame["started_utc"]))
     job_start = epoch_s(slurm_local.job_info(env, job)["StartTime"] + "+00:00")
@@ -109,12 +105,12 @@ def continued(env: dict, where: Path, epochs: int, how: list[str]) -> None:
     starts: set[float] = set()  # every trial start seen while the jobs run
     snapshots: list[dict[str, pd.DataFrame]] = []  # the histories each time a driver had stopped
     while any(slurm_local.job_info(env, job).get("JobState") not in slurm_local.ENDED for job in ids):
-        frame = read_rows(sweep_dir)
+        frame = rows(sweep_dir)
         starts |= set(map(epoch_s, frame.get("started_utc", [])))
         if logs(where).count(RESUME_HINT) > len(snapshots):
             snapshots.append({p.stem: pd.read_parquet(p) for p in (sweep_dir / "history").glob("*.parquet")})
         time.sleep(0.3)
-    text, final = logs(where), read_rows(sweep_dir)
+    text, final = logs(where), rows(sweep_dir)
     print(f"{' '.join(how)}, two-minute jobs, two {epochs}-epoch trials: {len(final)} rows, "
           f"{', '.join(sorted(set(final['status'])))}, epochs {sorted(set(final['epochs']))}; "
           f"{text.count('Ray runtime started')} run(s) of Ray in {len(ids)} job(s)", flush=True)
