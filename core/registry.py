@@ -77,6 +77,9 @@ class DatasetSpec:
     n_train: int
     n_test: int
     vocab: int | None = None  # the course's vocabulary size (text only)
+    # text: the 95th percentile of its training texts' token counts, what `max_len: auto` chooses before the
+    # budget's cap (measured on the course's files; the plan prices a trial's sequence length from it)
+    auto_len: int | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,7 @@ class CellSpec:
     name: str
     keras_layer: str
     torch_module: str
+    gates: int  # input-and-recurrent matrix products per step (the plan's work per token, sweeps.cost.model)
 
 
 DATA_KINDS: Registry[DataKindSpec] = Registry("data kind")
@@ -182,10 +186,10 @@ for _d in (
     DatasetSpec("places", 1, "images", "Places", 9, 1437, 367),
     DatasetSpec("household", 1, "images", "iMaterialist 2018", 9, 1383, 375),
     DatasetSpec("caltech101", 1, "images", "Caltech101 subset", 30, 1500, 450),
-    DatasetSpec("sentiment", 2, "text", "movie review sentence polarity", 2, 7996, 2666, 18298),
-    DatasetSpec("spam", 2, "text", "Enron spam", 2, 3879, 1293, 28049),
-    DatasetSpec("questions", 2, "text", "TREC question classification (fine)", 50, 4464, 1488, 7694),
-    DatasetSpec("newsgroups", 2, "text", "20 Newsgroups", 20, 14121, 4707, 160792),
+    DatasetSpec("sentiment", 2, "text", "movie review sentence polarity", 2, 7996, 2666, 18298, auto_len=34),
+    DatasetSpec("spam", 2, "text", "Enron spam", 2, 3879, 1293, 28049, auto_len=561),
+    DatasetSpec("questions", 2, "text", "TREC question classification (fine)", 50, 4464, 1488, 7694, auto_len=15),
+    DatasetSpec("newsgroups", 2, "text", "20 Newsgroups", 20, 14121, 4707, 160792, auto_len=743),
     DatasetSpec("cifar100", 1, "cifar", "CIFAR-100 (the handout's warm-up)", 100, 50000, 10000),
 ):
     DATASETS.register(_d.name, _d)
@@ -224,9 +228,9 @@ for _m in (
     METHODS.register(_m.name, _m)
 
 for _c in (
-    CellSpec("rnn", "SimpleRNN", "RNN"),
-    CellSpec("lstm", "LSTM", "LSTM"),
-    CellSpec("gru", "GRU", "GRU"),
+    CellSpec("rnn", "SimpleRNN", "RNN", gates=1),
+    CellSpec("lstm", "LSTM", "LSTM", gates=4),
+    CellSpec("gru", "GRU", "GRU", gates=3),
 ):
     CELLS.register(_c.name, _c)
 

@@ -261,7 +261,7 @@ def resume_command(argv: list[str]) -> str:
 def dry_run(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | None" = None) -> int:
     """--dry-run: the plan and its price, without Ray, data or storage."""
     from sweeps.cost import estimate
-    from sweeps.cluster.shape import local_slots, shipped_cluster, this_machine
+    from sweeps.cluster.shape import local_slots, shipped_cluster, slots, this_machine
 
     budget = load_budget(budget_name(args, catalog))
     sweep_id = sweep_id_for(args, budget.name, tag, catalog)
@@ -272,9 +272,13 @@ def dry_run(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | N
         if args.gpus_per_trial is None and not machine["GPU"]:
             gpus = 0.0
         cpus = min(cpus, machine["CPU"])
-    plans = estimate.plan_jobs(list(jobs), budget, args.estimate_from, gpus, demo=is_demo(args, catalog))
-    summary = estimate.estimate(plans, cpus, gpus, spot_prices(args.spot_price_gpu_hour), run=args.estimate_from)
-    workers = local_slots(machine, cpus, gpus, summary["trials"], summary["trial_hours_expected"]) \
+    at_once = slots(machine, cpus, gpus) if machine is not None else 1
+    plans = estimate.plan_jobs(list(jobs), budget, args.estimate_from, gpus, demo=is_demo(args, catalog),
+                               seed=args.seed, slots=at_once)
+    wall = estimate.local_wall(plans, estimate.COST_DIR, at_once) if machine is not None and not gpus else None
+    summary = estimate.estimate(plans, cpus, gpus, spot_prices(args.spot_price_gpu_hour), run=args.estimate_from,
+                                wall_s=wall)
+    workers = local_slots(machine, cpus, gpus, summary["trials"], summary["trial_hours_expected"], wall) \
         if machine is not None else \
         estimate.busy_workers(summary["trials"], cpus, gpus, shipped_cluster())
     print(estimate.render(sweep_id, budget, plans, summary, workers))

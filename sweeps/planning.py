@@ -105,10 +105,13 @@ def plan_estimate(options: SweepOptions, placement: Placement) -> dict:
     """The plan's estimated trial hours and price (sweeps.cost.estimate), and on an autoscaling cluster how many of its
     workers the plan keeps busy, recorded in sweep.json for the report."""
     from sweeps.cost import estimate
-    from sweeps.cluster.shape import autoscaling_config
+    from sweeps.cluster.shape import autoscaling_config, slots, this_machine
 
+    local = options.address is None
+    at_once = slots(this_machine(), placement.cpus, placement.gpus) if local else 1
     plans = estimate.plan_jobs(list(options.jobs), options.budget, options.estimate_from, placement.gpus,
-                               demo=options.demo)
-    summary = estimate.estimate(plans, placement.cpus, placement.gpus, run=options.estimate_from)
+                               demo=options.demo, seed=options.seed, slots=at_once)
+    wall = estimate.local_wall(plans, estimate.COST_DIR, at_once) if local and not placement.gpus else None
+    summary = estimate.estimate(plans, placement.cpus, placement.gpus, run=options.estimate_from, wall_s=wall)
     config = autoscaling_config() if options.address is not None else {}
     return summary | {"workers": estimate.busy_workers(summary["trials"], placement.cpus, placement.gpus, config)}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -153,7 +154,6 @@ def test_analysis_tables_from_results(finished_sweep):
 def test_html_report_links_every_cell_and_needs_no_network(finished_sweep):
     """reports/index.html: every job has its detail with the selected trial's numbers; epoch-based jobs have a
     learning curve, the image jobs a confusion matrix with their class names; nothing is fetched from outside."""
-    import re
 
     options, _ = finished_sweep
     build_report(options.sweep_dir)
@@ -173,15 +173,13 @@ def test_html_report_links_every_cell_and_needs_no_network(finished_sweep):
     assert "@import" not in page and "url(http" not in page
 
 
-def test_estimate_from_a_finished_run_uses_its_measured_hours(finished_sweep):
+def test_estimate_from_a_finished_run_uses_its_measured_hours(finished_sweep, tmp_path):
     """The same plan again: each job's measured hours, scaled by items x epochs (near 1 here: the same demo data and
     caps; 1.8 for questions, whose 50 classes' per-class rounding of the caps the estimator leaves out). Twice the
     epochs cost twice, images of twice the side four times (the backbone's work); a run that is no guide is refused
-    in one line: CPU trials for a GPU plan, demo data for the real files."""
+    in one line: CPU trials for a GPU plan where no rate table links the two, demo data for the real files."""
     from core.ledger import job_key
     from sweeps.cost import estimate
-    from sweeps.cost.table import derive
-
     options, _ = finished_sweep
     budget, run = options.budget, options.sweep_dir
     plans = estimate.plan_jobs(list(CELLS), budget, run, gpus=0, demo=True)
@@ -200,10 +198,6 @@ def test_estimate_from_a_finished_run_uses_its_measured_hours(finished_sweep):
     text = [job for job in CELLS if job.method == "recurrent"]
     assert [p.hours_per_trial for p in estimate.plan_jobs(text, longer, run, gpus=0, demo=True)] == pytest.approx(
         [2 * p.hours_per_trial for p in plans if p.method == "recurrent"])
-    table = derive([run])  # a cost table from the same rows (bench/cost_table.py): one entry per job
-    assert set(table["ms_per_item_epoch"]) == {"resnet18 features_svm", "resnet18 finetune", "resnet18 finetune_aug",
-                                               "sentiment lstm", "spam gru", "questions rnn", "spam gru torch"}
-    assert set(table["start_s"]) == {"alone"} and all(v["alone"] > 0 for v in table["ms_per_item_epoch"].values())
     # images at twice the side: the same items, four times the backbone's work
     bigger = dataclasses.replace(budget, images=dataclasses.replace(budget.images, image_size=64))
     at_64 = {p.key: p for p in estimate.plan_jobs(list(CELLS), bigger, run, gpus=0, demo=True)}
@@ -211,10 +205,16 @@ def test_estimate_from_a_finished_run_uses_its_measured_hours(finished_sweep):
         ratio = at_64[plan.key].hours_per_trial / plan.hours_per_trial
         assert ratio == pytest.approx(4.0 if plan.method != "recurrent" else 1.0), (plan.key, ratio)
     assert "x resnet18's GFLOPs at 64 px" in at_64["p1-caltech101-resnet18-finetune"].source
-    for plan_budget, gpus, demo, why in ((budget, 0.25, True, "ran on CPUs, this plan's run on GPUs"),
-                                         (budget, 0, False, "it ran on the generated demo data, this plan on the")):
+    # CPU trials for a GPU plan: through the rate tables (the committed CPU table, a GPU's by the stated rule)
+    on_gpu = {p.key: p for p in estimate.plan_jobs(list(CELLS), budget, run, gpus=1.0, demo=True)}
+    key = "p1-caltech101-resnet18-finetune"
+    assert re.search(r", x[0-9.e-]+ from CPU to GPU \(cpu-2core.yaml and the GPU rule\)$", on_gpu[key].source)
+    assert on_gpu[key].hours_per_trial < next(p.hours_per_trial for p in plans if p.key == key)
+    for plan_budget, gpus, demo, why, tables in (
+            (budget, 0.25, True, "ran on CPUs, this plan's run on GPUs, and no rate table links the two", tmp_path),
+            (budget, 0, False, "it ran on the generated demo data, this plan on the", estimate.COST_DIR)):
         with pytest.raises(ConfigError, match=why):
-            estimate.plan_jobs(list(CELLS), plan_budget, run, gpus=gpus, demo=demo)
+            estimate.plan_jobs(list(CELLS), plan_budget, run, gpus=gpus, demo=demo, cost_dir=tables)
 
 
 def test_export_writes_one_rows_file_and_one_history_file(finished_sweep, tmp_path):
@@ -321,5 +321,14 @@ def test_the_report_sets_the_plans_estimate_beside_what_the_trials_took(finished
     build_report(options.sweep_dir, tmp_path / "reports")
     per_job = pd.read_csv(tmp_path / "reports" / "estimate_vs_actual.csv")
     assert set(per_job["key"]) == {job.key for job in CELLS}
+    # the plan priced by the cost model at the committed CPU table's rates, against this sweep's own rows: within a
+    # factor of 4 per job even on a loaded test machine (the per-method defaults were 16-48x over); the PyTorch
+    # twin, which the table does not measure, keeps the default and says so. bench/forecast_check.py holds the
+    # model to +-30 % on an idle machine.
+    sources = {k: job["source"] for k, job in manifest["estimate"]["jobs"].items()}
+    assert sources["p2-spam-gru-recurrent-torch"].startswith("default per method (gru (torch) not in cpu-2core.yaml")
+    priced = per_job[[sources[k].startswith("measured: cpu-2core.yaml") for k in per_job["key"]]]
+    assert len(priced) == len(CELLS) - 1
+    assert priced["actual_over_expected"].between(0.25, 4).all(), priced.to_string()
     assert "## The plan's estimate against what the trials took" in (tmp_path / "reports" / "report.md").read_text()
     assert "estimate vs actual" in (tmp_path / "reports" / "index.html").read_text()

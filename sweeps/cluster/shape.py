@@ -68,13 +68,18 @@ def this_machine() -> dict[str, float]:
 
 
 def local_slots(machine: dict[str, float], cpus: float, gpus: float, trials: int,
-                trial_hours: float | None = None) -> str:
-    """The dry run's line for a local sweep: this machine, how many trials run at once on it, and (given the plan's
-    expected trial-hours) the wall time that makes when every slot stays busy."""
+                trial_hours: float | None = None, wall_s: float | None = None) -> str:
+    """The dry run's line for a local sweep: this machine, how many trials run at once on it, and the wall time: the
+    cost model's (`wall_s`: the trials in run order on the slots, with the sweep's own start and Ray's time per
+    trial) where the CPU table priced every job, else the expected trial-hours spread over the slots."""
     at_once = slots(machine, cpus, gpus)
     gpu = f"{machine['GPU']:g} GPU" if machine["GPU"] else "no GPU"
     waves = -(-trials // max(at_once, 1))
-    wall = f"; about {trial_hours / max(at_once, 1):.2f} h of wall time at the expected trial-hours" \
-        if trial_hours is not None else ""
+    if wall_s is not None:
+        wall = f"; about {wall_s / 60:.1f} min of wall time (the trials in run order on these slots)"
+    elif trial_hours is not None:
+        wall = f"; about {trial_hours / max(at_once, 1):.2f} h of wall time at the expected trial-hours"
+    else:
+        wall = ""
     return (f"this machine: {machine['CPU']:g} CPUs, {gpu}: {at_once} trial{'s' if at_once != 1 else ''} at a time "
             f"({cpus:g} CPU{f' + {gpus:g} GPU' if gpus else ''} each), {waves} wave{'s' if waves != 1 else ''}{wall}")

@@ -1,38 +1,94 @@
-"""Measured trial costs (sweeps/costs/<name>.yaml), read by the estimator in place of the per-method defaults.
+"""Measured rates of one device (sweeps/costs/<name>.yaml), read by the cost model (sweeps.cost.model).
 
-A table is what `bench/cost_table.py` measured through the harness on one machine: for each backbone x Part 1
-method and each text dataset x cell type, the milliseconds a trial spends per training item per epoch (its wall
-time less its start), alone on the card and at the `full` budget's sharing, plus the seconds a trial takes to
-start, at each backbone's own input size (a plan at another size keeps the defaults). It names the card and
-driver it ran on, the date and the command, so an estimate read from it says where its figures came from. A job
-the table lacks keeps the default per method, and the plan says so.
+A table is what `bench/cost_table.py` measured on one machine, with as many measuring copies at once as trials run
+there at once: how fast each backbone runs forward (GFLOP/s at a few input sides) and trains per fine-tuning mode
+(per image, as forward GFLOP/s, plus the optimiser's cost per step), how fast each cell type trains and predicts
+(per call, per recurrent step, per FLOP) and how long its first epoch and first prediction trace, the imports, the
+decoding of an image, the SVM's fit, and a local sweep's time outside its trials. It names the machine, the date and
+the command, so a plan priced from it says where its figures came from.
 
-    card: NVIDIA H200 (driver 570.86, CUDA 12.8)
-    device: gpu                 # gpu or cpu: which plans it prices
-    date: 2026-12-03
-    command: python bench/cost_table.py --data-root ... --out sweeps/costs/h200.yaml
-    start_s: {alone: 21.0, shared: 30.5}   # a CPU table: alone only
-    ms_per_item_epoch:          # "<backbone> <method>" for Part 1, "<dataset> <cell>" for Part 2
-      resnet18 finetune: {alone: 1.9, shared: 2.6}
-      sentiment gru: {alone: 0.8, shared: 1.1}
+    card: Intel(R) Xeon(R) Platinum 8488C, 2 cores
+    device: cpu                 # cpu or gpu: which plans it prices
+    date: 2026-12-07
+    command: python bench/cost_table.py --out sweeps/costs/cpu-2core.yaml
+    slots: 2                    # measuring copies at once
+    import_s: {torch: 3.4, tensorflow: 4.4}
+    sweep: {start_s: 20.0, end_s: 3.0, per_trial_s: 0.4}
+    images: {decode_ms: {photo: 2.1, demo: 0.4}, head_ms_per_item: 0.01}
+    svm: {fit_ns_per_n2d: 0.02}
+    text: {extract: {fixed_s: 0.1, ms_per_item: 0.05}}
+    backbones:
+      resnet18: {build_s: 0.3, train_side: 32, forward: {32: 9.1, 96: 20.3, 160: 22.0},
+                 train: {all: {gflop_s: 4.1, step_ms: 20}, last3: {...}, head: {...}}}
+    cells:
+      lstm: {build_s: 0.2, train: {call_ms: 40, step_us: 90, gflop_s: 3.2}, predict: {...},
+             trace_train: {fixed_s: 1.1, per_layer_s: 0.4}, trace_predict: {...}}
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from core import yamlfile
-from core.course import Job
-from core.registry import BACKBONES, METHODS
 
 COST_DIR = Path(__file__).resolve().parents[1] / "costs"
-SHARES = ("alone", "shared")  # one trial per card; the full budget's 0.25 GPU per trial
+FIELDS = ("card", "device", "date", "command", "slots", "import_s", "sweep", "images", "svm", "text", "backbones",
+          "cells")
+MODES = ("all", "last3", "head")  # head_lr trains what `all` trains
 
 
 class CostTableError(ValueError):
     """A cost table is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Seconds = calls x call_ms + recurrent steps x step_us + FLOPs / gflop_s (a cell type training or predicting)."""
+    call_ms: float
+    step_us: float
+    gflop_s: float
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A Keras function's first call: fixed_s + per recurrent layer (and direction) per_layer_s."""
+    fixed_s: float
+    per_layer_s: float
+
+
+@dataclass(frozen=True)
+class CellRates:
+    build_s: float
+    train: Throughput
+    predict: Throughput
+    trace_train: Trace
+    trace_predict: Trace
+
+
+@dataclass(frozen=True)
+class ModeRates:
+    gflop_s: float  # forward GFLOPs of the training images per second (their backward pass included)
+    step_ms: float  # the optimiser's step and the rest of a batch that does not grow with its images
+
+
+@dataclass(frozen=True)
+class BackboneRates:
+    build_s: float
+    forward: dict[int, float]  # input side -> forward GFLOP/s
+    train: dict[str, ModeRates]
+    train_side: int  # the side the training rates were measured at
+
+    def forward_rate(self, side: float) -> float:
+        """GFLOP/s at `side`: interpolated between measured sides in log side, held beyond them."""
+        return interpolate(self.forward, side)
+
+    def train_rate(self, mode: str, side: float) -> float:
+        """A mode's training GFLOP/s at `side`: its measured rate, scaled as the forward rate scales with the side."""
+        measured = self.train[MODES[0] if mode == "head_lr" else mode]
+        return measured.gflop_s * self.forward_rate(side) / self.forward_rate(self.train_side)
 
 
 @dataclass(frozen=True)
@@ -42,40 +98,74 @@ class CostTable:
     device: str  # "gpu" or "cpu"
     date: str
     command: str
-    start_s: dict[str, float]  # share -> seconds
-    ms_per_item_epoch: dict[str, dict[str, float]]  # entry ("resnet18 finetune") -> share -> ms
+    slots: int
+    import_s: dict[str, float]  # framework -> a worker process's first import of it
+    sweep: dict[str, float]  # start_s, end_s, per_trial_s
+    decode_ms: dict[str, float]  # photo (a course image), demo (a generated drawing)
+    head_ms_per_item: float
+    svm_ns_per_n2d: float
+    text_extract: dict[str, float]  # fixed_s, ms_per_item: vectorising a dataset's texts
+    backbones: dict[str, BackboneRates]
+    cells: dict[str, CellRates]
 
-    def entry(self, job: Job) -> str:
-        return entry_name(job.dataset, job.model, job.method, job.framework)
-
-    def hours(self, job: Job, items: int, epochs: int, gpus: float) -> float | None:
-        """A trial's hours for `items` training items x `epochs` at this share of a card; None: not measured."""
-        share = SHARES[1] if 0 < gpus < 1 else SHARES[0]
-        per_item = self.ms_per_item_epoch.get(self.entry(job), {}).get(share)
-        if per_item is None:
-            return None
-        return (self.start_s[share] + per_item * items * epochs / 1000.0) / 3600.0
-
-
-def entry_name(dataset: str, model: str, method: str, framework: str = "") -> str:
-    """A job's name in a table: its backbone and method (Part 1: an image costs the same in every dataset at one
-    input side) or its dataset and cell type (Part 2: texts differ in length), and a framework other than the
-    method's own (the PyTorch twin)."""
-    other = f" {framework}" if framework and framework != METHODS.get(method).framework else ""
-    return (f"{model} {method}" if model in BACKBONES else f"{dataset} {model}") + other
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
 
 
-def _shares(where: str, value: object, shares: tuple[str, ...]) -> dict[str, float]:
-    if not isinstance(value, dict) or set(value) != set(shares) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in value.values()):
-        expected = ", ".join(f"{s}: <number>" for s in shares)
-        raise CostTableError(f"{where}: expected {{{expected}}} (non-negative), got {value!r}")
-    return {k: float(v) for k, v in value.items()}
+def interpolate(points: dict[int, float], side: float) -> float:
+    sides = sorted(points)
+    if side <= sides[0]:
+        return points[sides[0]]
+    if side >= sides[-1]:
+        return points[sides[-1]]
+    upper = next(s for s in sides if s >= side)
+    lower = max(s for s in sides if s <= side)
+    if upper == lower:
+        return points[upper]
+    w = math.log(side / lower) / math.log(upper / lower)
+    return points[lower] * (1 - w) + points[upper] * w
 
 
-def shares_of(device: str) -> tuple[str, ...]:
-    """The shares a table on this device measures: a CPU trial has its cores to itself, a GPU trial may share."""
-    return SHARES if device == "gpu" else SHARES[:1]
+def _number(where: str, value: object, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
+            or (positive and value == 0):
+        raise CostTableError(f"{where}: expected a {'positive' if positive else 'non-negative'} number, "
+                             f"got {value!r}")
+    return float(value)
+
+
+def _mapping(where: str, value: object, keys: tuple[str, ...] | None = None) -> dict:
+    if not isinstance(value, dict) or (keys is not None and set(value) != set(keys)):
+        raise CostTableError(f"{where}: expected a mapping of {', '.join(keys) if keys else 'entries'}, "
+                             f"got {value!r:.120}")
+    return value
+
+
+def _numbers(where: str, value: object, keys: tuple[str, ...], positive: tuple[str, ...] = ()) -> dict[str, float]:
+    value = _mapping(where, value, keys)
+    return {k: _number(f"{where}.{k}", value[k], k in positive) for k in keys}
+
+
+def _backbone(where: str, raw: object) -> BackboneRates:
+    raw = _mapping(where, raw, ("build_s", "forward", "train", "train_side"))
+    forward = {int(side): _number(f"{where}.forward.{side}", rate, positive=True)
+               for side, rate in _mapping(f"{where}.forward", raw["forward"]).items()}
+    if not forward:
+        raise CostTableError(f"{where}.forward: expected GFLOP/s at one input side at least")
+    train = {mode: ModeRates(**_numbers(f"{where}.train.{mode}", rates, ("gflop_s", "step_ms"), ("gflop_s",)))
+             for mode, rates in _mapping(f"{where}.train", raw["train"], MODES).items()}
+    side = int(_number(f"{where}.train_side", raw["train_side"], positive=True))
+    return BackboneRates(_number(f"{where}.build_s", raw["build_s"]), forward, train, side)
+
+
+def _cell(where: str, raw: object) -> CellRates:
+    raw = _mapping(where, raw, ("build_s", "train", "predict", "trace_train", "trace_predict"))
+    through = {k: Throughput(**_numbers(f"{where}.{k}", raw[k], ("call_ms", "step_us", "gflop_s"), ("gflop_s",)))
+               for k in ("train", "predict")}
+    traces = {k: Trace(**_numbers(f"{where}.{k}", raw[k], ("fixed_s", "per_layer_s")))
+              for k in ("trace_train", "trace_predict")}
+    return CellRates(_number(f"{where}.build_s", raw["build_s"]), **through, **traces)
 
 
 def load_cost_table(path: str | Path) -> CostTable:
@@ -85,50 +175,29 @@ def load_cost_table(path: str | Path) -> CostTable:
         raw = yamlfile.loads(path.read_text())
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise CostTableError(yamlfile.describe_error(path, exc)) from None
-    fields = ("card", "device", "date", "command", "start_s", "ms_per_item_epoch")
-    if not isinstance(raw, dict) or set(raw) != set(fields):
+    if not isinstance(raw, dict) or set(raw) != set(FIELDS):
         got = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
-        raise CostTableError(f"{path}: expected the fields {', '.join(fields)}; got {got}")
+        raise CostTableError(f"{path}: expected the fields {', '.join(FIELDS)}; got {got}")
     if raw["device"] not in ("gpu", "cpu"):
         raise CostTableError(f"{path}: device: expected gpu or cpu, got {raw['device']!r}")
-    entries = raw["ms_per_item_epoch"]
-    if not isinstance(entries, dict) or not entries:
-        raise CostTableError(f"{path}: ms_per_item_epoch: expected a mapping of entries like 'resnet18 finetune'")
-    shares = shares_of(raw["device"])
-    return CostTable(str(path), str(raw["card"]), raw["device"], str(raw["date"]), str(raw["command"]),
-                     _shares(f"{path}: start_s", raw["start_s"], shares),
-                     {str(k): _shares(f"{path}: ms_per_item_epoch.{k}", v, shares) for k, v in entries.items()})
+    images = _mapping(f"{path}: images", raw["images"], ("decode_ms", "head_ms_per_item"))
+    return CostTable(
+        str(path), str(raw["card"]), raw["device"], str(raw["date"]), str(raw["command"]),
+        int(_number(f"{path}: slots", raw["slots"], positive=True)),
+        _numbers(f"{path}: import_s", raw["import_s"], ("torch", "tensorflow")),
+        _numbers(f"{path}: sweep", raw["sweep"], ("start_s", "end_s", "per_trial_s")),
+        _numbers(f"{path}: images.decode_ms", images["decode_ms"], ("photo", "demo")),
+        _number(f"{path}: images.head_ms_per_item", images["head_ms_per_item"]),
+        _numbers(f"{path}: svm", raw["svm"], ("fit_ns_per_n2d",))["fit_ns_per_n2d"],
+        _numbers(f"{path}: text.extract", _mapping(f"{path}: text", raw["text"], ("extract",))["extract"],
+                 ("fixed_s", "ms_per_item")),
+        {str(k): _backbone(f"{path}: backbones.{k}", v)
+         for k, v in _mapping(f"{path}: backbones", raw["backbones"]).items()},
+        {str(k): _cell(f"{path}: cells.{k}", v) for k, v in _mapping(f"{path}: cells", raw["cells"]).items()})
 
 
-def table_for(gpus: float, folder: Path = COST_DIR) -> CostTable | None:
-    """The newest table measured on the plan's kind of device (GPU when trials take a GPU), or None."""
-    device = "gpu" if gpus > 0 else "cpu"
+def table_for(device: str, folder: Path = COST_DIR) -> CostTable | None:
+    """The newest table measured on this kind of device ("cpu" or "gpu"), or None."""
     tables = [load_cost_table(p) for p in sorted(folder.glob("*.yaml"))]
     mine = sorted((t for t in tables if t.device == device), key=lambda t: t.date)
     return mine[-1] if mine else None
-
-
-def derive(runs: list[str]) -> dict:
-    """A table's measured part from finished runs' rows: per entry and share, the mean of each trial's wall time less
-    its start (import_s) per training item per epoch, and the mean start. Trials on a whole card count as `alone`,
-    on a share of one as `shared`; a share no run measured is left out (the table then needs another run)."""
-    import pandas as pd
-
-    from core.results import load_trials
-
-    frames = [load_trials(run) for run in runs]
-    rows = pd.concat(frames, ignore_index=True)
-    done = rows[rows["status"].isin(["ok", "stopped"]) & (rows["n_train"] > 0) & (rows["epochs"] > 0)].copy()
-    if done.empty:
-        raise CostTableError(f"{', '.join(runs)}: no completed trial with its items and epochs to measure")
-    done["share"] = [SHARES[1] if 0 < g < 1 else SHARES[0] for g in done["gpus"].fillna(0)]
-    done["ms"] = (done["wall_s"] - done["import_s"]) / (done["n_train"] * done["epochs"]) * 1000.0
-    models = done["model"].where(done["model"].notna(), done["cell"])  # text rows name their cell type
-    done["entry"] = [entry_name(d, m, meth, f) for d, m, meth, f in
-                     zip(done["dataset"], models, done["method"], done["framework"])]
-    per_entry: dict[str, dict[str, float]] = {}
-    for (entry, share), mine in done.groupby(["entry", "share"]):
-        per_entry.setdefault(entry, {})[share] = round(float(mine["ms"].mean()), 4)
-    start = done.groupby("share")["import_s"].mean()
-    return {"start_s": {share: round(float(v), 2) for share, v in start.items()},
-            "ms_per_item_epoch": dict(sorted(per_entry.items()))}
