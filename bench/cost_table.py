@@ -14,9 +14,10 @@ it; docs/cost.md shows how the plan combines them):
   smallest side, split into a per-image cost (as forward-GFLOP/s) and a per-step cost (the optimiser's update);
 - the decoding of one image (a 300 x 220 photo and a demo drawing), the linear head on cached features, the SVM's
   fit;
-- text, per cell type: Keras training and prediction over four shapes (batch, tokens, units, layers, directions),
-  fitted to seconds = per call + tokens x layers x directions x (per step + batch x FLOPs / rate), and the tracing
-  of the first epoch and the first prediction, fitted to per model + per recurrent layer;
+- text, per cell type: Keras training and prediction over seven shapes (batch, tokens, units, embedding, layers,
+  directions) with the course's masked max pooling, dropouts and padding, fitted to seconds = per call + per batch
+  and token (its recurrent steps, and the recurrent weights it reads) + FLOPs / rate, and the tracing of the first
+  epoch and the first prediction, fitted to per model + per recurrent layer;
 - the sweep: a real local Tune sweep of a few demo trials, for the driver's start and Ray's time per trial outside
   the trials' own wall.
 """
@@ -43,7 +44,13 @@ MODES = ("all", "last3", "head")
 TEXT_SHAPES = ({"units": 16, "embed_dim": 16, "layers": 1, "bidirectional": False, "max_len": 32, "batch_size": 8},
                {"units": 64, "embed_dim": 64, "layers": 1, "bidirectional": False, "max_len": 96, "batch_size": 32},
                {"units": 128, "embed_dim": 128, "layers": 2, "bidirectional": True, "max_len": 48, "batch_size": 32},
-               {"units": 32, "embed_dim": 32, "layers": 1, "bidirectional": True, "max_len": 128, "batch_size": 8})
+               {"units": 32, "embed_dim": 32, "layers": 1, "bidirectional": True, "max_len": 128, "batch_size": 8},
+               {"units": 256, "embed_dim": 128, "layers": 2, "bidirectional": True, "max_len": 16, "batch_size": 16},
+               {"units": 256, "embed_dim": 300, "layers": 1, "bidirectional": False, "max_len": 64, "batch_size": 64},
+               {"units": 128, "embed_dim": 200, "layers": 1, "bidirectional": True, "max_len": 32, "batch_size": 16})
+# what the course's spaces search beside the shape: masked max pooling, dropouts, a vocabulary of thousands
+TEXT_KNOBS = {"dropout": 0.3, "lr": 0.001, "optimizer": "adam", "pooling": "max", "embed_dropout": 0.2}
+VOCAB = 2000
 
 
 def timed(fn, repeats: int = 2) -> float:
@@ -165,14 +172,16 @@ def measure_cell(cell: str) -> list[dict]:
 
     rows = []
     for shape in TEXT_SHAPES:
-        params = shape | {"dropout": 0.1, "lr": 0.001, "optimizer": "adam", "pooling": "last", "embed_dropout": 0.0}
+        params = shape | TEXT_KNOBS
         n, length, batch = 8 * shape["batch_size"], shape["max_len"], shape["batch_size"]
         rng = np.random.RandomState(0)
-        data = Arrays(rng.randint(2, 500, (n, length)).astype(np.int64), rng.randint(0, 4, n))
+        ids = rng.randint(2, VOCAB, (n, length)).astype(np.int64)
+        ids[np.arange(length)[None, :] >= rng.randint(length // 3 + 1, length + 1, (n, 1))] = 0  # right padding
+        data = Arrays(ids, rng.randint(0, 4, n))
         val = Arrays(data.x[: n // 4], data.y[: n // 4])
         t0 = time.perf_counter()
         tf, _ = configure_tensorflow(1, 0)
-        learner = KerasLearner(tf, build_model(tf, 500, 4, cell, params), batch)
+        learner = KerasLearner(tf, build_model(tf, VOCAB, 4, cell, params), batch)
         build = time.perf_counter() - t0
         fits, predicts = [], []
         for _ in range(4):
@@ -255,12 +264,13 @@ def fit_cell(rows: list[dict]) -> dict:
     out = {}
     for phase, items, batch_of, target in (("train", "n", lambda r: r["batch_size"], "epoch_s"),
                                            ("predict", "n_val", lambda r: 512, "predict_s")):
-        call, per_step, per_flop = nnls_fit(
+        call, per_step, per_weight, per_flop = nnls_fit(
             [[1.0] * len(rows),
              [math.ceil(r[items] / batch_of(r)) * chain(r) for r in rows],
+             [math.ceil(r[items] / batch_of(r)) * flops(r) / 2 / 1e9 for r in rows],  # the recurrent weights read
              [r[items] * flops(r) / 1e9 for r in rows]],
             [r[target] for r in rows])
-        out[phase] = {"call_ms": call * 1000, "step_us": per_step * 1e6,
+        out[phase] = {"call_ms": call * 1000, "step_us": per_step * 1e6, "weight_ns": per_weight,
                       "gflop_s": 1.0 / per_flop if per_flop > 0 else 1e6}
     for phase in ("train", "predict"):
         fixed, per_layer = nnls_fit([[1.0] * len(rows), [r["layers"] * (2 if r["bidirectional"] else 1) for r in rows]],
@@ -282,7 +292,7 @@ def merge(copies: list[dict]) -> dict:
     return first
 
 
-def measure_sweep(slots: int) -> dict:
+def measure_sweep(slots: int, out: Path) -> dict:
     """A real local sweep of demo features_svm trials, timed as a user sees it (the command's start to its end): the
     start before the first trial, the end after the last, and Ray's time per trial outside the trials' walls (the
     span between them less list scheduling of the rows' walls over the slots)."""
@@ -292,14 +302,23 @@ def measure_sweep(slots: int) -> dict:
     from sweeps.cost.model import makespan
 
     storage = Path(tempfile.mkdtemp(prefix="cost_sweep_"))
+    # the timing sweep plans its cost with the tables in sweeps/costs: the one being replaced (--out) may be of an
+    # older format, so it is set aside meanwhile
+    aside = out.with_suffix(".measuring") if out.exists() else None
+    if aside:
+        out.rename(aside)
     command = [sys.executable, "-m", "groupsweep", "matrix", "--local", "--datasets", "animals,places",
                "--models", "resnet18,alexnet", "--methods", "features_svm", "--storage", str(storage),
                "--sweep-id", "rates", "--fresh"]
     t0 = time.time()
-    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    try:
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    finally:
+        if aside:
+            aside.rename(out)
     t1 = time.time()
-    if out.returncode:
-        sys.exit(f"error: the timing sweep failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
+    if done.returncode:
+        sys.exit(f"error: the timing sweep failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     rows = load_trials(str(storage / "rates")).sort_values("started_utc")
     first = pd.to_datetime(rows["started_utc"]).min().timestamp()
     last = pd.to_datetime(rows["finished_utc"]).max().timestamp()
@@ -338,8 +357,8 @@ def main() -> None:
                 "command": "python bench/cost_table.py " + shlex.join(sys.argv[1:]),
                 "slots": args.slots,
                 "import_s": measured["import_s"],
-                "sweep": measure_sweep(args.slots) if args.device == "cpu" else {"start_s": 0.0, "end_s": 0.0,
-                                                                                  "per_trial_s": 0.0},
+                "sweep": measure_sweep(args.slots, Path(args.out)) if args.device == "cpu" else
+                {"start_s": 0.0, "end_s": 0.0, "per_trial_s": 0.0},  # a GPU machine's sweep: not measured here
                 "images": measured["images"], "svm": measured["svm"], "text": measured["text"],
                 "backbones": measured["backbones"],
                 "cells": {cell: fit_cell(rows) for cell, rows in measured["cells"].items()}}

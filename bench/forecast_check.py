@@ -3,7 +3,8 @@ against the rows' summed wall_s, and the predicted wall time against the command
 
     python bench/forecast_check.py [--cases demo,caltech,questions] [--repeats 3]
 
-Cases (each run with `--local --fresh` into a temporary folder, one after another on an otherwise idle machine):
+Cases (each run with `--local --fresh` into a temporary folder of its own, so with a cold cache of decoded images and
+features, one after another on an otherwise idle machine):
 
     demo       groupsweep run --local: every group on generated demo data, the smoke budget (median of --repeats)
     caltech    the real caltech101 files, MobileNetV2 with ImageNet weights, features_svm + finetune at 96 px
@@ -112,7 +113,8 @@ def main() -> None:
     for name in args.cases.split(","):
         command = cases()[name]
         repeats = args.repeats if name == "demo" else 1
-        runs = [run_once(command, storage, f"{name}-{i}") for i in range(repeats)]
+        # each run in a storage of its own: a cold cache (decoded images, features) as on a fresh machine
+        runs = [run_once(command, storage / f"{name}-{i}", name) for i in range(repeats)]
         verdicts += report(name, runs, dry_run(command))
     print(f"\n{sum(verdicts)} of {len(verdicts)} figures within +-{GOAL:.0%} of what the sweeps took")
 

@@ -47,6 +47,7 @@ DETAIL = {"best_epoch": INT, "early_stopped": BOOL, "classes": STR, "test_per_cl
           "search": STR,  # how the trial's configuration was chosen: random (drawn up front) or tpe
           "gpu_ids": STR,  # the GPUs Ray gave the trial (trainables.trial.assigned_gpus)
           "cudnn_eligible": BOOL, "max_len": INT, "vocab_size": INT, "data_sync_s": FLT,
+          "planned_epochs": INT,  # its searched epochs capped by the budget's: what ASHA or patience may cut short
           "n_train": INT, "n_val": INT, "n_test": INT,  # items actually used, after the budget's caps
           "n_train_files": INT, "n_test_files": INT,  # what the dataset's files hold (the driver's preflight)
           "test_fraction": FLT, "split_seed": INT,  # a test split held out here (sweeps.datasets.make_split)

@@ -108,7 +108,7 @@ def add_common_options(groups: dict[str, argparse._ArgumentGroup]) -> None:
                                           f"(default {PRICE_GPU_HOUR_SPOT}: an assumption, core/prices.py)")
     cost.add_argument("--estimate-from", default=None, metavar="RUN",
                       help="estimate trial hours from a previous sweep's rows (<storage>/<sweep-id>; default: the "
-                           "measured cost tables, else each method's defaults)")
+                           "cost model at the device's measured rates, sweeps/costs, else each method's defaults)")
 
 
 def frameworks(args: argparse.Namespace) -> tuple[str, ...]:
@@ -272,7 +272,7 @@ def dry_run(args: argparse.Namespace, jobs, tag: str = "", catalog: "Catalog | N
         if args.gpus_per_trial is None and not machine["GPU"]:
             gpus = 0.0
         cpus = min(cpus, machine["CPU"])
-    at_once = slots(machine, cpus, gpus) if machine is not None else 1
+    at_once = slots(machine, cpus, gpus) if machine is not None else None
     plans = estimate.plan_jobs(list(jobs), budget, args.estimate_from, gpus, demo=is_demo(args, catalog),
                                seed=args.seed, slots=at_once)
     wall = estimate.local_wall(plans, estimate.COST_DIR, at_once) if machine is not None and not gpus else None

@@ -108,7 +108,7 @@ def plan_estimate(options: SweepOptions, placement: Placement) -> dict:
     from sweeps.cluster.shape import autoscaling_config, slots, this_machine
 
     local = options.address is None
-    at_once = slots(this_machine(), placement.cpus, placement.gpus) if local else 1
+    at_once = slots(this_machine(), placement.cpus, placement.gpus) if local else None
     plans = estimate.plan_jobs(list(options.jobs), options.budget, options.estimate_from, placement.gpus,
                                demo=options.demo, seed=options.seed, slots=at_once)
     wall = estimate.local_wall(plans, estimate.COST_DIR, at_once) if local and not placement.gpus else None

@@ -24,9 +24,9 @@ backbones:
 """
 BACKBONE = ("  {name}: {{build_s: 1.0, train_side: 32, forward: {{32: 10.0, 128: 40.0}}, train: {{all: {{gflop_s: 5.0, "
             "step_ms: 100.0}}, last3: {{gflop_s: 8.0, step_ms: 80.0}}, head: {{gflop_s: 9.0, step_ms: 10.0}}}}}}\n")
-CELL = ("  {name}: {{build_s: 0.2, train: {{call_ms: 50.0, step_us: 100.0, gflop_s: 10.0}}, predict: {{call_ms: 40.0, "
-        "step_us: 50.0, gflop_s: 40.0}}, trace_train: {{fixed_s: 0.5, per_layer_s: 1.0}}, trace_predict: {{fixed_s: "
-        "0.1, per_layer_s: 0.2}}}}\n")
+CELL = ("  {name}: {{build_s: 0.2, train: {{call_ms: 50.0, step_us: 100.0, weight_ns: 2.0, gflop_s: 10.0}}, "
+        "predict: {{call_ms: 40.0, step_us: 50.0, weight_ns: 1.0, gflop_s: 40.0}}, "
+        "trace_train: {{fixed_s: 0.5, per_layer_s: 1.0}}, trace_predict: {{fixed_s: 0.1, per_layer_s: 0.2}}}}\n")
 
 
 def write_table(folder, backbones=("alexnet", "vgg16", "resnet18", "mobilenet_v2"), cells=("lstm", "gru")):
@@ -61,7 +61,8 @@ def test_trials_are_priced_phase_by_phase(tmp_path):
     """By hand: a whole-network fine-tune (decode once per dataset and side, build, per epoch the training images
     and the optimiser's steps and the validation images forward, the test images at the end), a features_svm trial
     (extraction once per dataset x backbone x side, then n^2 x d), a Keras trial (vectorise, build, traces, per
-    epoch the batches and the validation predictions), and each of the two slots' first import per framework."""
+    epoch the batches — per call, per batch and token its recurrent steps and weights, per FLOP — and the validation
+    predictions), and each of the two slots' first import per framework."""
     from core.registry import BACKBONES
     from sweeps.cost.model import Pricer, Sizes, TrialWork, token_flops
     from sweeps.cost.table import load_cost_table
@@ -83,15 +84,20 @@ def test_trials_are_priced_phase_by_phase(tmp_path):
     fit = 0.1e-9 * 40 * 70 * 512
     assert first.fixed_s == pytest.approx(1.0 + 70 * g / 10.0 + fit)  # decoded already: build + forward + fit
     assert second.fixed_s == pytest.approx(fit) and first.epoch_s == 0
+    on_a_cluster = Pricer(load_cost_table(tmp_path / "test.yaml"), slots=1, shared=False)  # each job its own cache
+    other = dataclasses.replace(tune, job=Job(1, "animals", "resnet18", "finetune_aug"), params=tune.params)
+    assert on_a_cluster.trial(tune, "torch").fixed_s == pytest.approx(3.0 + 70 * 1.0 / 1000 + 1.0)
+    assert on_a_cluster.trial(other, "torch").fixed_s == pytest.approx(2 * 70 * 1.0 / 1000 + 1.0)  # + source squares
     params = {"units": 16, "embed_dim": 8, "layers": 2, "bidirectional": True, "batch_size": 8}
     text = TrialWork(Job(2, "spam", "lstm", "recurrent"), params, 3, sizes, True, tokens=32)
     cost = pricer.trial(text, "tensorflow")
     flops = token_flops("lstm", 16, 8, 2, True) * 32
     chain = 32 * 2 * 2
     assert cost.fixed_s == pytest.approx(5.0 + 0.1 + 70 * 0.02e-3 + 0.2 + (0.5 + 4 * 1.0) + (0.1 + 4 * 0.2))
-    assert cost.epoch_s == pytest.approx(0.05 + 5 * chain * 100e-6 + 40 * flops / 10e9
-                                         + 0.04 + 1 * chain * 50e-6 + 10 * flops / 40e9)
-    assert cost.final_s == pytest.approx(0.04 + chain * 50e-6 + 20 * flops / 40e9)
+    weights = flops / 2  # each token of a batch reads every recurrent weight once
+    assert cost.epoch_s == pytest.approx(0.05 + 5 * (chain * 100e-6 + weights * 2e-9) + 40 * flops / 10e9
+                                         + 0.04 + 1 * (chain * 50e-6 + weights * 1e-9) + 10 * flops / 40e9)
+    assert cost.final_s == pytest.approx(0.04 + chain * 50e-6 + weights * 1e-9 + 20 * flops / 40e9)
 
 
 def test_the_plan_prices_work_and_names_its_rates(tmp_path):

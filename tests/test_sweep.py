@@ -189,10 +189,18 @@ def test_estimate_from_a_finished_run_uses_its_measured_hours(finished_sweep, tm
         mine = trials[job_key(trials) == plan.key]
         ratio = plan.hours_per_trial / (mine["wall_s"].mean() / 3600)
         assert f"x{ratio:.3g} " in plan.source + " " and 0.5 < ratio * mine["epochs"].mean() / plan.epochs < 2
+    for plan in plans:  # expected: the epochs the run's own trials trained of those they planned (ASHA, patience)
+        mine = trials[job_key(trials) == plan.key]
+        if plan.method != "features_svm":
+            assert (mine["planned_epochs"] == budget.method(plan.method).max_epochs).all()  # no searched epochs
+            share = mine["epochs"].sum() / mine["planned_epochs"].sum()
+            assert plan.expected_hours_per_trial == pytest.approx(plan.hours_per_trial * share)
+            assert plan.source.endswith(f"; expected: its trials' stops (x{share:.2f} of their epochs)")
     summary = estimate.estimate(plans, cpus=1, gpus=0, run=run)
     assert summary["trial_hours"] == sum(p.trials * p.hours_per_trial for p in plans)
     recorded = json.loads((Path(run) / "sweep.json").read_text())["estimate"]
-    assert recorded["source"].startswith("measured in") or recorded["source"].startswith("defaults per method")
+    assert recorded["source"].startswith("measured: cpu-2core.yaml") and recorded["source"].endswith(
+        "; defaults per method for 1 job(s)")  # the run's own plan: the cost model, the PyTorch twin by default
     rnn = dataclasses.replace(budget.method("recurrent"), max_epochs=2 * budget.method("recurrent").max_epochs)
     longer = dataclasses.replace(budget, methods=budget.methods | {"recurrent": rnn})
     text = [job for job in CELLS if job.method == "recurrent"]

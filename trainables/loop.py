@@ -90,5 +90,5 @@ def fit(trial: Trial, learner: Learner, train: Any, val: Any, test: Any, epochs:
 def run_epochs(trial: Trial, learner: Learner, train: Any, val: Any, test: Any, values: dict[str, Any]) -> None:
     """How every epoch-based trainable ends: its facts join the row, then the loop runs the trial's epochs (its
     searched `epochs` capped by the method's) with its `patience`."""
-    trial.record(**values)
+    trial.record(**values, planned_epochs=trial.spec.epochs)
     fit(trial, learner, train, val, test, trial.spec.epochs, patience=trial.params.get("patience"))

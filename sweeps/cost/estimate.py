@@ -65,6 +65,7 @@ class Measured:
     work: float  # images: mean items x epochs x the backbone's GFLOPs at the trial's side (nan: text, or not said)
     max_len: float  # mean sequence length of text trials (nan for images)
     on_gpu: bool
+    epoch_share: float = float("nan")  # epochs trained / epochs planned: ASHA's and patience's stops as they came
 
 
 @dataclass(frozen=True)
@@ -91,15 +92,32 @@ def measured(run: str) -> Reference:
     done["item_epochs"] = done["n_train"] * done["epochs"]
     done["work"] = done["item_epochs"] * [BACKBONES.get(m).gflops_at(s) if m in BACKBONES and s == s else float("nan")
                                           for m, s in zip(done["model"], done["input_side"])]
+    manifest = load_manifest(run)
+    done["planned"] = done["planned_epochs"] if "planned_epochs" in done else \
+        planned_epochs(done, manifest.get("budget", ""))
 
     def summarise(mine: pd.DataFrame) -> Measured:
         return Measured(float(mine["wall_s"].mean()) / 3600.0, float(mine["item_epochs"].mean()),
                         float(mine["work"].mean()), float(mine["max_len"].mean()),
-                        bool((mine["gpus"] > 0).any()))
+                        bool((mine["gpus"] > 0).any()), float(mine["epochs"].sum() / mine["planned"].sum()))
 
-    return Reference(run, bool(load_manifest(run).get("demo_data")),
+    return Reference(run, bool(manifest.get("demo_data")),
                      {key: summarise(mine) for key, mine in done.groupby(job_key(done))},
                      {method: summarise(mine) for method, mine in done.groupby("method")})
+
+
+def planned_epochs(done: pd.DataFrame, budget_name: str) -> pd.Series:
+    """Each row's epochs at most, for rows that do not record it: its searched `epochs` capped by its budget's (nan
+    where the budget is gone)."""
+    from sweeps.budgets import BudgetError, load_budget
+
+    try:
+        budget = load_budget(budget_name)
+    except BudgetError:
+        return pd.Series(float("nan"), index=done.index)
+    caps = done["method"].map(lambda m: (budget.methods[m].max_epochs or 1) if m in budget.methods else float("nan"))
+    searched = done["param_epochs"] if "param_epochs" in done else caps
+    return pd.concat([caps, pd.to_numeric(searched, errors="coerce").fillna(caps)], axis=1).min(axis=1)
 
 
 def planned_items(job: Job, budget: Budget, demo: bool) -> int | None:
@@ -125,7 +143,7 @@ def scaled(ref: Measured, job: Job, budget: Budget, epochs: int, gpus: float, de
     if reference.demo != demo:
         data = {True: "the generated demo data", False: "the real files"}
         raise ConfigError(f"--estimate-from {run}: it ran on {data[reference.demo]}, this plan on {data[demo]}: items "
-                          f"of other sizes are no guide (leave --estimate-from out for the defaults)")
+                          f"of other sizes are no guide (leave --estimate-from out for the cost model's estimate)")
     device, linked = 1.0, ""
     if ref.on_gpu != (gpus > 0):  # another kind of device: only where rate tables price the job on both
         link = device_ratio(job, budget, gpus, demo, cost_dir)
@@ -133,18 +151,19 @@ def scaled(ref: Measured, job: Job, budget: Budget, epochs: int, gpus: float, de
             hint = "; --gpus-per-trial 0 prices a plan on CPUs" if gpus else ""
             raise ConfigError(f"--estimate-from {run}: its {job.method} trials ran on {where[ref.on_gpu]}, this plan's "
                               f"run on {where[gpus > 0]}, and no rate table links the two: not comparable (leave "
-                              f"--estimate-from out for the defaults{hint})")
+                              f"--estimate-from out for the cost model's estimate{hint})")
         device, linked = link
     side = planned_side(job, budget)
     if side is not None and not ref.work > 0:
         raise ConfigError(f"--estimate-from {run}: its {job.method} trials' rows do not record their backbone's input "
-                          f"size: not comparable (leave --estimate-from out for the defaults)")
+                          f"size: not comparable (leave --estimate-from out for the cost model's estimate)")
     items = planned_items(job, budget, demo)
     if items is None or not ref.item_epochs > 0:
         return ref.hours * device, "unscaled: the dataset's size is known only once it is read" + linked
     if side is not None:  # another backbone or input side: by the work, the backbone's GFLOPs at the side
         ratio = items * epochs * BACKBONES.get(job.model).gflops_at(side) / ref.work
-        return ref.hours * ratio * device, f"x{ratio:.3g} for items x epochs x {job.model}'s GFLOPs at {side} px" + linked
+        work = f"x{ratio:.3g} for items x epochs x {job.model}'s GFLOPs at {side} px"
+        return ref.hours * ratio * device, work + linked
     ratio = items * epochs / ref.item_epochs * length_ratio(job, budget, ref)
     return ref.hours * ratio * device, f"x{ratio:.3g} for items x epochs" + (" x length" if ref.max_len > 0 else "") \
         + linked
@@ -173,10 +192,11 @@ def device_ratio(job: Job, budget: Budget, gpus: float, demo: bool, cost_dir: Pa
 
 
 def plan_jobs(jobs: list[Job], budget: Budget, run: str | None = None, gpus: float = 1.0,
-              demo: bool = False, cost_dir: Path = COST_DIR, seed: int = 0, slots: int = 1) -> list[JobPlan]:
+              demo: bool = False, cost_dir: Path = COST_DIR, seed: int = 0, slots: int | None = None) -> list[JobPlan]:
     """Each job's trials, epochs and estimated hours per trial (see the module's docstring for where they come from);
     `demo`: the plan runs on the generated demo data (its sizes, not the course's); `cost_dir`: the measured
-    rate tables (sweeps/costs); `seed`: the sweep's (its configurations); `slots`: trials at once (imports)."""
+    rate tables (sweeps/costs); `seed`: the sweep's (its configurations); `slots`: trials at once on this machine
+    for a local plan (its imports; one cache for every job), None for a cluster's."""
     reference = measured(run) if run else Reference("", demo, {}, {})
     priced = {} if run else price_with_table(jobs, budget, gpus, demo, cost_dir, seed, slots)
     plans = []
@@ -189,8 +209,12 @@ def plan_jobs(jobs: list[Job], budget: Budget, run: str | None = None, gpus: flo
                     else (reference.by_method.get(job.method), "same method"))
         if ref is not None:
             hours, scale = scaled(ref, job, budget, epochs, gpus, demo, reference, cost_dir)
-            plans.append(JobPlan(job.key, job.method, mb.num_samples, epochs, hours, f"measured: {how}, {scale}",
-                                 expected))
+            # the run's own stops, patience included, where its budget says what its trials planned
+            share = ref.epoch_share if METHODS.get(job.method).epoch_based and 0 < ref.epoch_share <= 1 else None
+            stops = f"; expected: its trials' stops (x{share:.2f} of their epochs)" if share else ""
+            plans.append(JobPlan(job.key, job.method, mb.num_samples, epochs, hours,
+                                 f"measured: {how}, {scale}{stops}", epochs * share if share else expected,
+                                 expected_hours=hours * share if share else None))
         elif isinstance(priced.get(job.key), JobPlan):
             plans.append(dataclasses.replace(priced[job.key], expected_epochs=expected))
         else:
@@ -200,7 +224,7 @@ def plan_jobs(jobs: list[Job], budget: Budget, run: str | None = None, gpus: flo
 
 
 def price_with_table(jobs: list[Job], budget: Budget, gpus: float, demo: bool, cost_dir: Path, seed: int,
-                     slots: int) -> dict[str, JobPlan | str]:
+                     slots: int | None) -> dict[str, JobPlan | str]:
     """Per job, a JobPlan priced by the cost model from the rate table of the plan's device, or why not (a phrase);
     {} when no table serves the device (the GPU's derived from the CPU's where only that was measured)."""
     table = table_for("gpu" if gpus > 0 else "cpu", cost_dir)
@@ -214,7 +238,7 @@ def price_with_table(jobs: list[Job], budget: Budget, gpus: float, demo: bool, c
     slowdown = SHARED_GPU_SLOWDOWN if 0 < gpus < 1 and table.slots == 1 else 1.0
     if slowdown != 1.0:
         source += f", x{slowdown:g} on a shared GPU"
-    pricer, work = Pricer(table, slots), planned_trials(jobs, budget, seed, demo)
+    pricer, work = Pricer(table, slots or 1, shared=slots is not None), planned_trials(jobs, budget, seed, demo)
     out: dict[str, JobPlan | str] = {}
     for job in jobs:
         framework = job.framework or METHODS.get(job.method).framework

@@ -10,8 +10,8 @@ Per trial and phase, items x work per item / the device's rate, plus what does n
                            of a job pays, later ones and head-only fine-tunes read it), then the SVM's fit (n^2 x d)
                            or a linear head's epochs on the features
     text (Keras)           read and vectorise, build, trace the first epoch and the first prediction, then per epoch
-                           the training batches (per call + tokens x layers x directions x (per step + batch x FLOPs
-                           per token / rate)) and the validation predictions; the test predictions once at the end
+                           the training batches (per call + per batch and token, its recurrent steps and the recurrent
+                           weights it reads + FLOPs / rate) and the validation predictions; the test ones at the end
     every trial            a worker process's first trial of a framework pays its import (one process per slot)
 
 A `TrialCost` keeps the per-epoch part apart, so ASHA's expected epochs (sweeps.cost.expected) price the expected
@@ -83,9 +83,11 @@ def makespan(durations: list[float], slots: int) -> float:
 @dataclass
 class Pricer:
     """Prices trials in the order they will run: the first trial that needs a cache entry (decoded images, features)
-    or a fresh process's import pays for it."""
+    or a fresh process's import pays for it. On one machine (`shared`) every job reads the one cache; on a cluster a
+    node's cache serves whichever trials land there, so each job is priced as paying its own."""
     table: CostTable
     slots: int
+    shared: bool = True
     _cached: set = field(default_factory=set)
     _imports: dict = field(default_factory=dict)
 
@@ -109,7 +111,8 @@ class Pricer:
         self._imports[framework] = seen + 1
         return self.table.import_s["tensorflow" if framework == "tensorflow" else "torch"] if seen < self.slots else 0.0
 
-    def _once(self, key: tuple, seconds: float) -> float:
+    def _once(self, key: tuple, seconds: float, job: Job) -> float:
+        key = key if self.shared else (job.key, *key)
         if key in self._cached:
             return 0.0
         self._cached.add(key)
@@ -117,7 +120,8 @@ class Pricer:
 
     def _decode(self, work: TrialWork, kind: str) -> float:
         per = self.table.decode_ms["demo" if work.demo else "photo"] / 1000.0
-        return self._once(("decode", work.job.dataset, work.side, kind), (work.sizes.files + work.sizes.test) * per)
+        return self._once(("decode", work.job.dataset, work.side, kind), (work.sizes.files + work.sizes.test) * per,
+                          work.job)
 
     def _images(self, work: TrialWork) -> TrialCost:
         rates, spec, s = self.table.backbones[work.job.model], BACKBONES.get(work.job.model), work.sizes
@@ -126,7 +130,7 @@ class Pricer:
         mode = work.params.get("mode")
         if work.job.method == "features_svm" or (mode == "head" and not augment):
             extract = self._once(("features", work.job.dataset, work.job.model, work.side),
-                                 self._decode(work, "eval") + rates.build_s + (s.files + s.test) * forward)
+                                 self._decode(work, "eval") + rates.build_s + (s.files + s.test) * forward, work.job)
             if work.job.method == "features_svm":
                 fit = self.table.svm_ns_per_n2d * 1e-9 * s.train * (s.train + s.val + s.test) * spec.feature_dim
                 return TrialCost(extract + fit, 0.0, 0.0)
@@ -148,8 +152,8 @@ class Pricer:
         def run(n: int, batch: int, through) -> float:
             if n <= 0:
                 return 0.0
-            return through.call_ms / 1000 + math.ceil(n / batch) * chain * through.step_us / 1e6 \
-                + n * flops / (through.gflop_s * 1e9)
+            per_batch = chain * through.step_us / 1e6 + flops / 2 * through.weight_ns / 1e9  # flops / 2: the weights
+            return through.call_ms / 1000 + math.ceil(n / batch) * per_batch + n * flops / (through.gflop_s * 1e9)
 
         traces = sum(t.fixed_s + t.per_layer_s * layers * directions for t in (rates.trace_train, rates.trace_predict))
         vectorise = self.table.text_extract

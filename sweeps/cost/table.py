@@ -3,9 +3,9 @@
 A table is what `bench/cost_table.py` measured on one machine, with as many measuring copies at once as trials run
 there at once: how fast each backbone runs forward (GFLOP/s at a few input sides) and trains per fine-tuning mode
 (per image, as forward GFLOP/s, plus the optimiser's cost per step), how fast each cell type trains and predicts
-(per call, per recurrent step, per FLOP) and how long its first epoch and first prediction trace, the imports, the
-decoding of an image, the SVM's fit, and a local sweep's time outside its trials. It names the machine, the date and
-the command, so a plan priced from it says where its figures came from.
+(per call, per recurrent step, per recurrent weight a batch reads, per FLOP) and how long its first epoch and first
+prediction trace, the imports, the decoding of an image, the SVM's fit, and a local sweep's time outside its trials.
+It names the machine, the date and the command, so a plan priced from it says where its figures came from.
 
     card: Intel(R) Xeon(R) Platinum 8488C, 2 cores
     device: cpu                 # cpu or gpu: which plans it prices
@@ -21,7 +21,7 @@ the command, so a plan priced from it says where its figures came from.
       resnet18: {build_s: 0.3, train_side: 32, forward: {32: 9.1, 96: 20.3, 160: 22.0},
                  train: {all: {gflop_s: 4.1, step_ms: 20}, last3: {...}, head: {...}}}
     cells:
-      lstm: {build_s: 0.2, train: {call_ms: 40, step_us: 90, gflop_s: 3.2}, predict: {...},
+      lstm: {build_s: 0.2, train: {call_ms: 40, step_us: 90, weight_ns: 0.5, gflop_s: 3.2}, predict: {...},
              trace_train: {fixed_s: 1.1, per_layer_s: 0.4}, trace_predict: {...}}
 """
 from __future__ import annotations
@@ -46,9 +46,12 @@ class CostTableError(ValueError):
 
 @dataclass(frozen=True)
 class Throughput:
-    """Seconds = calls x call_ms + recurrent steps x step_us + FLOPs / gflop_s (a cell type training or predicting)."""
+    """A cell type training or predicting: seconds = calls x call_ms + per batch, for each token, its recurrent steps
+    (layers x directions) x step_us and its recurrent weights x weight_ns (a small batch is bound by reading them) +
+    FLOPs / gflop_s."""
     call_ms: float
     step_us: float
+    weight_ns: float
     gflop_s: float
 
 
@@ -161,7 +164,8 @@ def _backbone(where: str, raw: object) -> BackboneRates:
 
 def _cell(where: str, raw: object) -> CellRates:
     raw = _mapping(where, raw, ("build_s", "train", "predict", "trace_train", "trace_predict"))
-    through = {k: Throughput(**_numbers(f"{where}.{k}", raw[k], ("call_ms", "step_us", "gflop_s"), ("gflop_s",)))
+    through = {k: Throughput(**_numbers(f"{where}.{k}", raw[k], ("call_ms", "step_us", "weight_ns", "gflop_s"),
+                                        ("gflop_s",)))
                for k in ("train", "predict")}
     traces = {k: Trace(**_numbers(f"{where}.{k}", raw[k], ("fixed_s", "per_layer_s")))
               for k in ("trace_train", "trace_predict")}

@@ -100,7 +100,7 @@ def derived_gpu(cpu: CostTable) -> CostTable:
                                           for m, t in b.train.items()})
 
     def faster(t: Throughput) -> Throughput:
-        return Throughput(t.call_ms, t.step_us / GPU_TEXT, t.gflop_s * GPU_TEXT)
+        return Throughput(t.call_ms, t.step_us / GPU_TEXT, t.weight_ns / GPU_TEXT, t.gflop_s * GPU_TEXT)
 
     def cell(c: CellRates) -> CellRates:
         return dataclasses.replace(c, train=faster(c.train), predict=faster(c.predict))
