@@ -30,16 +30,18 @@ from common import ROOT, offline_torch_home, shared_data
 GOAL = 0.30  # within +-30 % of what the sweep took
 
 
-def cases() -> dict[str, list[str]]:
-    return {
-        "demo": ["run", "--local"],
-        "caltech": ["matrix", "--local", "--datasets", "caltech101", "--models", "mobilenet_v2", "--methods",
-                    "features_svm,finetune", "--budget", "bench/forecast/caltech_cpu.yaml",
-                    "--data-root", str(shared_data("images"))],
-        "questions": ["matrix", "--local", "--datasets", "questions", "--models", "lstm,gru", "--methods",
-                      "recurrent", "--budget", "bench/forecast/questions_cpu.yaml",
-                      "--data-root", str(shared_data("text"))],
-    }
+def case(name: str) -> list[str]:
+    """The command of one case (the real data looked up only when the case runs)."""
+    if name == "demo":
+        return ["run", "--local"]
+    if name == "caltech":
+        return ["matrix", "--local", "--datasets", "caltech101", "--models", "mobilenet_v2", "--methods",
+                "features_svm,finetune", "--budget", "bench/forecast/caltech_cpu.yaml",
+                "--data-root", str(shared_data("images"))]
+    if name == "questions":
+        return ["matrix", "--local", "--datasets", "questions", "--models", "lstm,gru", "--methods", "recurrent",
+                "--budget", "bench/forecast/questions_cpu.yaml", "--data-root", str(shared_data("text"))]
+    sys.exit(f"error: --cases: no case {name!r}; expected demo, caltech or questions")
 
 
 def groupsweep(args: list[str]) -> subprocess.CompletedProcess:
@@ -111,7 +113,7 @@ def main() -> None:
     print(f"rates: {table.relative_to(ROOT) if table else 'none measured'}; {time.strftime('%Y-%m-%d %H:%M')}")
     storage, verdicts = Path(tempfile.mkdtemp(prefix="forecast_")), []
     for name in args.cases.split(","):
-        command = cases()[name]
+        command = case(name)
         repeats = args.repeats if name == "demo" else 1
         # each run in a storage of its own: a cold cache (decoded images, features) as on a fresh machine
         runs = [run_once(command, storage / f"{name}-{i}", name) for i in range(repeats)]

@@ -11,8 +11,8 @@ estimate per trial comes, in this order, from
 3. a stated default per method (MethodSpec.hours_per_epoch: full-size course data on one GPU, times
    SHARED_GPU_SLOWDOWN when trials share a card), saying why the table did not serve.
 Each job's line says which. A run that is not comparable is refused in one line rather than scaled: trials on CPUs
-pricing a plan on GPUs (or the other way round), demo data pricing the real files, image rows that do not record
-their input side. For a local plan priced by the CPU table, `local_wall` adds the sweep's wall time.
+pricing a plan on GPUs (or the other way round) where no rate table links the two, demo data pricing the real files,
+image rows that do not record their input side. For a local plan priced by the CPU table, `local_wall` adds the sweep's wall time.
 `sweep.json` records the estimate, and the report shows it beside what the sweep spent.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ import pandas as pd
 from core.prices import SPOT_SOURCE, Prices
 from sweeps.budgets import Budget
 from core.course import Job
-from core.registry import BACKBONES, DATASETS, METHODS
+from core.registry import BACKBONES, METHODS
 from sweeps.cost.expected import expected_epochs
 from sweeps.cost.model import Pricer, makespan
 from sweeps.cost.table import COST_DIR, table_for
