@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -214,9 +215,10 @@ def test_estimate_from_a_finished_run_uses_its_measured_hours(finished_sweep, tm
         assert ratio == pytest.approx(4.0 if plan.method != "recurrent" else 1.0), (plan.key, ratio)
     assert "x resnet18's GFLOPs at 64 px" in at_64["p1-caltech101-resnet18-finetune"].source
     # CPU trials for a GPU plan: through the rate tables (the committed CPU table, a GPU's by the stated rule)
-    on_gpu = {p.key: p for p in estimate.plan_jobs(list(CELLS), budget, run, gpus=1.0, demo=True)}
+    priced = [job for job in CELLS if job.framework != "torch"]  # the table has no rates for the PyTorch twin
+    on_gpu = {p.key: p for p in estimate.plan_jobs(priced, budget, run, gpus=1.0, demo=True)}
     key = "p1-caltech101-resnet18-finetune"
-    assert re.search(r", x[0-9.e-]+ from CPU to GPU \(cpu-2core.yaml and the GPU rule\)$", on_gpu[key].source)
+    assert re.search(r", x[0-9.e-]+ from CPU to GPU \(cpu-2core.yaml and the GPU rule\);", on_gpu[key].source)
     assert on_gpu[key].hours_per_trial < next(p.hours_per_trial for p in plans if p.key == key)
     for plan_budget, gpus, demo, why, tables in (
             (budget, 0.25, True, "ran on CPUs, this plan's run on GPUs, and no rate table links the two", tmp_path),
@@ -313,6 +315,7 @@ def test_the_report_sets_the_plans_estimate_beside_what_the_trials_took(finished
     """sweep.json records each job's estimate; the report compares it per method (report.md, the page's overview)
     and per job (estimate_vs_actual.csv) with the ended trials' mean wall seconds."""
     from analysis import cost
+    from core.ledger import job_key
     from core.results import load_manifest
 
     options, _ = finished_sweep
@@ -324,19 +327,20 @@ def test_the_report_sets_the_plans_estimate_beside_what_the_trials_took(finished
         mine = trials[trials["method"] == method]
         assert row["trials"] == len(mine) and row["actual_s"] == pytest.approx(mine["wall_s"].mean(), abs=0.05)
         assert 0 < row["expected_s"] <= row["upper_s"]
-        # (the table rounds seconds to 0.1 and the ratio to 3 decimals)
-        assert row["actual_over_expected"] == pytest.approx(mine["wall_s"].mean() / row["expected_s"], abs=0.001)
+        expected = [manifest["estimate"]["jobs"][k]["expected_hours_per_trial"] * 3600 for k in job_key(mine)]
+        assert row["actual_over_expected"] == pytest.approx(mine["wall_s"].mean() / np.mean(expected), abs=0.001)
     build_report(options.sweep_dir, tmp_path / "reports")
     per_job = pd.read_csv(tmp_path / "reports" / "estimate_vs_actual.csv")
     assert set(per_job["key"]) == {job.key for job in CELLS}
     # the plan priced by the cost model at the committed CPU table's rates, against this sweep's own rows: within a
-    # factor of 4 per job even on a loaded test machine (the per-method defaults were 16-48x over); the PyTorch
+    # factor of 6 per job even on a test machine running two other workers (up to 2.8x seen; the per-method
+    # defaults were 16-48x over, 0.02-0.06 here); the PyTorch
     # twin, which the table does not measure, keeps the default and says so. bench/forecast_check.py holds the
     # model to +-30 % on an idle machine.
     sources = {k: job["source"] for k, job in manifest["estimate"]["jobs"].items()}
     assert sources["p2-spam-gru-recurrent-torch"].startswith("default per method (gru (torch) not in cpu-2core.yaml")
     priced = per_job[[sources[k].startswith("measured: cpu-2core.yaml") for k in per_job["key"]]]
     assert len(priced) == len(CELLS) - 1
-    assert priced["actual_over_expected"].between(0.25, 4).all(), priced.to_string()
+    assert priced["actual_over_expected"].between(1 / 6, 6).all(), priced.to_string()
     assert "## The plan's estimate against what the trials took" in (tmp_path / "reports" / "report.md").read_text()
     assert "estimate vs actual" in (tmp_path / "reports" / "index.html").read_text()
