@@ -30,7 +30,9 @@ from tests.clusters import rows
 from tests.conftest import ROOT, TINY
 from tests.servers import FreezingProxy, SilentServer, free_port, kill_tree, mlflow_server, until_tracked
 
-SLOWER_AT_MOST = 2.5  # the time ratio asserted (what is printed is the measurement)
+# the time ratio asserted (what is printed is the measurement): a stalled driver would take minutes; 1.3x on an idle
+# machine (bench/tracking_faults.py), 2.57x seen once beside the full suite's other two workers
+SLOWER_AT_MOST = 3.0
 JOBS = ("--datasets", "animals", "--models", "resnet18", "--methods", "finetune,finetune_aug")  # 3 trials
 
 
