@@ -97,9 +97,11 @@ def measured(run: str) -> Reference:
         planned_epochs(done, manifest.get("budget", ""))
 
     def summarise(mine: pd.DataFrame) -> Measured:
+        planned = float(mine["planned"].sum())  # 0 where no row says (a one-shot method, an old run)
         return Measured(float(mine["wall_s"].mean()) / 3600.0, float(mine["item_epochs"].mean()),
                         float(mine["work"].mean()), float(mine["max_len"].mean()),
-                        bool((mine["gpus"] > 0).any()), float(mine["epochs"].sum() / mine["planned"].sum()))
+                        bool((mine["gpus"] > 0).any()),
+                        float(mine["epochs"].sum()) / planned if planned > 0 else float("nan"))
 
     return Reference(run, bool(manifest.get("demo_data")),
                      {key: summarise(mine) for key, mine in done.groupby(job_key(done))},
