@@ -12,7 +12,8 @@ estimate per trial comes, in this order, from
    SHARED_GPU_SLOWDOWN when trials share a card), saying why the table did not serve.
 Each job's line says which. A run that is not comparable is refused in one line rather than scaled: trials on CPUs
 pricing a plan on GPUs (or the other way round) where no rate table links the two, demo data pricing the real files,
-image rows that do not record their input side. For a local plan priced by the CPU table, `local_wall` adds the sweep's wall time.
+image rows that do not record their input side. For a local plan priced by the CPU table, `local_wall` adds the
+sweep's wall time.
 `sweep.json` records the estimate, and the report shows it beside what the sweep spent.
 """
 from __future__ import annotations
@@ -139,7 +140,7 @@ def length_ratio(job: Job, budget: Budget, ref: Measured) -> float:
 
 
 def scaled(ref: Measured, job: Job, budget: Budget, epochs: int, gpus: float, demo: bool,
-           reference: Reference, cost_dir: Path = COST_DIR) -> tuple[float, str]:
+           reference: Reference, cost_dir: Path = COST_DIR, seed: int = 0) -> tuple[float, str]:
     """A measured trial's hours carried over to this plan's job, or a one-line refusal where the run is no guide."""
     run, where = reference.run, {True: "GPUs", False: "CPUs"}
     if reference.demo != demo:
@@ -148,7 +149,7 @@ def scaled(ref: Measured, job: Job, budget: Budget, epochs: int, gpus: float, de
                           f"of other sizes are no guide (leave --estimate-from out for the cost model's estimate)")
     device, linked = 1.0, ""
     if ref.on_gpu != (gpus > 0):  # another kind of device: only where rate tables price the job on both
-        link = device_ratio(job, budget, gpus, demo, cost_dir)
+        link = device_ratio(job, budget, gpus, demo, cost_dir, seed)
         if link is None:
             hint = "; --gpus-per-trial 0 prices a plan on CPUs" if gpus else ""
             raise ConfigError(f"--estimate-from {run}: its {job.method} trials ran on {where[ref.on_gpu]}, this plan's "
@@ -171,7 +172,8 @@ def scaled(ref: Measured, job: Job, budget: Budget, epochs: int, gpus: float, de
         + linked
 
 
-def device_ratio(job: Job, budget: Budget, gpus: float, demo: bool, cost_dir: Path) -> tuple[float, str] | None:
+def device_ratio(job: Job, budget: Budget, gpus: float, demo: bool, cost_dir: Path,
+                 seed: int = 0) -> tuple[float, str] | None:
     """How much longer this job's trials take on the plan's device than on the other kind, by the cost model over
     both devices' rate tables (a GPU's measured or derived); None where no table prices the job on both."""
     cpu = table_for("cpu", cost_dir)
@@ -182,7 +184,7 @@ def device_ratio(job: Job, budget: Budget, gpus: float, demo: bool, cost_dir: Pa
     tables = {"cpu": cpu, "gpu": gpu}
     mine, other = ("gpu", "cpu") if gpus > 0 else ("cpu", "gpu")
     framework = job.framework or METHODS.get(job.method).framework
-    trials = planned_trials([job], budget, 0, demo)[job.key]
+    trials = planned_trials([job], budget, seed, demo)[job.key]
     seconds = {}
     for kind in (mine, other):
         pricer = Pricer(tables[kind], 1)
@@ -210,7 +212,7 @@ def plan_jobs(jobs: list[Job], budget: Budget, run: str | None = None, gpus: flo
         ref, how = ((reference.by_job[job.key], "same job") if job.key in reference.by_job
                     else (reference.by_method.get(job.method), "same method"))
         if ref is not None:
-            hours, scale = scaled(ref, job, budget, epochs, gpus, demo, reference, cost_dir)
+            hours, scale = scaled(ref, job, budget, epochs, gpus, demo, reference, cost_dir, seed)
             # the run's own stops, patience included, where its budget says what its trials planned
             share = ref.epoch_share if METHODS.get(job.method).epoch_based and 0 < ref.epoch_share <= 1 else None
             stops = f"; expected: its trials' stops (x{share:.2f} of their epochs)" if share else ""

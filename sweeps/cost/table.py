@@ -26,6 +26,7 @@ It names the machine, the date and the command, so a plan priced from it says wh
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,8 +201,14 @@ def load_cost_table(path: str | Path) -> CostTable:
         {str(k): _cell(f"{path}: cells.{k}", v) for k, v in _mapping(f"{path}: cells", raw["cells"]).items()})
 
 
+@functools.lru_cache(maxsize=32)
+def _loaded(path: str, mtime_ns: int, size: int) -> CostTable:
+    """A table read once per version of its file: a plan asks for its tables once per job."""
+    return load_cost_table(path)
+
+
 def table_for(device: str, folder: Path = COST_DIR) -> CostTable | None:
     """The newest table measured on this kind of device ("cpu" or "gpu"), or None."""
-    tables = [load_cost_table(p) for p in sorted(folder.glob("*.yaml"))]
+    tables = [_loaded(str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.yaml"))]
     mine = sorted((t for t in tables if t.device == device), key=lambda t: t.date)
     return mine[-1] if mine else None
