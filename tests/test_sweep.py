@@ -332,15 +332,15 @@ def test_the_report_sets_the_plans_estimate_beside_what_the_trials_took(finished
     build_report(options.sweep_dir, tmp_path / "reports")
     per_job = pd.read_csv(tmp_path / "reports" / "estimate_vs_actual.csv")
     assert set(per_job["key"]) == {job.key for job in CELLS}
-    # the plan priced by the cost model at the committed CPU table's rates, against this sweep's own rows: within a
-    # factor of 6 per job even on a test machine running two other workers (up to 2.8x seen; the per-method
-    # defaults were 16-48x over, 0.02-0.06 here); the PyTorch
-    # twin, which the table does not measure, keeps the default and says so. bench/forecast_check.py holds the
-    # model to +-30 % on an idle machine.
+    # the plan priced by the cost model at the committed CPU table's rates, against this sweep's own rows. This is not
+    # a speed test (bench/forecast_check.py holds the model to +-30 % on an idle machine): a test machine running two
+    # other workers has made trials up to 9.2x slower than priced. The bound only refuses what no load explains: the
+    # per-method defaults (16-48x over, 0.02-0.06 here) or a unit slip (ms for s, hours for s: >=1000x). The PyTorch
+    # twin, which the table does not measure, keeps the default and says so.
     sources = {k: job["source"] for k, job in manifest["estimate"]["jobs"].items()}
     assert sources["p2-spam-gru-recurrent-torch"].startswith("default per method (gru (torch) not in cpu-2core.yaml")
     priced = per_job[[sources[k].startswith("measured: cpu-2core.yaml") for k in per_job["key"]]]
     assert len(priced) == len(CELLS) - 1
-    assert priced["actual_over_expected"].between(1 / 6, 6).all(), priced.to_string()
+    assert priced["actual_over_expected"].between(1 / 12, 40).all(), priced.to_string()
     assert "## The plan's estimate against what the trials took" in (tmp_path / "reports" / "report.md").read_text()
     assert "estimate vs actual" in (tmp_path / "reports" / "index.html").read_text()
