@@ -31,6 +31,31 @@ TINY = ROOT / "tests" / "budgets" / "tiny.yaml"
 SHARED_DATA = Path(os.environ.get("GROUPSWEEP_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+# One CPU for each Ray node a test process starts by itself (a local sweep, in this process or through the CLI):
+# `make test` runs three test processes on two cores, which every sweep's CPU time fills, so a second trial process
+# per local sweep runs nothing sooner and only pays its own TensorFlow and torch imports (a tiny mixed sweep: 37-44
+# CPU-seconds on two slots, 30-34 on one). Ray reads this variable when a node starts, over the node's own CPU count.
+# The fixtures that start clusters (loopback, autoscaling, Slurm) lift it, their nodes declaring their own CPUs, as
+# does tests/test_sweep.py's main sweep, which keeps two local trials side by side.
+ONE_CPU_NODE = ("RAY_OVERRIDE_RESOURCES", '{"CPU": 1}')
+
+
+def pytest_configure(config) -> None:
+    os.environ.setdefault(*ONE_CPU_NODE)
+
+
+@contextlib.contextmanager
+def own_cpus():
+    """Ray nodes started in the block declare their own CPUs (see ONE_CPU_NODE)."""
+    name, _ = ONE_CPU_NODE
+    saved = os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[name] = saved
+
+
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory) -> Path:
     return generate_demo(tmp_path_factory.mktemp("demo"), seed=0)
@@ -151,7 +176,7 @@ def trial_spec(results_dir, job: Job = Job(2, "spam", "gru", "recurrent"), **cha
     return spec.replace(**changes)
 
 
-__all__ = ["run_cli", "run_main", "run_sweep", "trial_spec", "SHARED_DATA", "TINY"]
+__all__ = ["run_cli", "run_main", "run_sweep", "trial_spec", "own_cpus", "SHARED_DATA", "TINY"]
 
 
 @pytest.fixture(scope="session")

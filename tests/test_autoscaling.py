@@ -24,7 +24,7 @@ from core import cluster_use
 from core.results import load_trials
 from sweeps.cluster import autoscaling
 from tests.clusters import epochs_of, rows, running_at, wait_for
-from tests.conftest import ROOT, SHARED_DATA
+from tests.conftest import ROOT, SHARED_DATA, own_cpus
 
 BUDGET = ROOT / "tests" / "budgets" / "cluster.yaml"
 EPOCHS = 30  # a sentiment trial of that budget
@@ -75,11 +75,12 @@ def cluster():
     import ray
 
     ray.shutdown()  # an earlier test's local Ray would only take CPUs the workers need
-    autoscaling.up(**LOWERED)
-    yield autoscaling.driver_env()
-    mark = autoscaling.cluster_mark()
-    client = [p for p in autoscaling.processes.cluster_processes(mark) if "client.server" in " ".join(p.cmdline())]
-    autoscaling.down()
+    with own_cpus():
+        autoscaling.up(**LOWERED)
+        yield autoscaling.driver_env()
+        mark = autoscaling.cluster_mark()
+        client = [p for p in autoscaling.processes.cluster_processes(mark) if "client.server" in " ".join(p.cmdline())]
+        autoscaling.down()
     assert autoscaling.processes.cluster_processes(mark) == []  # ours ended, by PID
     assert client and not any(autoscaling.processes.alive(p) for p in client)  # the Ray Client server too
 

@@ -23,7 +23,7 @@ import pytest
 from core.results import load_manifest, load_trials
 from sweeps.cluster import loopback
 from tests.clusters import epochs_of, ledger_still, rows, running_at, wait_for
-from tests.conftest import ROOT, SHARED_DATA
+from tests.conftest import ROOT, SHARED_DATA, own_cpus
 from core import ledger
 from trainables.trial import LOGICAL_GPUS_ENV
 
@@ -40,10 +40,11 @@ def cluster():
     import ray
 
     ray.shutdown()  # an earlier test's local Ray would only take CPUs the workers need
-    ready_s = loopback.up()
-    print(f"loopback cluster ready {ready_s:.1f} s after ray up started")
-    yield loopback.nodes()
-    loopback.down()
+    with own_cpus():
+        ready_s = loopback.up()
+        print(f"loopback cluster ready {ready_s:.1f} s after ray up started")
+        yield loopback.nodes()
+        loopback.down()
 
 
 def driver(storage: Path, datasets: str, *extra: str, logical_gpus: bool = True) -> list[str]:

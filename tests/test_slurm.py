@@ -21,7 +21,7 @@ import pytest
 from core import ledger
 from sweeps.cluster import slurm_local
 from tests.clusters import rows, wait_for
-from tests.conftest import ROOT, SHARED_DATA, TINY
+from tests.conftest import ROOT, SHARED_DATA, TINY, own_cpus
 from trainables.trial import LOGICAL_GPUS_ENV
 
 pytestmark = [
@@ -35,10 +35,11 @@ SLURM_BUDGET = ROOT / "tests" / "budgets" / "slurm.yaml"
 def slurm(tmp_path_factory) -> dict[str, str]:
     """The environment of a user of this module's Slurm: its config, and logical GPUs for the trials."""
     folder = tmp_path_factory.mktemp("slurm")
-    try:
-        yield slurm_local.start(folder) | {LOGICAL_GPUS_ENV: "1"}
-    finally:
-        slurm_local.stop(folder)
+    with own_cpus():
+        try:
+            yield slurm_local.start(folder) | {LOGICAL_GPUS_ENV: "1"}
+        finally:
+            slurm_local.stop(folder)
 
 
 def submit(slurm: dict, where: Path, job: list[str], sweep: list[str]) -> list[str]:

@@ -15,6 +15,7 @@ from analysis.report import build_report
 from core.course import Job, Group, expand, parse_groups
 from sweeps.runner import ConfigError, run_sweep
 from core import ledger
+from tests.conftest import own_cpus
 
 # Every Part 1 method on one backbone, and every recurrent cell type (rnn is in no group, but supported).
 CELLS = {**expand(parse_groups("P1G19")),
@@ -31,7 +32,8 @@ def finished_sweep(tmp_path_factory, demo_root, tiny_budget):
     storage = tmp_path_factory.mktemp("runs")
     options = SweepOptions(jobs=CELLS, budget=tiny_budget, data_root=demo_root, demo=True, weights="random",
                            storage=storage, sweep_id="e2e", address=None)
-    summary = run_sweep(options)
+    with own_cpus():  # this machine's cores: two local trials side by side
+        summary = run_sweep(options)
     return options, summary
 
 
